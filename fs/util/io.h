@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// System-call loops that handle EINTR and short transfers, and the atomic
+// replace-a-file sequence (temp, fsync, rename, directory fsync). Reentrant.
+#ifndef SEALFS_FS_UTIL_IO_H_
+#define SEALFS_FS_UTIL_IO_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sealfs/status.h"
+
+namespace sealfs {
+
+// Reads up to out.size() bytes at `offset`, stopping early only at EOF.
+// Returns the byte count read.
+Result<size_t> PreadFull(int fd, std::span<uint8_t> out, uint64_t offset);
+// Writes all of `data` at the current position.
+Status WriteFull(int fd, std::span<const uint8_t> data);
+// Writes all of `data` at `offset`.
+Status PwriteFull(int fd, std::span<const uint8_t> data, uint64_t offset);
+
+// Reads a whole file (regular files only; EINVAL otherwise).
+Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path);
+
+// Replaces (or creates) `path` with `data` atomically: a temp file in the
+// same directory, fsync, rename over `path`, fsync of the directory. The temp
+// file is removed on any failure. With `no_replace`, an existing `path` is
+// EEXIST and left alone.
+Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
+                       mode_t mode, bool no_replace = false);
+
+// fsync of the directory at `path` (makes a rename or link in it durable).
+Status SyncDirectory(const std::string& path);
+
+}  // namespace sealfs
+
+#endif  // SEALFS_FS_UTIL_IO_H_

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// MappedFile: a whole regular file mapped read-only (MAP_PRIVATE), or bytes
+// held in memory behind the same interface. Move-only; const access is
+// thread-safe. Views into bytes() live as long as the MappedFile.
+#ifndef SEALFS_FS_UTIL_MAPPED_FILE_H_
+#define SEALFS_FS_UTIL_MAPPED_FILE_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sealfs/status.h"
+
+namespace sealfs {
+
+class MappedFile {
+ public:
+  // EINVAL if `path` is not a regular file. An empty file maps to no bytes.
+  static Result<MappedFile> Open(const std::string& path);
+  static MappedFile FromBytes(std::vector<uint8_t> bytes);
+
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  MappedFile() = default;
+  void Release();
+
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;        // data_ came from mmap
+  std::vector<uint8_t> owned_;  // FromBytes storage
+};
+
+}  // namespace sealfs
+
+#endif  // SEALFS_FS_UTIL_MAPPED_FILE_H_

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// fs-verity digests and Merkle trees (SHA-256, 4096-byte blocks, no salt):
+// computing them, and verifying single blocks of untrusted data against a
+// trusted digest. Byte-for-byte what the kernel and `fsverity digest` do.
+#ifndef SEALFS_INCLUDE_SEALFS_DIGEST_H_
+#define SEALFS_INCLUDE_SEALFS_DIGEST_H_
+
+#include <array>
+#include <atomic>
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sealfs/format.h"
+#include "sealfs/status.h"
+
+namespace sealfs {
+
+// A raw 32-byte SHA-256 fs-verity digest. Thread-compatible value type.
+struct Digest {
+  std::array<uint8_t, kDigestSize> bytes{};
+
+  // 64 lowercase hex digits.
+  std::string Hex() const;
+  // "sha256:<64 hex>", as `fsverity digest` prints it.
+  std::string ToString() const { return "sha256:" + Hex(); }
+  // Parses 64 hex digits, optionally prefixed by "sha256:". EINVAL otherwise.
+  static Result<Digest> Parse(std::string_view text);
+
+  auto operator<=>(const Digest&) const = default;
+};
+
+struct DigestHash {
+  size_t operator()(const Digest& d) const noexcept;
+};
+
+// Plain SHA-256 of `data` (OpenSSL EVP).
+Digest Sha256(std::span<const uint8_t> data);
+
+// Where each tree level lives for a file of a given size. Level 0 hashes the
+// data blocks; the top level is one block. Files of at most one block have no
+// tree (levels == 0). In the tree file, the top level comes first.
+struct TreeGeometry {
+  uint64_t data_size = 0;
+  uint64_t data_blocks = 0;  // ceil(data_size / kBlockSize)
+  int levels = 0;            // tree levels; 0 for data_size <= kBlockSize
+  // level_blocks[l]: tree blocks in level l (0 = leaf level).
+  std::array<uint64_t, 8> level_blocks{};
+  // level_start[l]: index of level l's first block within the tree file.
+  std::array<uint64_t, 8> level_start{};
+  uint64_t tree_blocks = 0;  // total blocks in the tree file
+
+  static TreeGeometry For(uint64_t data_size);
+  uint64_t tree_bytes() const { return tree_blocks * kBlockSize; }
+};
+
+// A file's digest together with its tree, in the layout of the tree file.
+struct MerkleTree {
+  Digest digest;
+  uint64_t data_size = 0;
+  std::vector<uint8_t> tree;  // TreeGeometry::For(data_size).tree_bytes()
+};
+
+// Computes the digest and tree of a stream of bytes, fed in any chunk sizes.
+// Memory: the tree (data_size / 128) plus one block per level.
+class MerkleBuilder {
+ public:
+  MerkleBuilder();
+  ~MerkleBuilder();
+  MerkleBuilder(const MerkleBuilder&) = delete;
+  MerkleBuilder& operator=(const MerkleBuilder&) = delete;
+
+  void Update(std::span<const uint8_t> data);
+  // Returns the result and resets the builder for another file.
+  MerkleTree Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Digest and tree of a whole buffer, or of a file read from `fd` at offset 0
+// to EOF (pread; the fd offset is unchanged). Fails only on read errors.
+MerkleTree ComputeMerkleTree(std::span<const uint8_t> data);
+Result<MerkleTree> ComputeMerkleTree(int fd);
+
+// The digest `fsverity digest` prints for a file of `data_size` bytes whose
+// top-level hash is `root_hash` (all zero for an empty file).
+Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash);
+
+// Reads tree block `index` (0-based, in tree file order) into `out`, which is
+// kBlockSize bytes. A short or failed read is an error (kErrCorrupt or errno).
+using TreeBlockReader =
+    std::function<Status(uint64_t index, std::span<uint8_t> out)>;
+
+// Checks blocks of a file's data against its trusted digest, reading the
+// untrusted tree through `read_tree`. Each tree block is hashed and checked
+// against its parent once, then kept in a private cache, so later checks cost
+// one data-block hash plus cached lookups, and the tree source changing later
+// cannot affect what was verified. Thread-safe: VerifyBlock may be called
+// concurrently. Memory: at most the tree's size, touched lazily.
+class BlockVerifier {
+ public:
+  BlockVerifier(const Digest& digest, uint64_t data_size,
+                TreeBlockReader read_tree);
+  ~BlockVerifier();
+  BlockVerifier(const BlockVerifier&) = delete;
+  BlockVerifier& operator=(const BlockVerifier&) = delete;
+
+  // Verifies data block `index`. `data` is the block's bytes as read: exactly
+  // min(kBlockSize, data_size - index * kBlockSize) bytes. Returns OK only if
+  // they are the file's true bytes; kErrDigest if the data or the tree does
+  // not match the digest; kErrCorrupt or an errno if the tree cannot be read;
+  // EINVAL for an index or length out of range.
+  Status VerifyBlock(uint64_t index, std::span<const uint8_t> data);
+
+  uint64_t data_size() const { return geometry_.data_size; }
+  const Digest& digest() const { return digest_; }
+
+ private:
+  struct Cache;
+  Digest digest_;
+  TreeGeometry geometry_;
+  TreeBlockReader read_tree_;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace sealfs
+
+#endif  // SEALFS_INCLUDE_SEALFS_DIGEST_H_

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every on-disk structure and constant of sealfs: the manifest, the signature
+// block that may follow it, and the object store layout. This header and
+// docs/FORMAT.md describe the same format and change together.
+#ifndef SEALFS_INCLUDE_SEALFS_FORMAT_H_
+#define SEALFS_INCLUDE_SEALFS_FORMAT_H_
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace sealfs {
+
+// ---------------------------------------------------------------------------
+// Little-endian integers as stored. Alignment 1, so valid at any offset.
+
+template <typename T>
+struct Le {
+  uint8_t bytes[sizeof(T)];
+
+  constexpr T value() const {
+    T v = std::bit_cast<T>(bytes);
+    if constexpr (std::endian::native == std::endian::big) v = Swap(v);
+    return v;
+  }
+  constexpr void set(T v) {
+    if constexpr (std::endian::native == std::endian::big) v = Swap(v);
+    auto raw = std::bit_cast<decltype(bytes)>(v);
+    for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = raw[i];
+  }
+
+ private:
+  static constexpr T Swap(T v) {
+    if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
+    if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
+    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
+  }
+};
+using Le16 = Le<uint16_t>;
+using Le32 = Le<uint32_t>;
+using Le64 = Le<uint64_t>;
+static_assert(sizeof(Le64) == 8 && alignof(Le64) == 1);
+
+// True iff [off, off + len) lies inside an object of `size` bytes. Never
+// overflows, so it is safe on hostile values.
+constexpr bool InBounds(uint64_t size, uint64_t off, uint64_t len) {
+  return off <= size && len <= size - off;
+}
+
+// ---------------------------------------------------------------------------
+// Digests and Merkle trees (fs-verity, SHA-256, 4096-byte blocks, no salt).
+
+inline constexpr uint32_t kBlockSize = 4096;
+inline constexpr uint32_t kLogBlockSize = 12;
+inline constexpr uint32_t kDigestSize = 32;                   // SHA-256
+inline constexpr uint32_t kHashesPerBlock = kBlockSize / kDigestSize;  // 128
+
+// The fs-verity descriptor whose SHA-256 is a file's digest, as defined by
+// the Linux kernel (include/uapi/linux/fsverity.h, struct fsverity_descriptor).
+struct FsverityDescriptor {
+  uint8_t version;         // 1
+  uint8_t hash_algorithm;  // 1 = SHA-256
+  uint8_t log_blocksize;   // 12
+  uint8_t salt_size;       // 0
+  Le32 sig_size;           // 0 (reserved since Linux 6.x)
+  Le64 data_size;          // file size in bytes
+  uint8_t root_hash[64];   // SHA-256 of the top tree block, zero padded
+  uint8_t salt[32];        // zero
+  uint8_t reserved[144];   // zero
+};
+static_assert(sizeof(FsverityDescriptor) == 256);
+static_assert(offsetof(FsverityDescriptor, root_hash) == 16);
+static_assert(std::has_unique_object_representations_v<FsverityDescriptor>);
+
+// ---------------------------------------------------------------------------
+// Object store (see docs/FORMAT.md#store).
+//
+//   STORE/objects/XX/<62 hex>   file content, named by its fs-verity digest
+//                               (composefs layout: XX = first two hex digits)
+//   STORE/trees/XX/<62 hex>     its Merkle tree, levels from the root level
+//                               down to the leaf level, as the kernel stores
+//                               it; absent for files of at most one block
+//   .../XX/.tmp-*               partial writes; never read, removed by gc
+
+inline constexpr char kObjectsDir[] = "objects";
+inline constexpr char kTreesDir[] = "trees";
+inline constexpr char kTempPrefix[] = ".tmp-";
+
+// ---------------------------------------------------------------------------
+// Manifest (see docs/FORMAT.md#manifest). Layout:
+//
+//   ManifestHeader | SectionEntry[section_count] | sections ...
+//   [SignatureBlockHeader | SignatureRecord[count]]   (outside manifest_size)
+//
+// The image identity is the fs-verity digest of bytes [0, manifest_size).
+
+// ASCII "SEAL" read as a little-endian integer.
+inline constexpr uint32_t kManifestMagic = 0x4C414553;
+
+// Version history:
+//   1  first format (sealfs 0.1).
+inline constexpr uint16_t kManifestVersion = 1;
+
+// Feature bits. v1 defines none: a reader refuses any incompat bit it does not
+// know and ignores compat bits it does not know.
+inline constexpr uint64_t kKnownIncompatFeatures = 0;
+
+// Header, at offset 0.
+struct ManifestHeader {
+  Le32 magic;                 // kManifestMagic
+  Le16 version;               // kManifestVersion
+  Le16 header_size;           // sizeof(ManifestHeader)
+  Le64 compat_features;       // unknown bits: ignore
+  Le64 incompat_features;     // unknown bits: refuse to open
+  Le64 manifest_size;         // bytes covered by the identity; <= file size
+  Le64 section_table_offset;  // bytes from start; 8-aligned
+  Le32 section_count;         // entries in the section table
+  uint8_t reserved[20];       // zero
+};
+static_assert(sizeof(ManifestHeader) == 64);
+static_assert(offsetof(ManifestHeader, manifest_size) == 24);
+static_assert(offsetof(ManifestHeader, section_table_offset) == 32);
+static_assert(offsetof(ManifestHeader, section_count) == 40);
+static_assert(std::has_unique_object_representations_v<ManifestHeader>);
+
+enum SectionKind : uint32_t {
+  kSectionInodes = 1,        // InodeRecord[]; record i is inode number i + 1
+  kSectionDirents = 2,       // DirentRecord[]
+  kSectionStrings = 3,       // bytes: names, symlink targets, xattr keys/values
+  kSectionXattrSets = 4,     // XattrSetRecord[]
+  kSectionXattrEntries = 5,  // XattrEntryRecord[]
+  kSectionDigests = 6,       // uint8_t[kDigestSize][]: file digests
+  kSectionInline = 7,        // bytes: content of inlined regular files
+};
+inline constexpr uint32_t kSectionKindCount = 7;  // each kind exactly once
+
+struct SectionEntry {
+  Le32 kind;      // SectionKind
+  Le32 reserved;  // zero
+  Le64 offset;    // bytes from start of manifest; 8-aligned
+  Le64 size;      // bytes; a multiple of the record size for record sections
+};
+static_assert(sizeof(SectionEntry) == 24);
+static_assert(std::has_unique_object_representations_v<SectionEntry>);
+
+// Inode numbers start at 1; inode 1 is the root directory.
+inline constexpr uint64_t kRootIno = 1;
+inline constexpr uint32_t kNoXattrs = 0xFFFFFFFF;
+inline constexpr uint32_t kMaxInlineSize = 4096;    // bytes in INLINE per file
+inline constexpr uint32_t kMaxNameLen = 255;        // bytes, like NAME_MAX
+inline constexpr uint32_t kMaxSymlinkLen = 4095;    // bytes, PATH_MAX - 1
+inline constexpr uint32_t kMaxXattrNameLen = 255;   // bytes, XATTR_NAME_MAX
+inline constexpr uint32_t kMaxXattrValueLen = 65536;  // XATTR_SIZE_MAX
+
+// Inode flags.
+inline constexpr uint32_t kInodeInline = 1u << 0;  // regular: content in INLINE
+inline constexpr uint32_t kKnownInodeFlags = kInodeInline;
+
+// One inode. The meaning of size/payload depends on the file type (mode):
+//   S_IFREG  size = file bytes. With kInodeInline: payload = byte offset of
+//            the content in INLINE (size <= kMaxInlineSize; an empty file is
+//            inline with size 0). Otherwise payload = index into DIGESTS.
+//   S_IFDIR  size = entry count; payload = index of its first DirentRecord.
+//            parent = inode number of its parent (root: 1).
+//   S_IFLNK  size = target length; payload = byte offset in STRINGS.
+//   S_IFCHR, S_IFBLK: rdev_major/rdev_minor. S_IFIFO, S_IFSOCK: nothing.
+// Fields not used by a type are zero.
+struct InodeRecord {
+  Le32 mode;        // file type and permission bits, as st_mode
+  Le32 uid;
+  Le32 gid;
+  Le32 nlink;       // links within this image (dirs: 2 + subdirectories)
+  Le64 size;        // see above
+  Le64 mtime_sec;   // seconds since the epoch, two's complement int64
+  Le32 mtime_nsec;  // < 1e9
+  Le32 xattr_set;   // index into XATTR_SETS, or kNoXattrs
+  Le32 rdev_major;
+  Le32 rdev_minor;
+  Le64 payload;     // see above
+  Le32 parent;      // directories only
+  Le32 flags;       // kInode* bits; unknown bits are refused
+};
+static_assert(sizeof(InodeRecord) == 64);
+static_assert(offsetof(InodeRecord, size) == 16);
+static_assert(offsetof(InodeRecord, mtime_sec) == 24);
+static_assert(offsetof(InodeRecord, xattr_set) == 36);
+static_assert(offsetof(InodeRecord, payload) == 48);
+static_assert(offsetof(InodeRecord, flags) == 60);
+static_assert(std::has_unique_object_representations_v<InodeRecord>);
+
+// One name in a directory. A directory's entries are contiguous and sorted by
+// name, compared as unsigned bytes (memcmp, then shorter first), without
+// duplicates; "." and ".." are not stored.
+struct DirentRecord {
+  Le32 ino;          // inode number of the target (>= 2)
+  Le32 name_offset;  // byte offset in STRINGS
+  Le16 name_len;     // 1..kMaxNameLen; no '/' or NUL; not "." or ".."
+  uint8_t type;      // DT_* of the target (st_mode >> 12); must agree
+  uint8_t reserved;  // zero
+  Le32 reserved2;    // zero
+};
+static_assert(sizeof(DirentRecord) == 16);
+static_assert(offsetof(DirentRecord, name_len) == 8);
+static_assert(std::has_unique_object_representations_v<DirentRecord>);
+
+// A set of extended attributes shared by every inode that has exactly it.
+struct XattrSetRecord {
+  Le32 first_entry;  // index into XATTR_ENTRIES
+  Le32 count;        // entries, sorted by key (bytes), keys unique
+};
+static_assert(sizeof(XattrSetRecord) == 8);
+
+struct XattrEntryRecord {
+  Le32 key_offset;    // byte offset in STRINGS
+  Le16 key_len;       // 1..kMaxXattrNameLen, full name incl. namespace
+  Le16 reserved;      // zero
+  Le32 value_offset;  // byte offset in STRINGS
+  Le32 value_len;     // 0..kMaxXattrValueLen
+};
+static_assert(sizeof(XattrEntryRecord) == 16);
+static_assert(std::has_unique_object_representations_v<XattrEntryRecord>);
+
+// ---------------------------------------------------------------------------
+// Signatures (see docs/FORMAT.md#signatures). Optional; they start at
+// manifest_size and run to the end of the image file.
+
+// ASCII "SSIG" read as a little-endian integer.
+inline constexpr uint32_t kSignatureMagic = 0x47495353;
+inline constexpr uint16_t kSignatureVersion = 1;
+inline constexpr uint32_t kSigAlgEd25519 = 1;
+inline constexpr uint32_t kEd25519PublicKeySize = 32;
+inline constexpr uint32_t kEd25519SignatureSize = 64;
+
+// What a signature signs: this prefix (26 bytes, including the final NUL)
+// followed by the 32-byte identity. The prefix keeps a sealfs signature from
+// being valid for anything else signed with the same key.
+inline constexpr char kSignatureDomain[] = "sealfs-image-signature-v1";
+static_assert(sizeof(kSignatureDomain) == 26);
+
+struct SignatureBlockHeader {
+  Le32 magic;    // kSignatureMagic
+  Le16 version;  // kSignatureVersion
+  Le16 count;    // SignatureRecord entries that follow; >= 1
+  uint8_t reserved[8];  // zero
+};
+static_assert(sizeof(SignatureBlockHeader) == 16);
+static_assert(std::has_unique_object_representations_v<SignatureBlockHeader>);
+
+struct SignatureRecord {
+  Le32 algorithm;  // kSigAlgEd25519
+  Le32 reserved;   // zero
+  uint8_t public_key[kEd25519PublicKeySize];  // raw Ed25519 public key
+  uint8_t signature[kEd25519SignatureSize];   // over domain || identity
+  uint8_t reserved2[24];                      // zero
+};
+static_assert(sizeof(SignatureRecord) == 128);
+static_assert(offsetof(SignatureRecord, public_key) == 8);
+static_assert(offsetof(SignatureRecord, signature) == 40);
+static_assert(std::has_unique_object_representations_v<SignatureRecord>);
+
+}  // namespace sealfs
+
+#endif  // SEALFS_INCLUDE_SEALFS_FORMAT_H_

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// The content-addressed object store: STORE/objects/XX/<62 hex> holds each
+// file's content under its fs-verity digest, STORE/trees/XX/<62 hex> its
+// Merkle tree (docs/FORMAT.md#store). Nothing outside the store directory is
+// ever opened: names are built from digests, never from input strings, and
+// every open is relative to the store's directory fd with O_NOFOLLOW.
+// Thread-safety: a Store may be used from many threads; a StoreWriter too.
+#ifndef SEALFS_INCLUDE_SEALFS_STORE_H_
+#define SEALFS_INCLUDE_SEALFS_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "sealfs/digest.h"
+#include "sealfs/status.h"
+#include "sealfs/unique_fd.h"
+
+namespace sealfs {
+
+class Store {
+ public:
+  enum class Mode { kReadOnly, kReadWrite, kCreate };
+
+  // Opens the store at `path`. kCreate makes the directory and its objects/
+  // and trees/ subdirectories if missing. ENOENT/ENOTDIR if not a store.
+  static Result<std::shared_ptr<Store>> Open(const std::string& path,
+                                             Mode mode);
+  ~Store();
+
+  const std::string& path() const { return path_; }
+  int dir_fd() const { return dir_fd_.get(); }
+  bool writable() const { return mode_ != Mode::kReadOnly; }
+
+  // "objects/XX/<62 hex>", relative to the store.
+  static std::string ObjectPath(const Digest& digest);
+  static std::string TreePath(const Digest& digest);
+
+  // Opens an object read-only. ENOENT if missing; kErrCorrupt if the name is
+  // not a regular file (symlink, directory, FIFO, ...). Never blocks on a
+  // FIFO (O_NONBLOCK). The content is NOT verified: use a BlockVerifier.
+  Result<UniqueFd> OpenObject(const Digest& digest) const;
+
+  bool HasObject(const Digest& digest) const;
+
+  // Returns a reader for the tree of the object (`data_size` bytes) suitable
+  // for a BlockVerifier. If the tree file is missing, the tree is rebuilt from
+  // the object (`object_fd`), checked against `digest` (kErrDigest on a
+  // mismatch), and stored when the store is writable. For data_size <=
+  // kBlockSize the reader is never called and no file is opened.
+  Result<TreeBlockReader> OpenTree(const Digest& digest, uint64_t data_size,
+                                   int object_fd) const;
+
+ private:
+  Store(std::string path, UniqueFd dir_fd, Mode mode)
+      : path_(std::move(path)), dir_fd_(std::move(dir_fd)), mode_(mode) {}
+
+  std::string path_;
+  UniqueFd dir_fd_;
+  Mode mode_;
+};
+
+// Adds objects to a store during one build. Each Add re-hashes the bytes it
+// writes and refuses them (kErrDigest) unless they match the expected digest,
+// so a source file that changes under us never lands under a wrong name.
+// New objects are written to unnamed temporary files and made visible in
+// batches: one syncfs per batch, then linkat() into place, so an object is
+// visible under its name only when it is complete, correct and durable, and a
+// crash leaves no partial object behind. An existing object is never
+// rewritten (EEXIST on link is success), so concurrent builders are safe.
+class StoreWriter {
+ public:
+  explicit StoreWriter(std::shared_ptr<Store> store);
+  ~StoreWriter();  // discards what was not committed
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  // Adds content read from `fd` (pread from offset 0, `expected.data_size`
+  // bytes) or given in memory. Tries FICLONE first, then copies. Returns OK at
+  // once if the object and its tree already exist.
+  Status AddFromFd(int fd, const MerkleTree& expected);
+  Status AddFromBytes(std::span<const uint8_t> data, const MerkleTree& expected);
+
+  // Makes every added object durable and visible. After OK, every digest
+  // passed to Add* is in the store.
+  Status Commit();
+
+  // Objects actually written (not already present) and their bytes.
+  uint64_t objects_written() const;
+  uint64_t bytes_written() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sealfs
+
+#endif  // SEALFS_INCLUDE_SEALFS_STORE_H_
