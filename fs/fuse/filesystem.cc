@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+// The driver's operations over the verified manifest and the store.
+#include "fs/fuse/filesystem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "fs/fuse/log.h"
+#include "fs/util/io.h"
+
+namespace sealfs::fuse {
+namespace {
+
+// A per-thread read buffer that only grows, so steady-state reads allocate
+// nothing. Not value-initialised: every byte handed out was just read.
+struct ReadBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;
+
+  uint8_t* Reserve(size_t n) {
+    if (n > capacity) {
+      data.reset(new uint8_t[n]);
+      capacity = n;
+    }
+    return data.get();
+  }
+};
+
+thread_local ReadBuffer read_buffer;
+
+}  // namespace
+
+Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
+                       std::shared_ptr<const Store> store, std::string label)
+    : manifest_(std::move(manifest)),
+      store_(std::move(store)),
+      label_(std::move(label)) {}
+
+struct stat Filesystem::StatFor(const Inode& inode) const {
+  struct stat st{};
+  st.st_ino = inode.ino;
+  st.st_mode = inode.mode;
+  st.st_nlink = inode.nlink;
+  st.st_uid = inode.uid;
+  st.st_gid = inode.gid;
+  st.st_rdev = makedev(inode.rdev_major, inode.rdev_minor);
+  st.st_blksize = kBlockSize;
+  if (S_ISDIR(inode.mode)) {
+    st.st_size = kBlockSize;  // the manifest's size is an entry count
+  } else if (S_ISREG(inode.mode) || S_ISLNK(inode.mode)) {
+    st.st_size = static_cast<off_t>(inode.size);
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  st.st_mtim.tv_sec = inode.mtime_sec;
+  st.st_mtim.tv_nsec = inode.mtime_nsec;
+  st.st_atim = st.st_mtim;  // the image records one time; nothing changes
+  st.st_ctim = st.st_mtim;
+  return st;
+}
+
+fuse_entry_param Filesystem::EntryFor(const struct stat& st) const {
+  fuse_entry_param e{};
+  e.ino = st.st_ino;
+  e.generation = 0;
+  e.attr = st;
+  e.attr_timeout = kCacheTimeoutSec;
+  e.entry_timeout = kCacheTimeoutSec;
+  return e;
+}
+
+Result<fuse_entry_param> Filesystem::Lookup(uint64_t parent,
+                                            std::string_view name) {
+  Stats::Add(stats_.lookups);
+  if (name.size() > kMaxNameLen) {
+    return Status::FromErrno(ENAMETOOLONG, "lookup");
+  }
+  SEALFS_ASSIGN_OR_RETURN(uint64_t ino, manifest_->Lookup(parent, name));
+  SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
+  return EntryFor(StatFor(inode));
+}
+
+Result<struct stat> Filesystem::GetAttr(uint64_t ino) {
+  Stats::Add(stats_.getattrs);
+  SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
+  return StatFor(inode);
+}
+
+Result<std::string> Filesystem::ReadLink(uint64_t ino) {
+  SEALFS_ASSIGN_OR_RETURN(std::string_view target, manifest_->ReadLink(ino));
+  return std::string(target);
+}
+
+Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
+                                        size_t size, uint64_t offset,
+                                        bool plus) {
+  Stats::Add(stats_.readdirs);
+  SEALFS_ASSIGN_OR_RETURN(Inode dir, manifest_->GetInode(ino));
+  if (!S_ISDIR(dir.mode)) return Status::FromErrno(ENOTDIR, "readdir");
+  std::string buf(size, '\0');
+  size_t used = 0;
+  // Adds one entry; false when it does not fit.
+  auto add = [&](const std::string& name, const struct stat& st,
+                 uint64_t next) {
+    char* at = buf.data() + used;
+    size_t room = size - used;
+    size_t need;
+    if (plus) {
+      fuse_entry_param e = EntryFor(st);
+      need = fuse_add_direntry_plus(req, at, room, name.c_str(), &e,
+                                    static_cast<off_t>(next));
+    } else {
+      need = fuse_add_direntry(req, at, room, name.c_str(), &st,
+                               static_cast<off_t>(next));
+    }
+    if (need > room) return false;
+    used += need;
+    return true;
+  };
+  uint64_t count = dir.size;
+  for (uint64_t pos = offset; pos < count + 2; ++pos) {
+    std::string name;
+    struct stat st{};
+    if (pos < 2) {
+      name = pos == 0 ? "." : "..";
+      uint64_t target = pos == 0 ? ino : dir.parent;
+      SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(target));
+      st = StatFor(inode);
+    } else {
+      SEALFS_ASSIGN_OR_RETURN(DirEntry entry,
+                              manifest_->GetDirEntry(ino, pos - 2));
+      name.assign(entry.name);
+      if (plus) {
+        SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(entry.ino));
+        st = StatFor(inode);
+      } else {
+        st.st_ino = entry.ino;
+        st.st_mode = static_cast<mode_t>(entry.type) << 12;
+      }
+    }
+    if (!add(name, st, pos + 1)) break;
+  }
+  buf.resize(used);
+  return buf;
+}
+
+void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
+                              const std::string& what) {
+  {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    if (!reported_.insert(digest).second) return;
+  }
+  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): inode " +
+                   std::to_string(ino) + ": object " + digest.ToString() +
+                   ": " + what);
+}
+
+Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
+    uint64_t ino, const Inode& inode) {
+  SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
+  auto obj = std::make_unique<OpenObject>();
+  obj->digest = digest;
+  obj->ino = ino;
+  obj->size = inode.size;
+  Result<UniqueFd> fd = store_->OpenObject(digest);
+  if (!fd.ok()) {
+    if (fd.status().err() == ENOENT) {
+      Stats::Add(stats_.missing_objects);
+      ReportObject(digest, ino, "missing from the store");
+    } else {
+      Stats::Add(stats_.bad_objects);
+      ReportObject(digest, ino, "cannot open: " + fd.status().ToString());
+    }
+    return Status::FromErrno(EIO, "open object " + digest.ToString());
+  }
+  obj->fd = std::move(*fd);
+  struct stat st{};
+  if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
+  if (static_cast<uint64_t>(st.st_size) != inode.size) {
+    Stats::Add(stats_.bad_objects);
+    ReportObject(digest, ino,
+                 "size " + std::to_string(st.st_size) + " != recorded " +
+                     std::to_string(inode.size));
+    return Status::Corrupt("object " + digest.ToString() + ": wrong size");
+  }
+  Result<TreeBlockReader> tree =
+      store_->OpenTree(digest, inode.size, obj->fd.get());
+  if (!tree.ok()) {
+    Stats::Add(stats_.bad_objects);
+    ReportObject(digest, ino, "unusable tree: " + tree.status().ToString());
+    return Status::Corrupt("object " + digest.ToString() + ": tree");
+  }
+  obj->verifier =
+      std::make_unique<BlockVerifier>(digest, inode.size, std::move(*tree));
+  return obj;
+}
+
+Result<uint64_t> Filesystem::Open(uint64_t ino, int flags) {
+  SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+    CountWriteAttempt();
+    return Status::FromErrno(EROFS, "open for writing");
+  }
+  if (S_ISDIR(inode.mode)) return Status::FromErrno(EISDIR, "open");
+  if (!S_ISREG(inode.mode)) return Status::FromErrno(EINVAL, "open");
+  if (inode.is_inline()) {
+    Stats::Add(stats_.opens);
+    return uint64_t{0};
+  }
+  SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
+  SEALFS_ASSIGN_OR_RETURN(
+      OpenObject * obj,
+      open_.Acquire(digest, [&] { return OpenStoreObject(ino, inode); }));
+  Stats::Add(stats_.opens);
+  return reinterpret_cast<uint64_t>(obj);
+}
+
+void Filesystem::Release(uint64_t fh) {
+  if (fh == 0) return;
+  open_.Release(reinterpret_cast<OpenObject*>(fh));
+}
+
+Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
+                                                  size_t size,
+                                                  uint64_t offset) {
+  Stats::Add(stats_.reads);
+  if (fh == 0) {
+    SEALFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data,
+                            manifest_->InlineData(ino));
+    if (offset >= data.size()) return std::span<const uint8_t>();
+    size_t n = std::min<uint64_t>(size, data.size() - offset);
+    Stats::Add(stats_.bytes_read, n);
+    return data.subspan(offset, n);
+  }
+  auto* obj = reinterpret_cast<OpenObject*>(fh);
+  if (offset >= obj->size || size == 0) return std::span<const uint8_t>();
+  uint64_t end = std::min<uint64_t>(obj->size, offset + size);
+  uint64_t first = offset / kBlockSize;
+  uint64_t last = (end - 1) / kBlockSize;
+  uint64_t start = first * kBlockSize;
+  uint64_t stop = std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
+  size_t len = stop - start;
+  uint8_t* buf = read_buffer.Reserve(len);
+  // One pread for the whole aligned range; nothing of it leaves this
+  // function before every block in it has been verified.
+  Result<size_t> got = PreadFull(obj->fd.get(), {buf, len}, start);
+  if (!got.ok() || *got != len) {
+    Stats::Add(stats_.bad_objects);
+    std::string why = got.ok() ? "object shorter than recorded"
+                               : got.status().ToString();
+    ReportObject(obj->digest, ino, "read at " + std::to_string(start) +
+                                       " failed: " + why);
+    return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
+  }
+  for (uint64_t b = first; b <= last; ++b) {
+    size_t at = (b - first) * kBlockSize;
+    size_t n = std::min<size_t>(kBlockSize, len - at);
+    Status st = obj->verifier->VerifyBlock(b, {buf + at, n});
+    if (!st.ok()) {
+      if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
+      Stats::Add(stats_.blocks_verified, b - first);
+      ReportObject(obj->digest, ino,
+                   "block " + std::to_string(b) +
+                       " failed verification: " + st.ToString());
+      return st;
+    }
+  }
+  Stats::Add(stats_.blocks_verified, last - first + 1);
+  Stats::Add(stats_.bytes_read, end - offset);
+  return std::span<const uint8_t>(buf + (offset - start), end - offset);
+}
+
+Result<struct statvfs> Filesystem::StatFs() {
+  // Summed once, on first use, so that mounting stays O(1).
+  std::call_once(total_once_, [this] {
+    uint64_t total = 0;
+    for (uint64_t ino = 1; ino <= manifest_->inode_count(); ++ino) {
+      Result<Inode> inode = manifest_->GetInode(ino);
+      if (inode.ok() && S_ISREG(inode->mode)) total += inode->size;
+    }
+    total_bytes_ = total;
+  });
+  struct statvfs sv{};
+  sv.f_bsize = kBlockSize;
+  sv.f_frsize = kBlockSize;
+  sv.f_blocks = (total_bytes_ + kBlockSize - 1) / kBlockSize;
+  sv.f_files = manifest_->inode_count();
+  sv.f_namemax = kMaxNameLen;
+  sv.f_flag = ST_RDONLY;
+  return sv;
+}
+
+Result<std::string_view> Filesystem::GetXattr(uint64_t ino,
+                                              std::string_view name) {
+  Stats::Add(stats_.xattr_requests);
+  return manifest_->GetXattr(ino, name);
+}
+
+Result<std::string> Filesystem::ListXattr(uint64_t ino) {
+  Stats::Add(stats_.xattr_requests);
+  SEALFS_ASSIGN_OR_RETURN(std::vector<XattrView> xattrs,
+                          manifest_->ListXattrs(ino));
+  std::string names;
+  for (const XattrView& x : xattrs) {
+    names.append(x.key);
+    names.push_back('\0');
+  }
+  return names;
+}
+
+Status Filesystem::Access(uint64_t ino, int mask) {
+  SEALFS_RETURN_IF_ERROR(manifest_->GetInode(ino));
+  if ((mask & W_OK) != 0) return Status::FromErrno(EROFS, "access");
+  return Status();
+}
+
+void Filesystem::FillStats(StatsRecord* rec) {
+  stats_.open_objects.store(open_.size(), std::memory_order_relaxed);
+  *rec = StatsRecord{};
+  rec->magic = kStatsMagic;
+  rec->version = kStatsVersion;
+  std::memcpy(rec->identity, manifest_->identity().bytes.data(),
+              sizeof(rec->identity));
+  rec->mounted_at_sec = mounted_at_sec_;
+  stats_.Snapshot(rec);
+}
+
+}  // namespace sealfs::fuse

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// Filesystem: the driver's state (the verified manifest, the store, open
+// objects, counters) and every operation as a function returning Result.
+// The FUSE adapters in ops.cc only translate. Inode numbers are the
+// manifest's, so nothing is allocated per inode and forget is a no-op.
+// Thread-safety: every method may be called concurrently.
+#ifndef SEALFS_FS_FUSE_FILESYSTEM_H_
+#define SEALFS_FS_FUSE_FILESYSTEM_H_
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "fs/fuse/open_file.h"
+#include "fs/fuse/stats.h"
+#include "sealfs/manifest_reader.h"
+#include "sealfs/store.h"
+
+namespace sealfs::fuse {
+
+// Entries and attributes never change, so the kernel may cache them for long.
+inline constexpr double kCacheTimeoutSec = 86400.0;
+
+class Filesystem {
+ public:
+  // `label` names the image in reports (its path).
+  Filesystem(std::shared_ptr<const Manifest> manifest,
+             std::shared_ptr<const Store> store, std::string label);
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // ENOENT if absent, ENOTDIR if `parent` is not a directory, ENAMETOOLONG.
+  Result<fuse_entry_param> Lookup(uint64_t parent, std::string_view name);
+  Result<struct stat> GetAttr(uint64_t ino);
+  // EINVAL if not a symlink. The string is NUL-terminated for the reply.
+  Result<std::string> ReadLink(uint64_t ino);
+  // The reply buffer for a readdir(plus) of up to `size` bytes starting at
+  // cookie `offset` (0 = ".", 1 = "..", 2 + i = entry i).
+  Result<std::string> ReadDir(fuse_req_t req, uint64_t ino, size_t size,
+                              uint64_t offset, bool plus);
+  // Opens a regular file for reading and returns the file handle (0 for a
+  // file whose content is in the manifest). EROFS for write access or
+  // O_TRUNC; EIO if the object is missing, has the wrong size or an unusable
+  // tree (reported once and counted).
+  Result<uint64_t> Open(uint64_t ino, int flags);
+  // Returns up to `size` verified bytes at `offset`. The span points into a
+  // per-thread buffer: valid until this thread's next Read. kErrDigest if a
+  // block fails verification (the whole read fails; reported once per object).
+  Result<std::span<const uint8_t>> Read(uint64_t ino, uint64_t fh, size_t size,
+                                        uint64_t offset);
+  void Release(uint64_t fh);
+  Result<struct statvfs> StatFs();
+  // ENODATA if absent.
+  Result<std::string_view> GetXattr(uint64_t ino, std::string_view name);
+  // Names, each NUL-terminated, as listxattr(2) returns them.
+  Result<std::string> ListXattr(uint64_t ino);
+  // EROFS for W_OK; otherwise the kernel checks (default_permissions).
+  Status Access(uint64_t ino, int mask);
+  // Counts a refused write-type request.
+  void CountWriteAttempt() { Stats::Add(stats_.write_attempts); }
+  void CountError() { Stats::Add(stats_.errors); }
+  // The record the stats ioctl returns.
+  void FillStats(StatsRecord* rec);
+  void set_mounted_at(int64_t sec) { mounted_at_sec_ = sec; }
+
+ private:
+  Result<std::unique_ptr<OpenObject>> OpenStoreObject(uint64_t ino,
+                                                      const Inode& inode);
+  fuse_entry_param EntryFor(const struct stat& st) const;
+  struct stat StatFor(const Inode& inode) const;
+  // Logs `what` about object `digest` unless already reported.
+  void ReportObject(const Digest& digest, uint64_t ino, const std::string& what);
+
+  std::shared_ptr<const Manifest> manifest_;
+  std::shared_ptr<const Store> store_;
+  std::string label_;
+  Stats stats_;
+  OpenObjectTable open_;
+  int64_t mounted_at_sec_ = 0;
+
+  std::once_flag total_once_;
+  uint64_t total_bytes_ = 0;
+
+  std::mutex report_mu_;
+  std::set<Digest> reported_;  // guarded by report_mu_
+};
+
+}  // namespace sealfs::fuse
+
+#endif  // SEALFS_FS_FUSE_FILESYSTEM_H_

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// -o option parsing for sealfs mount and mount.fuse.sealfs.
+#include "fs/fuse/mount_options.h"
+
+#include <charconv>
+#include <string>
+
+namespace sealfs::fuse {
+namespace {
+
+// Standard mount flags that make sense for a read-only FUSE mount and that
+// fusermount3 accepts.
+constexpr std::string_view kPassThrough[] = {
+    "nodev",    "dev",       "nosuid",     "suid",        "noexec",
+    "exec",     "noatime",   "atime",      "nodiratime",  "relatime",
+    "norelatime", "strictatime", "nostrictatime", "async", "sync",
+    "dirsync",  "lazytime",  "nolazytime",
+};
+// What mount(8) may hand a helper that has no meaning here.
+constexpr std::string_view kIgnored[] = {
+    "rw", "ro", "defaults", "auto", "noauto", "user", "nouser", "users",
+    "owner", "group", "nofail", "_netdev", "default_permissions",
+    "auto_unmount",
+};
+
+std::vector<std::string_view> SplitColon(std::string_view s) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(':', start);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > start) parts.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+Status ParseOne(std::string_view opt, MountOptions* out) {
+  size_t eq = opt.find('=');
+  std::string_view key = opt.substr(0, eq);
+  std::string_view value =
+      eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
+  bool has_value = eq != std::string_view::npos;
+  auto need_value = [&]() -> Status {
+    if (!has_value || value.empty()) {
+      return Status::FromErrno(EINVAL,
+                               "option '" + std::string(key) + "' needs a value");
+    }
+    return Status();
+  };
+  if (key == "store") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->store.assign(value);
+  } else if (key == "pubkey") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    for (std::string_view p : SplitColon(value)) out->pubkeys.emplace_back(p);
+  } else if (key == "keyring") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->keyring.assign(value);
+  } else if (key == "digest") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    Result<Digest> d = Digest::Parse(value);
+    if (!d.ok()) {
+      return Status::FromErrno(EINVAL, "bad digest '" + std::string(value) +
+                                           "' (want sha256:<64 hex>)");
+    }
+    out->digest = *d;
+  } else if (key == "threads") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    unsigned n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
+        n > 256) {
+      return Status::FromErrno(EINVAL, "threads must be 1..256");
+    }
+    out->threads = n;
+  } else if (key == "user") {
+    if (!has_value) return Status();  // fstab's "user" (user-mountable)
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->user.assign(value);
+  } else if (opt == "insecure") {
+    out->insecure = true;
+  } else if (opt == "allow_other") {
+    out->allow_other = true;
+  } else if (opt == "noallow_other") {
+    out->allow_other = false;
+  } else if (opt == "debug") {
+    out->debug = true;
+  } else if (key == "max_read") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->kernel_options.emplace_back(opt);
+  } else if (key.starts_with("x-") || key == "comment") {
+    // mount(8) and systemd annotations.
+  } else {
+    for (std::string_view p : kPassThrough) {
+      if (opt == p) {
+        out->kernel_options.emplace_back(opt);
+        return Status();
+      }
+    }
+    for (std::string_view i : kIgnored) {
+      if (opt == i) return Status();
+    }
+    return Status::FromErrno(EINVAL,
+                             "unknown mount option '" + std::string(opt) + "'");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status ParseMountOptions(std::string_view text, MountOptions* out) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view opt = text.substr(start, end - start);
+    if (!opt.empty()) SEALFS_RETURN_IF_ERROR(ParseOne(opt, out));
+    start = end + 1;
+  }
+  return Status();
+}
+
+std::string KernelOptionString(const MountOptions& options, bool is_root) {
+  // auto_unmount: fusermount3, started while we still hold privileges,
+  // unmounts when the daemon's /dev/fuse fd closes, so the mount goes away
+  // on SIGTERM or a crash even though the daemon has dropped every
+  // capability by then.
+  std::string s = "ro,default_permissions,fsname=sealfs,subtype=sealfs,"
+                  "auto_unmount";
+  if (options.allow_other.value_or(is_root)) s += ",allow_other";
+  for (const std::string& o : options.kernel_options) s += "," + o;
+  return s;
+}
+
+}  // namespace sealfs::fuse

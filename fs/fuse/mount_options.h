@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// Parsing of `-o` mount options: sealfs's own (store=, pubkey=, keyring=,
+// digest=, threads=, insecure, user=) and the standard ones passed to the
+// kernel. Reentrant.
+#ifndef SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
+#define SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sealfs/digest.h"
+#include "sealfs/status.h"
+
+namespace sealfs::fuse {
+
+struct MountOptions {
+  std::string store;                 // required
+  std::vector<std::string> pubkeys;  // trusted public key files
+  std::string keyring;               // directory of trusted *.pub files
+  std::optional<Digest> digest;      // pinned image identity
+  std::optional<bool> allow_other;   // unset: on when run as root
+  unsigned threads = 8;              // max worker threads
+  bool insecure = false;             // mount even if not trusted
+  std::string user;                  // switch to this user after mounting
+  bool debug = false;                // libfuse request tracing (foreground)
+  // Standard options handed to the kernel/fusermount3 unchanged.
+  std::vector<std::string> kernel_options;
+};
+
+// Parses one comma-separated option string (one -o argument) into `out`,
+// accumulating with earlier ones. EINVAL naming the option for an unknown
+// option or a bad value. Options a mount(8) helper receives that mean
+// nothing to a FUSE filesystem (rw, defaults, auto, noauto, user, nofail,
+// _netdev, x-*, comment=*) are accepted and ignored; rw never makes the mount
+// writable.
+Status ParseMountOptions(std::string_view text, MountOptions* out);
+
+// The option string for fuse_session_new: ro, default_permissions,
+// fsname/subtype sealfs, auto_unmount, allow_other as chosen, and the
+// pass-through options.
+std::string KernelOptionString(const MountOptions& options, bool is_root);
+
+}  // namespace sealfs::fuse
+
+#endif  // SEALFS_FS_FUSE_MOUNT_OPTIONS_H_

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// Mounting, daemonizing, serving and shutting down one sealfs mount.
+#include "fs/fuse/session.h"
+
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fs/fuse/filesystem.h"
+#include "fs/fuse/log.h"
+#include "fs/fuse/ops.h"
+#include "fs/fuse/privileges.h"
+#include "fs/fuse/trust.h"
+#include "fs/util/io.h"
+#include "sealfs/manifest_reader.h"
+#include "sealfs/store.h"
+
+namespace sealfs::fuse {
+namespace {
+
+struct SessionDeleter {
+  void operator()(fuse_session* se) const { fuse_session_destroy(se); }
+};
+using SessionPtr = std::unique_ptr<fuse_session, SessionDeleter>;
+
+struct ArgsDeleter {
+  void operator()(fuse_args* a) const { fuse_opt_free_args(a); }
+};
+
+// Sends the outcome of mounting to the waiting parent: "0" or "errno\ncontext".
+void SendOutcome(int fd, const Status& st) {
+  std::string msg = st.ok() ? "0" : std::to_string(st.err()) + "\n" + st.context();
+  (void)WriteFull(fd, {reinterpret_cast<const uint8_t*>(msg.data()), msg.size()});
+}
+
+Status ReceiveOutcome(int fd) {
+  std::string msg;
+  char buf[512];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    msg.append(buf, static_cast<size_t>(n));
+  }
+  if (msg == "0") return Status();
+  size_t nl = msg.find('\n');
+  if (msg.empty() || nl == std::string::npos) {
+    return Status::FromErrno(EIO, "daemon exited before the mount was ready");
+  }
+  int err = std::atoi(msg.substr(0, nl).c_str());
+  return Status::FromErrno(err > 0 ? err : EIO, msg.substr(nl + 1));
+}
+
+// The last non-empty line written to `fd` (a memfd standing in for stderr
+// while mounting), to explain a failed mount.
+std::string LastLine(int fd) {
+  std::string text;
+  char buf[1024];
+  ssize_t n;
+  off_t off = 0;
+  while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+// Mounts and serves. `ready_fd` >= 0 in a daemon: the outcome of mounting is
+// written there and stdio is detached. Returns when the mount is gone.
+Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
+  bool is_root = geteuid() == 0;
+  std::string opts = KernelOptionString(req.options, is_root);
+  fuse_args args = FUSE_ARGS_INIT(0, nullptr);
+  std::unique_ptr<fuse_args, ArgsDeleter> args_guard(&args);
+  if (fuse_opt_add_arg(&args, "sealfs") != 0 ||
+      (req.options.debug && fuse_opt_add_arg(&args, "-d") != 0) ||
+      fuse_opt_add_arg(&args, "-o") != 0 ||
+      fuse_opt_add_arg(&args, opts.c_str()) != 0) {
+    return Status::FromErrno(ENOMEM, "fuse arguments");
+  }
+  const fuse_lowlevel_ops& ops = FuseOps();
+  SessionPtr se(fuse_session_new(&args, &ops, sizeof(ops), &fs));
+  if (se == nullptr) {
+    return Status::FromErrno(EINVAL, "cannot create FUSE session (options " +
+                                         opts + ")");
+  }
+  if (fuse_set_signal_handlers(se.get()) != 0) {
+    return Status::FromErrno(EIO, "cannot install signal handlers");
+  }
+  if (fuse_session_mount(se.get(), req.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se.get());
+    return Status::FromErrno(EIO, req.mountpoint + ": mount failed");
+  }
+  // The mount exists: from here on the daemon needs no privilege at all.
+  // Unmounting on exit is left to the fusermount3 watchdog (auto_unmount),
+  // which still holds the privilege to do it.
+  Status dropped = DropPrivileges(req.options.user);
+  if (!dropped.ok()) {
+    fuse_session_unmount(se.get());
+    fuse_remove_signal_handlers(se.get());
+    return dropped.WithPrefix("dropping privileges");
+  }
+  fs.set_mounted_at(static_cast<int64_t>(std::time(nullptr)));
+  if (ready_fd >= 0) {
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDERR_FILENO);
+      close(null_fd);
+    }
+    LogToSyslog();
+    SendOutcome(ready_fd, Status());
+    close(ready_fd);
+  }
+  Log(LOG_INFO, "serving " + req.image + " (" + "on " + req.mountpoint + ")");
+
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  if (cfg == nullptr) return Status::FromErrno(ENOMEM, "loop config");
+  fuse_loop_cfg_set_max_threads(cfg, req.options.threads);
+  fuse_loop_cfg_set_idle_threads(cfg, req.options.threads);
+  int rc = fuse_session_loop_mt(se.get(), cfg);
+  fuse_loop_cfg_destroy(cfg);
+  fuse_remove_signal_handlers(se.get());
+  if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
+    Log(LOG_INFO, "stopped serving " + req.mountpoint);
+    return Status();
+  }
+  return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
+}
+
+// Daemon side of the fork: detach, mount, report, serve; never returns.
+[[noreturn]] void RunDaemon(Filesystem& fs, const MountRequest& req,
+                            int ready_fd) {
+  setsid();
+  // stdin/stdout go to /dev/null now; stderr to a memory file while
+  // mounting, so libfuse's and fusermount3's explanations can be passed on.
+  // (fusermount3's watchdog inherits these: nothing it holds may keep a
+  // caller's pipe open.)
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int err_fd = memfd_create("sealfs-mount-log", MFD_CLOEXEC);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(err_fd >= 0 ? err_fd : null_fd, STDERR_FILENO);
+    close(null_fd);
+  }
+  InstallFuseLogger();
+  Status st = Serve(fs, req, ready_fd);
+  if (!st.ok()) {
+    std::string detail = err_fd >= 0 ? LastLine(err_fd) : "";
+    Status report =
+        detail.empty() ? st
+                       : Status::FromErrno(st.err(), st.context() + ": " + detail);
+    SendOutcome(ready_fd, report);  // ignored if ready was already sent
+    Log(LOG_ERR, report.ToString());
+    _exit(1);
+  }
+  _exit(0);
+}
+
+}  // namespace
+
+Status RunMount(const MountRequest& req) {
+  // The manifest is copied into private memory before it is verified, so a
+  // later change to the image file cannot change what was verified.
+  Result<std::vector<uint8_t>> bytes = ReadFileBytes(req.image);
+  if (!bytes.ok()) return bytes.status().WithPrefix(req.image);
+  Result<std::shared_ptr<const Manifest>> manifest =
+      Manifest::FromBytes(std::move(*bytes));
+  if (!manifest.ok()) return manifest.status().WithPrefix(req.image);
+
+  std::string warning;
+  SEALFS_RETURN_IF_ERROR(
+      CheckTrust(**manifest, req.image, req.options, &warning));
+  if (!warning.empty()) {
+    std::fprintf(stderr, "sealfs mount: warning: %s\n", warning.c_str());
+  }
+  Result<std::shared_ptr<Store>> store =
+      Store::Open(req.options.store, Store::Mode::kReadOnly);
+  if (!store.ok()) return store.status().WithPrefix("store " + req.options.store);
+  struct stat st{};
+  if (stat(req.mountpoint.c_str(), &st) != 0) {
+    return ErrnoStatus(req.mountpoint);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::FromErrno(ENOTDIR, req.mountpoint);
+  }
+  Filesystem fs(*manifest, *store, req.image);
+
+  if (req.options.debug || req.foreground) {
+    InstallFuseLogger();
+    if (req.foreground) return Serve(fs, req, -1);
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe");
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork");
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    RunDaemon(fs, req, pipe_fds[1]);
+  }
+  close(pipe_fds[1]);
+  Status outcome = ReceiveOutcome(pipe_fds[0]);
+  close(pipe_fds[0]);
+  if (!outcome.ok()) waitpid(pid, nullptr, 0);  // it exits after reporting
+  return outcome;
+}
+
+}  // namespace sealfs::fuse
