@@ -13,7 +13,7 @@ packages=(
   # tests: reference tools that check sealfs independently
   fsverity attr rsync busybox-static diffutils findutils util-linux
   # benchmarks: the peers sealfs is measured against
-  squashfs-tools squashfuse fio hyperfine
+  squashfs-tools squashfuse fio hyperfine python3
 )
 
 missing=()
