@@ -24,7 +24,8 @@ struct Le {
     if constexpr (std::endian::native == std::endian::big) v = Swap(v);
     return v;
   }
-  // Arithmetic, so correct on any host (bit_cast cannot yield an array).
+  // Byte by byte, so it is independent of host order (std::bit_cast cannot
+  // produce an array type).
   constexpr void set(T v) {
     for (size_t i = 0; i < sizeof(T); ++i) {
       bytes[i] = static_cast<uint8_t>(v >> (8 * i));
