@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// BuildImage: walker -> hasher -> StoreWriter::Commit -> manifest -> image.
+#include "fs/build/mkfs.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "fs/build/hasher.h"
+#include "fs/build/walker.h"
+#include "fs/util/io.h"
+#include "fs/util/progress.h"
+#include "sealfs/format.h"
+#include "sealfs/manifest_reader.h"
+#include "sealfs/manifest_writer.h"
+#include "sealfs/signature.h"
+#include "sealfs/store.h"
+
+namespace sealfs::build {
+namespace {
+
+Status CheckOptions(const MkfsOptions& options) {
+  if (options.inline_max > kMaxInlineSize) {
+    return Status::FromErrno(EINVAL, "inline size " +
+                                         std::to_string(options.inline_max) +
+                                         " exceeds " +
+                                         std::to_string(kMaxInlineSize));
+  }
+  if (options.threads < 1) {
+    return Status::FromErrno(EINVAL, "threads must be at least 1");
+  }
+  if (!options.force) {
+    struct stat st;
+    if (lstat(options.image.c_str(), &st) == 0) {
+      return Status::FromErrno(EEXIST,
+                               options.image + ": exists (use --force)");
+    }
+    if (errno != ENOENT) return ErrnoStatus(options.image);
+  }
+  return Status();
+}
+
+Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
+  // Store::Open creates the store directory itself; its parents (e.g.
+  // /var/lib/sealfs) are made here.
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::FromErrno(ec.value(), parent.string());
+  }
+  Result<std::shared_ptr<Store>> store = Store::Open(path, Store::Mode::kCreate);
+  if (!store.ok()) return store.status().WithPrefix("store " + path);
+  return store;
+}
+
+}  // namespace
+
+Result<MkfsReport> BuildImage(const MkfsOptions& options) {
+  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
+  std::optional<SigningKey> key;
+  if (!options.key_path.empty()) {
+    Result<SigningKey> loaded = SigningKey::Load(options.key_path);
+    if (!loaded.ok()) return loaded.status().WithPrefix(options.key_path);
+    key.emplace(std::move(*loaded));
+  }
+
+  WalkOptions walk_options;
+  walk_options.inline_max = options.inline_max;
+  SEALFS_ASSIGN_OR_RETURN(WalkResult walked,
+                          WalkTree(options.source, walk_options));
+
+  SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
+                          OpenStore(options.store));
+  StoreWriter writer(store);
+  MkfsReport report;
+  report.inodes = walked.inode_count;
+  report.files = walked.files.size();
+  for (const FileJob& job : walked.files) report.file_bytes += job.size;
+  {
+    std::unique_ptr<Progress> progress;
+    if (options.progress) {
+      progress = std::make_unique<Progress>("hashing", report.file_bytes,
+                                            Progress::Unit::kBytes);
+    }
+    HashOptions hash_options;
+    hash_options.threads = options.threads;
+    hash_options.progress = progress.get();
+    hash_options.source = options.source;
+    while (hash_options.source.size() > 1 && hash_options.source.back() == '/') {
+      hash_options.source.pop_back();
+    }
+    SEALFS_ASSIGN_OR_RETURN(
+        std::vector<HashedFile> hashed,
+        HashFiles(walked.root_fd.get(), walked.files, writer, hash_options));
+    for (const HashedFile& h : hashed) {
+      walked.tree.inode(h.node).digest = h.digest;
+    }
+  }
+  // Every object is durable before the image that names them exists.
+  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
+  report.objects_written = writer.objects_written();
+  report.bytes_written = writer.bytes_written();
+
+  WriteOptions write_options;
+  write_options.clamp_mtime_sec = options.epoch;
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                          WriteManifest(walked.tree, write_options));
+  // Read back what was written: never publish an image the reader refuses.
+  Result<std::shared_ptr<const Manifest>> check = Manifest::FromBytes(bytes);
+  if (!check.ok()) return check.status().WithPrefix("manifest self-check");
+  report.identity = (*check)->identity();
+  if (key.has_value()) {
+    Signature sig{key->public_key(), key->Sign(report.identity)};
+    std::vector<uint8_t> block = EncodeSignatureBlock({&sig, 1});
+    bytes.insert(bytes.end(), block.begin(), block.end());
+  }
+  report.image_bytes = bytes.size();
+  SEALFS_RETURN_IF_ERROR(
+      WriteFileAtomic(options.image, bytes, 0644, !options.force)
+          .WithPrefix(options.image));
+  return report;
+}
+
+}  // namespace sealfs::build

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// The whole `sealfs mkfs` build: walk the source tree, hash and store every
+// file on all cores, commit the store, then write the (optionally signed)
+// image atomically. An image never exists before all its objects are durable.
+// Thread-safety: BuildImage is reentrant.
+#ifndef SEALFS_FS_BUILD_MKFS_H_
+#define SEALFS_FS_BUILD_MKFS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sealfs/digest.h"
+#include "sealfs/status.h"
+
+namespace sealfs::build {
+
+struct MkfsOptions {
+  std::string source;      // directory to build from
+  std::string image;       // image file to write
+  std::string store;       // object store directory; created if missing
+  std::string key_path;    // PEM Ed25519 private key; empty: unsigned
+  std::optional<int64_t> epoch;  // clamp mtimes later than this
+  int threads = 1;               // hashing threads, >= 1
+  uint32_t inline_max = 64;      // inline files of at most this many bytes
+  bool force = false;            // replace an existing image
+  bool progress = false;         // progress bar (drawn only on a terminal)
+};
+
+struct MkfsReport {
+  Digest identity;
+  uint64_t inodes = 0;           // distinct inodes, root included
+  uint64_t files = 0;            // regular files whose content is in the store
+  uint64_t file_bytes = 0;       // their total size
+  uint64_t objects_written = 0;  // objects new to the store
+  uint64_t bytes_written = 0;    // their bytes
+  uint64_t image_bytes = 0;      // size of the image file
+};
+
+// Builds `options.image` from `options.source`. EEXIST if the image exists and
+// !force (checked before any work); EINVAL for an inline_max over
+// kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
+Result<MkfsReport> BuildImage(const MkfsOptions& options);
+
+}  // namespace sealfs::build
+
+#endif  // SEALFS_FS_BUILD_MKFS_H_
