@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+// The life of a mount: readiness, signals, unmount, concurrent mounts, the
+// mount(8) helper, stats, and the daemon's privileges.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/integration/mount_fixture.h"
+
+namespace sealfs::testing {
+namespace {
+
+class LifecycleTest : public MountTest {
+ protected:
+  void SetUp() override {
+    MountTest::SetUp();
+    if (IsSkipped()) return;
+    src_ = tmp_ / "src";
+    WriteFile(src_ + "/hello.txt", "hello\n");
+    WriteFile(src_ + "/data.bin", RandomBytes(100000, 9));
+    MakeKey(tmp_ / "key");
+    image_ = tmp_ / "image";
+    Mkfs(src_, image_, tmp_ / "key");
+    opts_ = "store=" + store_ + ",pubkey=" + (tmp_ / "key.pub");
+  }
+
+  // Starts `sealfs mount -f` as a child; returns its pid once mounted.
+  pid_t StartForeground(const std::string& mnt) {
+    mkdir(mnt.c_str(), 0755);
+    Track(mnt);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null_fd = open("/dev/null", O_RDWR);
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      dup2(null_fd, 2);
+      execl(SealfsBin().c_str(), "sealfs", "mount", "-f", "-o", opts_.c_str(),
+            image_.c_str(), mnt.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    EXPECT_TRUE(WaitMounted(mnt, true));
+    return pid;
+  }
+
+  int WaitExit(pid_t pid) {
+    int status = 0;
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -2;
+  }
+
+  std::string src_, image_, opts_;
+};
+
+TEST_F(LifecycleTest, SigtermToDaemonRemovesMount) {
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_);
+  std::vector<pid_t> pids = DaemonPids(mnt);
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(kill(pids[0], SIGTERM), 0);
+  EXPECT_TRUE(WaitGone(pids[0]));
+  EXPECT_FALSE(WaitMounted(mnt, false));
+}
+
+TEST_F(LifecycleTest, UmountMakesDaemonExit) {
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_);
+  std::vector<pid_t> pids = DaemonPids(mnt);
+  ASSERT_EQ(pids.size(), 1u);
+  CommandResult r = RunCmd({"umount", mnt});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(WaitGone(pids[0]));
+  EXPECT_FALSE(IsMounted(mnt));
+}
+
+TEST_F(LifecycleTest, ForegroundExitsZeroOnFusermountUnmount) {
+  std::string mnt = tmp_ / "mnt";
+  pid_t pid = StartForeground(mnt);
+  EXPECT_EQ(ReadFile(mnt + "/hello.txt"), ReadFile(src_ + "/hello.txt"));
+  CommandResult r = RunCmd({"fusermount3", "-u", mnt});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(WaitExit(pid), 0);
+  EXPECT_FALSE(WaitMounted(mnt, false));
+}
+
+TEST_F(LifecycleTest, ForegroundExitsZeroOnSigint) {
+  std::string mnt = tmp_ / "mnt";
+  pid_t pid = StartForeground(mnt);
+  kill(pid, SIGINT);
+  EXPECT_EQ(WaitExit(pid), 0);
+  EXPECT_FALSE(WaitMounted(mnt, false));
+}
+
+TEST_F(LifecycleTest, SameImageMountedTwiceAtOnce) {
+  MountOk(image_, tmp_ / "a", opts_);
+  MountOk(image_, tmp_ / "b", opts_);
+  EXPECT_EQ(ReadFile(tmp_ / "a/data.bin"), ReadFile(src_ + "/data.bin"));
+  EXPECT_EQ(ReadFile(tmp_ / "b/data.bin"), ReadFile(src_ + "/data.bin"));
+}
+
+TEST_F(LifecycleTest, StatsPrintsCountersAsJson) {
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_);
+  EXPECT_EQ(ReadFile(mnt + "/data.bin"), ReadFile(src_ + "/data.bin"));
+  CommandResult r = RunCmd({SealfsBin(), "stats", mnt});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.front(), '{');
+  for (const char* key :
+       {"\"identity\":\"sha256:", "\"lookups\":", "\"opens\":", "\"reads\":",
+        "\"bytes_read\":", "\"blocks_verified\":", "\"verify_failures\":0",
+        "\"missing_objects\":0", "\"open_objects\":"}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
+  }
+  EXPECT_EQ(r.out.find("\"bytes_read\":0,"), std::string::npos) << r.out;
+  CommandResult bad = RunCmd({SealfsBin(), "stats", tmp_.path()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("sealfs stats: "), std::string::npos);
+}
+
+TEST_F(LifecycleTest, DaemonHoldsNoCapabilities) {
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_);
+  std::vector<pid_t> pids = DaemonPids(mnt);
+  ASSERT_EQ(pids.size(), 1u);
+  std::ifstream status("/proc/" + std::to_string(pids[0]) + "/status");
+  std::string text((std::istreambuf_iterator<char>(status)), {});
+  for (const char* line :
+       {"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000",
+        "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000",
+        "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
+TEST_F(LifecycleTest, MountHelperWorksThroughMount8) {
+  const std::string helper = "/sbin/mount.fuse.sealfs";
+  bool installed = false;
+  struct stat st{};
+  if (lstat(helper.c_str(), &st) != 0) {
+    ASSERT_EQ(symlink(SealfsBin().c_str(), helper.c_str()), 0);
+    installed = true;
+  }
+  std::string mnt = tmp_ / "mnt";
+  mkdir(mnt.c_str(), 0755);
+  Track(mnt);
+  CommandResult r =
+      RunCmd({"mount", "-t", "fuse.sealfs", image_, mnt, "-o", opts_});
+  if (installed) unlink(helper.c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(IsMounted(mnt));
+  EXPECT_EQ(ReadFile(mnt + "/hello.txt"), ReadFile(src_ + "/hello.txt"));
+}
+
+TEST_F(LifecycleTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunCmd({SealfsBin(), "mount", image_}).exit_code, 2);
+  EXPECT_EQ(RunCmd({SealfsBin(), "mount", "-o", "bogus", image_, tmp_.path()})
+                .exit_code,
+            2);
+  EXPECT_EQ(RunCmd({SealfsBin(), "mount", "-o", "pubkey=x", image_, tmp_.path()})
+                .exit_code,
+            2);  // no store=
+  CommandResult help = RunCmd({SealfsBin(), "mount", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: sealfs mount"), std::string::npos);
+}
+
+TEST_F(LifecycleTest, MissingStoreRefusesMount) {
+  CommandResult r = Mount(image_, tmp_ / "mnt",
+                          "store=" + (tmp_ / "nostore") + ",pubkey=" +
+                              (tmp_ / "key.pub"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
+}
+
+}  // namespace
+}  // namespace sealfs::testing
