@@ -26,15 +26,22 @@ bool HaveEffective(cap_value_t cap) {
   return cap_get_flag(caps.get(), cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
 }
 
-Status SwitchUser(const std::string& user) {
-  std::vector<char> buf(16384);
-  struct passwd pw{};
+Status FindUser(const std::string& user, std::vector<char>* buf,
+                struct passwd* pw) {
+  buf->resize(16384);
   struct passwd* found = nullptr;
-  int err = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+  int err = getpwnam_r(user.c_str(), pw, buf->data(), buf->size(), &found);
   if (err != 0) return Status::FromErrno(err, "user " + user);
   if (found == nullptr) {
     return Status::FromErrno(ENOENT, "user " + user + ": no such user");
   }
+  return Status();
+}
+
+Status SwitchUser(const std::string& user) {
+  std::vector<char> buf;
+  struct passwd pw{};
+  SEALFS_RETURN_IF_ERROR(FindUser(user, &buf, &pw));
   if (initgroups(user.c_str(), pw.pw_gid) != 0) {
     return ErrnoStatus("user " + user + ": initgroups");
   }
@@ -48,6 +55,12 @@ Status SwitchUser(const std::string& user) {
 }
 
 }  // namespace
+
+Status CheckUserExists(const std::string& user) {
+  std::vector<char> buf;
+  struct passwd pw{};
+  return FindUser(user, &buf, &pw);
+}
 
 Status DropPrivileges(const std::string& user) {
   // The bounding set can only shrink while CAP_SETPCAP is held, so it goes

@@ -19,6 +19,9 @@ namespace sealfs::fuse {
 // bounding set is only dropped when CAP_SETPCAP is held.
 Status DropPrivileges(const std::string& user);
 
+// ENOENT if `user` names no user, so a bad user= refuses before mounting.
+Status CheckUserExists(const std::string& user);
+
 }  // namespace sealfs::fuse
 
 #endif  // SEALFS_FS_FUSE_PRIVILEGES_H_

@@ -189,6 +189,9 @@ Status RunMount(const MountRequest& req) {
   Result<std::shared_ptr<Store>> store =
       Store::Open(req.options.store, Store::Mode::kReadOnly);
   if (!store.ok()) return store.status().WithPrefix("store " + req.options.store);
+  if (!req.options.user.empty()) {
+    SEALFS_RETURN_IF_ERROR(CheckUserExists(req.options.user));
+  }
   struct stat st{};
   if (stat(req.mountpoint.c_str(), &st) != 0) {
     return ErrnoStatus(req.mountpoint);

@@ -2,6 +2,7 @@
 // The life of a mount: readiness, signals, unmount, concurrent mounts, the
 // mount(8) helper, stats, and the daemon's privileges.
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,6 +143,27 @@ TEST_F(LifecycleTest, DaemonHoldsNoCapabilities) {
         "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
+}
+
+TEST_F(LifecycleTest, UserOptionRunsDaemonAsThatUser) {
+  struct passwd* pw = getpwnam("nobody");
+  if (pw == nullptr) GTEST_SKIP() << "no user 'nobody'";
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_ + ",user=nobody");
+  std::vector<pid_t> pids = DaemonPids(mnt);
+  ASSERT_EQ(pids.size(), 1u);
+  std::ifstream status("/proc/" + std::to_string(pids[0]) + "/status");
+  std::string text((std::istreambuf_iterator<char>(status)), {});
+  std::string uid = std::to_string(pw->pw_uid);
+  EXPECT_NE(text.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("CapEff:\t0000000000000000"), std::string::npos);
+  // The store stays readable through the directory opened before the switch.
+  EXPECT_EQ(ReadFile(mnt + "/data.bin"), ReadFile(src_ + "/data.bin"));
+  CommandResult bad = Mount(image_, tmp_ / "mnt2", opts_ + ",user=no-such-user-x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_FALSE(IsMounted(tmp_ / "mnt2"));
 }
 
 TEST_F(LifecycleTest, MountHelperWorksThroughMount8) {
