@@ -77,6 +77,24 @@ std::string LastLine(int fd) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
+// Frees libfuse's mount state at exit. If the kernel side is already gone
+// (umount) this is quiet. Otherwise libfuse's unmount attempt fails for lack
+// of privilege, which is expected: the auto_unmount watchdog removes the
+// mount as this process exits. Its complaint on stderr is silenced.
+void ReleaseMount(fuse_session* se) {
+  std::fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (saved >= 0 && null_fd >= 0) dup2(null_fd, STDERR_FILENO);
+  fuse_session_unmount(se);
+  std::fflush(stderr);
+  if (saved >= 0) {
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+  }
+  if (null_fd >= 0) close(null_fd);
+}
+
 // Mounts and serves. `ready_fd` >= 0 in a daemon: the outcome of mounting is
 // written there and stdio is detached. Returns when the mount is gone.
 Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
@@ -105,7 +123,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
   }
   // The mount exists: from here on the daemon needs no privilege at all.
   // Unmounting on exit is left to the fusermount3 watchdog (auto_unmount),
-  // which still holds the privilege to do it.
+  // which still holds the privilege to do it (see ReleaseMount).
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) {
     fuse_session_unmount(se.get());
@@ -132,6 +150,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
   int rc = fuse_session_loop_mt(se.get(), cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_remove_signal_handlers(se.get());
+  ReleaseMount(se.get());
   if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
     Log(LOG_INFO, "stopped serving " + req.mountpoint);
     return Status();
