@@ -24,10 +24,12 @@ struct Le {
     if constexpr (std::endian::native == std::endian::big) v = Swap(v);
     return v;
   }
+  // Byte by byte, so it is independent of host order (std::bit_cast cannot
+  // produce an array type).
   constexpr void set(T v) {
-    if constexpr (std::endian::native == std::endian::big) v = Swap(v);
-    auto raw = std::bit_cast<decltype(bytes)>(v);
-    for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = raw[i];
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      bytes[i] = static_cast<uint8_t>(v >> (8 * i));
+    }
   }
 
  private:

@@ -1,1 +1,110 @@
 // SPDX-License-Identifier: Apache-2.0
+// Tests for fs/util/io.h and fs/util/mapped_file.h.
+#include "fs/util/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "fs/util/mapped_file.h"
+#include "sealfs/unique_fd.h"
+#include "tests/test_util.h"
+
+namespace sealfs {
+namespace {
+
+using testing::TempDir;
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+TEST(WriteFileAtomic, CreatesWithModeAndLeavesNoTemp) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", AsBytes("hello"), 0640).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(testing::ReadFile(dir / "f"), std::vector<uint8_t>({'h', 'e', 'l', 'l', 'o'}));
+  EXPECT_EQ(testing::Shell("ls -A " + dir.path() + " | wc -l").out, "1\n");
+}
+
+TEST(WriteFileAtomic, ReplacesExisting) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", AsBytes("one"), 0644).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", AsBytes("two!"), 0644).ok());
+  EXPECT_EQ(testing::ReadFile(dir / "f").size(), 4u);
+}
+
+TEST(WriteFileAtomic, NoReplaceRefusesExistingAndKeepsIt) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", AsBytes("one"), 0644).ok());
+  Status s = WriteFileAtomic(dir / "f", AsBytes("two"), 0644, true);
+  EXPECT_EQ(s.err(), EEXIST);
+  EXPECT_EQ(testing::ReadFile(dir / "f").size(), 3u);
+  EXPECT_EQ(testing::Shell("ls -A " + dir.path() + " | wc -l").out, "1\n");
+}
+
+TEST(WriteFileAtomic, MissingDirectoryIsENOENTNamingThePath) {
+  TempDir dir;
+  Status s = WriteFileAtomic(dir / "no/such/f", AsBytes("x"), 0644);
+  EXPECT_EQ(s.err(), ENOENT);
+  EXPECT_NE(s.ToString().find("no/such/f"), std::string::npos);
+}
+
+TEST(PreadFull, StopsAtEofAndReportsCount) {
+  TempDir dir;
+  testing::WriteFile(dir / "f", testing::RandomBytes(10000, 1));
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDONLY));
+  std::vector<uint8_t> buf(8192);
+  Result<size_t> got = PreadFull(fd.get(), buf, 4096);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, 10000u - 4096u);
+}
+
+TEST(ReadFileBytes, RefusesNonRegularFiles) {
+  TempDir dir;
+  Result<std::vector<uint8_t>> r = ReadFileBytes(dir.path());
+  EXPECT_EQ(r.status().err(), EINVAL);
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  r = ReadFileBytes(dir / "fifo");  // must not block
+  EXPECT_EQ(r.status().err(), EINVAL);
+}
+
+TEST(MappedFile, MapsContentAndEmptyFiles) {
+  TempDir dir;
+  auto data = testing::RandomBytes(12345, 2);
+  testing::WriteFile(dir / "f", data);
+  testing::WriteFile(dir / "empty", std::string());
+  Result<MappedFile> m = MappedFile::Open(dir / "f");
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), m->bytes().begin(), m->bytes().end()));
+  Result<MappedFile> e = MappedFile::Open(dir / "empty");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->bytes().empty());
+  MappedFile moved = std::move(*m);
+  EXPECT_EQ(moved.bytes().size(), data.size());
+}
+
+TEST(MappedFile, FromBytesSurvivesMove) {
+  MappedFile a = MappedFile::FromBytes({1, 2, 3});
+  MappedFile b = std::move(a);
+  ASSERT_EQ(b.bytes().size(), 3u);
+  EXPECT_EQ(b.bytes()[2], 3);
+}
+
+TEST(Status, ToStringNamesContextAndError) {
+  EXPECT_EQ(Status::FromErrno(ENOENT, "/x").ToString(),
+            "/x: No such file or directory");
+  EXPECT_EQ(Status::Corrupt("manifest: bad magic").ToString(),
+            "manifest: bad magic");
+  EXPECT_EQ(Status::FromErrno(EIO, "a").WithPrefix("b").context(), "b: a");
+  Result<int> r = Status::FromErrno(EINVAL, "bad");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().err(), EINVAL);
+}
+
+}  // namespace
+}  // namespace sealfs

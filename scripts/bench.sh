@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Mount benchmark (issue #3): the same rootfs-like corpus served three ways in
+# one run: the plain directory on the host filesystem, squashfuse_ll over an
+# uncompressed squashfs (which verifies nothing), and sealfs with per-block
+# verification. Prints a Markdown table of medians, min-max and ratios to
+# squashfuse_ll. Needs root (drop_caches, mounts).
+#
+#   BENCH_DIR=/var/tmp/sealfs-bench REPS=5 FILES=20000 BIG_MIB=1024 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench}
+REPS=${REPS:-5}
+FILES=${FILES:-20000}
+BIG_MIB=${BIG_MIB:-1024}
+sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+[ -x "$sealfs" ] || bash scripts/install.sh >/dev/null
+
+tree=$BENCH_DIR/tree
+sq_img=$BENCH_DIR/tree.sqfs
+store=$BENCH_DIR/store
+image=$BENCH_DIR/tree.sealfs
+mnt_sq=$BENCH_DIR/mnt-squashfuse
+mnt_se=$BENCH_DIR/mnt-sealfs
+mkdir -p "$BENCH_DIR" "$mnt_sq" "$mnt_se"
+
+unmount_all() {
+  for m in "$mnt_sq" "$mnt_se"; do
+    if mountpoint -q "$m"; then fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; fi
+  done
+}
+trap unmount_all EXIT
+
+if [ ! -f "$tree/.complete" ]; then
+  echo "bench: generating corpus ($FILES files + ${BIG_MIB} MiB) in $tree" >&2
+  rm -rf "$tree"
+  python3 scripts/gen-corpus.py "$tree" --files "$FILES" --big-mib "$BIG_MIB"
+  touch "$tree/.complete"
+fi
+rm -rf "$store" "$image" "$sq_img"
+mksquashfs "$tree" "$sq_img" -noI -noD -noF -noX -quiet -no-progress >/dev/null
+"$sealfs" mkfs --store "$store" --force "$tree" "$image" >/dev/null 2>&1
+
+now_ns() { date +%s%N; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+mount_sq() { squashfuse_ll "$sq_img" "$mnt_sq"; }
+mount_se() { "$sealfs" mount -o "store=$store,insecure" "$image" "$mnt_se" 2>/dev/null; }
+umount_one() { fusermount3 -u "$1"; }
+daemon_pid() { pgrep -n -f -- "$1" || true; }
+
+# results[name.system] = space-separated samples
+declare -A results
+record() { results["$1.$2"]+="$3 "; }
+
+# Seconds a command takes (float).
+timed() {
+  local t0 t1
+  t0=$(now_ns)
+  "$@" >/dev/null 2>&1
+  t1=$(now_ns)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }'
+}
+
+mount_to_stat() {  # system
+  local t0 t1 m=$mnt_se
+  [ "$1" = squashfuse ] && m=$mnt_sq
+  drop_caches
+  t0=$(now_ns)
+  if [ "$1" = squashfuse ]; then mount_sq; else mount_se; fi
+  stat "$m/etc/hostname" >/dev/null
+  t1=$(now_ns)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }'
+}
+
+big_read_mbps() {  # file
+  local secs
+  secs=$(timed dd if="$1" of=/dev/null bs=1M)
+  awk -v s="$secs" -v m="$BIG_MIB" 'BEGIN { printf "%.1f", m / s }'
+}
+
+fio_iops() {  # file
+  fio --name=rand --filename="$1" --rw=randread --bs=4k --ioengine=psync \
+    --invalidate=1 --runtime=10 --time_based --size="${BIG_MIB}M" \
+    --output-format=terse --terse-version=3 2>/dev/null | awk -F';' '{ print $8 }'
+}
+
+echo "bench: measuring, $REPS repetitions" >&2
+for ((r = 0; r < REPS; r++)); do
+  for sys in ext4 squashfuse sealfs; do
+    case $sys in
+      ext4) root=$tree ;;
+      squashfuse) root=$mnt_sq ;;
+      sealfs) root=$mnt_se ;;
+    esac
+    if [ "$sys" != ext4 ]; then
+      record mount_ms "$sys" "$(mount_to_stat "$sys" | awk '{ printf "%.2f", $1 * 1000 }')"
+    fi
+    # Cold: everything read for the first time since the caches were dropped.
+    drop_caches
+    record tar_cold_s "$sys" "$(timed sh -c "tar cf - -C '$root' . | cat >/dev/null")"
+    drop_caches
+    record big_cold_MBps "$sys" "$(big_read_mbps "$root/big.bin")"
+    record big_warm_MBps "$sys" "$(big_read_mbps "$root/big.bin")"
+    find "$root" -printf '%p %s %m\n' >/dev/null
+    record find_warm_s "$sys" "$(timed find "$root" -printf '%p %s %m\n')"
+    record lsR_warm_s "$sys" "$(timed ls -lR "$root")"
+    if ((r == 0)); then
+      record rand4k_iops "$sys" "$(fio_iops "$root/big.bin")"
+      case $sys in
+        squashfuse) pid=$(daemon_pid "squashfuse_ll $sq_img") ;;
+        sealfs) pid=$(daemon_pid "$image $mnt_se") ;;
+        *) pid= ;;
+      esac
+      if [ -n "$pid" ]; then
+        record rss_MiB "$sys" "$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")"
+      fi
+    fi
+    if [ "$sys" != ext4 ]; then umount_one "$root"; fi
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR > 1) printf "%s-%s", lo, hi }'; }
+
+manifest_mib=$(awk -v b="$(stat -c %s "$image")" 'BEGIN { printf "%.1f", b / 1048576 }')
+cat <<HDR
+
+Corpus: $FILES small files + ${BIG_MIB} MiB file; $REPS repetitions; medians (min-max).
+sealfs manifest: $manifest_mib MiB. Lower is better for times, higher for MB/s and IOPS.
+
+| metric | ext4 dir | squashfuse_ll | sealfs (verified) | sealfs / squashfuse_ll | target |
+|---|---|---|---|---|---|
+HDR
+declare -A targets=(
+  [mount_ms]="<= 15 ms" [find_warm_s]="<= 0.7x" [lsR_warm_s]="<= 0.7x"
+  [tar_cold_s]="<= 1.0x" [big_cold_MBps]=">= 0.8x" [big_warm_MBps]=">= 0.95x"
+  [rand4k_iops]=">= 1.2x" [rss_MiB]="< 2 x manifest + 8 MiB"
+)
+for m in mount_ms find_warm_s lsR_warm_s tar_cold_s big_cold_MBps big_warm_MBps rand4k_iops rss_MiB; do
+  row="| $m"
+  for sys in ext4 squashfuse sealfs; do
+    s=${results["$m.$sys"]:-}
+    if [ -z "$s" ]; then row+=" | -"; continue; fi
+    row+=" | $(echo "$s" | median)"
+    rg=$(echo "$s" | range)
+    [ -n "$rg" ] && row+=" ($rg)"
+  done
+  sq=$(echo "${results["$m.squashfuse"]:-}" | median)
+  se=$(echo "${results["$m.sealfs"]:-}" | median)
+  ratio=$(awk -v a="$se" -v b="$sq" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.2fx", a / b; else print "-" }')
+  row+=" | $ratio | ${targets[$m]} |"
+  echo "$row"
+done

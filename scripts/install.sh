@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what sealfs needs to build, test and benchmark on Debian 12, then
+# configures and builds it in ./build (or $BUILD_DIR). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  libfuse3-dev libssl-dev libcap-dev libgtest-dev libgmock-dev
+  # run
+  fuse3 openssl
+  # tests: reference tools that check sealfs independently
+  fsverity attr rsync busybox-static diffutils findutils util-linux
+  # benchmarks: the peers sealfs is measured against
+  squashfs-tools squashfuse fio hyperfine python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$build_dir"
