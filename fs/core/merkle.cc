@@ -78,6 +78,8 @@ MerkleBuilder::MerkleBuilder() : impl_(std::make_unique<Impl>()) {}
 MerkleBuilder::~MerkleBuilder() = default;
 
 void MerkleBuilder::Update(std::span<const uint8_t> data) {
+  // Also keeps memcpy away from an empty span's null pointer (undefined).
+  if (data.empty()) return;
   Impl& m = *impl_;
   m.data_size += data.size();
   if (m.fill > 0) {

@@ -140,7 +140,8 @@ TEST(MerkleBuilder, ChunkingDoesNotMatter) {
     EXPECT_EQ(t.tree, whole.tree) << chunk;
     EXPECT_EQ(t.data_size, data.size());
   }
-  // Irregular chunks, including empty ones.
+  // Irregular chunks, with an empty update after each (null and non-null
+  // empty spans), so empty updates land on partial blocks.
   MerkleBuilder b;
   std::vector<uint8_t> sizes = RandomBytes(100000, 12);
   size_t off = 0;
@@ -148,6 +149,8 @@ TEST(MerkleBuilder, ChunkingDoesNotMatter) {
     size_t n = std::min<size_t>(sizes[i % sizes.size()] * 97u, data.size() - off);
     b.Update(std::span<const uint8_t>(data).subspan(off, n));
     off += n;
+    b.Update(std::span<const uint8_t>(data).subspan(off, 0));
+    b.Update({});
   }
   EXPECT_EQ(b.Finish().digest, whole.digest);
 }
