@@ -246,6 +246,25 @@ TEST(FsverityDigest, FdVersionLeavesOffsetAlone) {
   EXPECT_EQ(t->digest, ComputeMerkleTree(Pattern(3 << 20)).digest);
 }
 
+TEST(FsverityDigest, FdVersionWithReadAheadMatchesMemory) {
+  // Files of 8 MiB and more are read by a second thread; cover the sizes
+  // where its 1 MiB chunks and 3-slot ring wrap or end exactly.
+  TempDir dir;
+  for (size_t size : {size_t{8} << 20, (size_t{8} << 20) + 1,
+                      (size_t{11} << 20) - 1, size_t{12} << 20,
+                      (size_t{13} << 20) + 4097}) {
+    std::string path = dir / std::to_string(size);
+    std::vector<uint8_t> data = RandomBytes(size, size);
+    WriteFile(path, data);
+    Result<MerkleTree> t = TreeOfFile(path);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    MerkleTree want = ComputeMerkleTree(data);
+    EXPECT_EQ(t->digest, want.digest) << size;
+    EXPECT_EQ(t->tree, want.tree) << size;
+    EXPECT_EQ(t->data_size, size);
+  }
+}
+
 TEST(FsverityDigest, FdVersionReportsReadErrors) {
   // A directory cannot be read: EISDIR, not a digest of nothing.
   TempDir dir;
@@ -255,6 +274,17 @@ TEST(FsverityDigest, FdVersionReportsReadErrors) {
   ::close(fd);
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().err(), EISDIR);
+
+  // A large regular file takes the read-ahead path; a write-only fd makes
+  // its reader thread fail, and the error must come back, not a digest.
+  std::string big = dir / "big";
+  WriteFile(big, std::vector<uint8_t>(size_t{9} << 20, 1));
+  int wfd = ::open(big.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(wfd, 0);
+  Result<MerkleTree> w = ComputeMerkleTree(wfd);
+  ::close(wfd);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().err(), EBADF);
 
   Result<MerkleTree> bad_fd = ComputeMerkleTree(-1);
   ASSERT_FALSE(bad_fd.ok());
