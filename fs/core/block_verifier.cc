@@ -164,6 +164,11 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
     return {};
   }
 
+  if (!read_tree_) {
+    return Status::FromErrno(EINVAL, "no Merkle tree reader for a " +
+                                         std::to_string(g.data_size) +
+                                         "-byte file");
+  }
   Cache& c = *cache_;
   uint8_t buf[kBlockSize];
   if (!c.ready.load(std::memory_order_acquire)) {

@@ -289,6 +289,15 @@ TEST(BlockVerifier, RejectsBadIndexAndLength) {
   EXPECT_EQ(empty.reads->load(), 0);
 }
 
+TEST(BlockVerifier, MissingReaderIsAnErrorOnlyWhenATreeIsNeeded) {
+  Subject big(5 * kB);
+  BlockVerifier v(big.digest, big.data.size(), nullptr);
+  EXPECT_EQ(v.VerifyBlock(0, big.Block(0)).err(), EINVAL);
+  Subject small(kB);
+  BlockVerifier one(small.digest, small.data.size(), nullptr);
+  EXPECT_TRUE(one.VerifyBlock(0, small.Block(0)).ok());
+}
+
 TEST(BlockVerifier, ReportsReaderErrorsAndRecovers) {
   Subject s(129 * kB);
   std::atomic<int> mode{0};  // 0 fine, 1 EIO, 2 short (corrupt), 3 half fill
