@@ -59,8 +59,9 @@ int CmdDigest(int argc, char** argv) {
         std::fputs(kHelp, stdout);
         return kExitOk;
       default: {
-        std::string opt = optopt != 0 ? std::string("-") + static_cast<char>(optopt)
-                                      : std::string(argv[optind - 1]);
+        std::string opt = optopt != 0
+                              ? std::string("-") + static_cast<char>(optopt)
+                              : std::string(argv[optind - 1]);
         return UsageError(kCmd, "unknown option '" + opt + "'");
       }
     }

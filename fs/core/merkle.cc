@@ -69,8 +69,8 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash) {
 
 struct MerkleBuilder::Impl {
   uint64_t data_size = 0;
-  uint8_t block[kBlockSize];  // a partial data block awaiting more bytes
-  size_t fill = 0;            // bytes used in `block`
+  uint8_t block[kBlockSize];    // a partial data block awaiting more bytes
+  size_t fill = 0;              // bytes used in `block`
   std::vector<uint8_t> leaves;  // hashes of the data blocks, in order
 
   void AddLeaf(std::span<const uint8_t> full_block) {
@@ -158,8 +158,8 @@ constexpr uint64_t kReadAheadMinSize = uint64_t{8} << 20;
 
 // Reads `fd` from offset 0 to EOF, handing each chunk to `consume` in order.
 // Serial: read, then consume.
-Status ReadSerially(int fd,
-                    const std::function<void(std::span<const uint8_t>)>& consume) {
+Status ReadSerially(
+    int fd, const std::function<void(std::span<const uint8_t>)>& consume) {
   std::vector<uint8_t> buf(kReadChunk);
   uint64_t offset = 0;
   while (true) {
@@ -246,7 +246,7 @@ class ReadAhead {
 
   const int fd_;
   std::vector<uint8_t> buf_[kSlots];  // slot i: chunks i, i + kSlots, ...
-  std::mutex mu_;  // guards everything below
+  std::mutex mu_;                     // guards everything below
   std::condition_variable cv_;
   size_t len_[kSlots] = {};
   uint64_t produced_ = 0;  // chunks read

@@ -91,10 +91,10 @@ void ExpectAllVerify(BlockVerifier& v, const Subject& s) {
 constexpr uint64_t kB = kBlockSize;
 
 TEST(BlockVerifier, AcceptsEveryBlockOfGoodFiles) {
-  for (size_t size : {size_t{1}, size_t{100}, size_t{kB - 1}, size_t{kB},
-                      size_t{kB + 1}, size_t{2 * kB}, size_t{128 * kB},
-                      size_t{128 * kB + 1}, size_t{129 * kB - 7},
-                      size_t{128 * 128 * kB + 1}}) {
+  for (size_t size :
+       {size_t{1}, size_t{100}, size_t{kB - 1}, size_t{kB}, size_t{kB + 1},
+        size_t{2 * kB}, size_t{128 * kB}, size_t{128 * kB + 1},
+        size_t{129 * kB - 7}, size_t{128 * 128 * kB + 1}}) {
     SCOPED_TRACE(size);
     Subject s(size);
     auto v = s.Verifier();
@@ -210,8 +210,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
     const uint64_t t = off / kB;
     auto [first, last] = s.Covered(t);
     // The edges of the damaged range, just outside it, and a few others.
-    std::set<uint64_t> probes = {0, s.blocks() - 1, s.blocks() / 2, first,
-                                 last - 1, (first + last) / 2};
+    std::set<uint64_t> probes = {0,     s.blocks() - 1, s.blocks() / 2,
+                                 first, last - 1,       (first + last) / 2};
     if (first > 0) probes.insert(first - 1);
     if (last < s.blocks()) probes.insert(last);
     tree[off] ^= 0x80;
@@ -222,8 +222,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
         ASSERT_EQ(st.err(), kErrDigest)
             << "tree byte " << off << " flip accepted for block " << b;
       } else {
-        ASSERT_TRUE(st.ok()) << "tree byte " << off << " flip broke block "
-                             << b << ": " << st.ToString();
+        ASSERT_TRUE(st.ok()) << "tree byte " << off << " flip broke block " << b
+                             << ": " << st.ToString();
       }
     }
     tree[off] ^= 0x80;
@@ -231,8 +231,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
 }
 
 TEST(BlockVerifier, RejectsEveryFlippedTreeByte) {
-  SweepTreeFlips(2 * kB, 1);    // tree: one leaf block, the top
-  SweepTreeFlips(129 * kB, 1);  // tree: top + 2 leaf blocks
+  SweepTreeFlips(2 * kB, 1);               // tree: one leaf block, the top
+  SweepTreeFlips(129 * kB, 1);             // tree: top + 2 leaf blocks
   SweepTreeFlips(128 * 128 * kB + 1, 61);  // top + 2 + 129 blocks
 }
 
@@ -328,7 +328,7 @@ TEST(BlockVerifier, ReportsReaderErrorsAndRecovers) {
   mode = 0;
   EXPECT_TRUE(v.VerifyBlock(0, s.Block(0)).ok());  // top + leaf 0 cached now
   mode = 1;
-  EXPECT_TRUE(v.VerifyBlock(1, s.Block(1)).ok());  // needs no read
+  EXPECT_TRUE(v.VerifyBlock(1, s.Block(1)).ok());          // needs no read
   EXPECT_EQ(v.VerifyBlock(128, s.Block(128)).err(), EIO);  // leaf 1 uncached
   mode = 3;
   EXPECT_EQ(v.VerifyBlock(128, s.Block(128)).err(), kErrDigest);
