@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for `sealfs digest` (tools/cmd_digest.cc), run as a user would and
 // compared with the real `fsverity digest`.
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -79,6 +81,26 @@ TEST(DigestCmd, ReportsUnreadableFilesAndContinues) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("Is a directory"), std::string::npos) << r.err;
+}
+
+TEST(DigestCmd, RefusesFilesWithoutAnEndInsteadOfHanging) {
+  // Opening a FIFO for reading would wait for a writer, and /dev/zero never
+  // reaches EOF; both must be refused at once.
+  TempDir dir;
+  std::string fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  WriteFile(dir / "ok", "x");
+  CommandResult r =
+      testing::Run({SealfsBin(), "digest", fifo, "/dev/zero", dir / "ok"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(CountLines(r.out), 1u) << r.out;
+  EXPECT_EQ(CountLines(r.err), 2u) << r.err;
+  EXPECT_NE(r.err.find(Cat({"sealfs digest: ", fifo, ": not a regular file"})),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("sealfs digest: /dev/zero: not a regular file"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(DigestCmd, KnownDigestOfHello) {
