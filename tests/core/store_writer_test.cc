@@ -191,8 +191,10 @@ TEST(StoreWriter, MissingTreeOfExistingObjectIsWritten) {
 TEST(StoreWriter, BadTreeForExistingObjectIsRefused) {
   TempDir dir;
   const std::string path = dir / "s";
-  std::vector<uint8_t> data = RandomBytes(20000, 4);
+  // Two tree levels: a top block and two leaf-level blocks.
+  std::vector<uint8_t> data = RandomBytes(129 * kBlockSize + 5, 4);
   MerkleTree tree = ComputeMerkleTree(data);
+  ASSERT_EQ(tree.tree.size(), 3u * kBlockSize);
   {
     StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
     ASSERT_TRUE(writer.AddFromBytes(data, tree).ok());
