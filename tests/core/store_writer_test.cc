@@ -207,7 +207,7 @@ TEST(StoreWriter, BadTreeForExistingObjectIsRefused) {
   bad.tree[kBlockSize + 10] ^= 1;  // a leaf-level block
   StoreWriter writer(MustOpen(path, Store::Mode::kReadWrite));
   EXPECT_EQ(writer.AddFromBytes(data, bad).err(), kErrDigest);
-  bad.tree.resize(bad.tree.size() - 1);
+  bad.tree.pop_back();
   EXPECT_EQ(writer.AddFromBytes(data, bad).err(), EINVAL);
   ASSERT_TRUE(writer.Commit().ok());
   EXPECT_FALSE(std::filesystem::exists(TreeFile(path, tree.digest)));
