@@ -1,2 +1,347 @@
 // SPDX-License-Identifier: Apache-2.0
-// Not yet implemented.
+// StoreWriter: adds objects and trees in batches (temp files, one syncfs per
+// batch, then links). Thread-safe: Add* from many threads; a flush holds mu_.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "fs/core/store_io.h"
+#include "fs/util/io.h"
+#include "sealfs/format.h"
+#include "sealfs/store.h"
+
+namespace sealfs {
+namespace {
+
+constexpr size_t kCopyChunk = size_t{1} << 20;
+// A batch is flushed (one syncfs, then links) at this many pending bytes...
+constexpr uint64_t kBatchBytes = uint64_t{128} << 20;
+// ...or at this many pending O_TMPFILE descriptors (bounded by RLIMIT_NOFILE,
+// see MaxPendingFds).
+constexpr size_t kMaxPendingFds = 4096;
+
+size_t MaxPendingFds() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 64;
+  // Leave room for the 512 fan-out directory fds and the caller's files.
+  const rlim_t spare = limit.rlim_cur > 640 ? limit.rlim_cur - 512 : 128;
+  return std::clamp<size_t>(static_cast<size_t>(spare / 4), 16,
+                            kMaxPendingFds);
+}
+
+// One file waiting for the next flush to give it its name.
+struct Pending {
+  TempFile file;
+  std::string name;  // final name in its fan-out directory
+  uint64_t bytes = 0;
+  bool is_object = false;
+};
+
+// Writes bytes into the temp file at `fd` and returns the tree of exactly
+// the bytes written.
+using Source = std::function<Result<MerkleTree>(int fd)>;
+
+// Checks that `tree` (untrusted, from the caller) is the tree of `digest`:
+// the top block hashes to the root, and every block hashes to its entry in
+// the level above. Catches a caller bug before a bad tree is stored.
+Status CheckTree(const MerkleTree& tree, const TreeGeometry& geometry) {
+  const std::string what = "tree of " + tree.digest.ToString();
+  if (tree.tree.size() != geometry.tree_bytes()) {
+    return Status::FromErrno(EINVAL, what + ": " +
+                                         std::to_string(tree.tree.size()) +
+                                         " bytes, expected " +
+                                         std::to_string(geometry.tree_bytes()));
+  }
+  auto block = [&](uint64_t index) {
+    return std::span<const uint8_t>(tree.tree).subspan(index * kBlockSize,
+                                                       kBlockSize);
+  };
+  const int top = geometry.levels - 1;
+  if (DigestFromRoot(tree.data_size, Sha256(block(geometry.level_start[top]))) !=
+      tree.digest) {
+    return Status::FromErrno(kErrDigest, what + ": root does not match");
+  }
+  for (int level = 0; level < top; ++level) {
+    for (uint64_t i = 0; i < geometry.level_blocks[level]; ++i) {
+      const Digest hash = Sha256(block(geometry.level_start[level] + i));
+      const uint64_t parent = geometry.level_start[level + 1] + i / kHashesPerBlock;
+      const uint64_t slot = (i % kHashesPerBlock) * kDigestSize;
+      if (!std::equal(hash.bytes.begin(), hash.bytes.end(),
+                      block(parent).begin() + static_cast<ptrdiff_t>(slot))) {
+        return Status::FromErrno(kErrDigest,
+                                 what + ": level " + std::to_string(level) +
+                                     " block " + std::to_string(i) +
+                                     " does not match its parent");
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+struct StoreWriter::Impl {
+  explicit Impl(std::shared_ptr<Store> s)
+      : store(std::move(s)), max_pending_fds(MaxPendingFds()) {}
+  ~Impl() {
+    // Uncommitted temp files go before the directory fds they live in.
+    std::lock_guard lock(mu);
+    pending.clear();
+  }
+
+  Result<int> FanoutDir(bool trees, const Digest& digest);
+  Result<bool> Exists(int dir_fd, const std::string& name, uint64_t size,
+                      const std::string& what);
+  Status Add(const MerkleTree& expected, const Source& source);
+  Status Push(std::vector<Pending> files, const Digest& digest);
+  Status FlushLocked();
+
+  const std::shared_ptr<Store> store;
+  const size_t max_pending_fds;
+
+  std::mutex dirs_mu;
+  // Fan-out directory fds, [0] objects and [1] trees, opened on first use and
+  // kept for the writer's life. Protected by dirs_mu.
+  std::array<std::array<UniqueFd, 256>, 2> dirs;
+
+  std::mutex mu;  // protects the members below; a flush runs under it
+  std::vector<Pending> pending;
+  std::unordered_set<Digest, DigestHash> pending_digests;
+  uint64_t pending_bytes = 0;
+  size_t pending_fds = 0;
+  Status failed;  // the first flush failure; every later call returns it
+
+  std::atomic<uint64_t> objects_written{0};
+  std::atomic<uint64_t> bytes_written{0};
+};
+
+Result<int> StoreWriter::Impl::FanoutDir(bool trees, const Digest& digest) {
+  std::lock_guard lock(dirs_mu);
+  UniqueFd& fd = dirs[trees ? 1 : 0][digest.bytes[0]];
+  if (!fd.valid()) {
+    SEALFS_ASSIGN_OR_RETURN(
+        fd, OpenFanoutDir(store->dir_fd(), trees ? kTreesDir : kObjectsDir,
+                          digest, /*create=*/true));
+  }
+  return fd.get();
+}
+
+Result<bool> StoreWriter::Impl::Exists(int dir_fd, const std::string& name,
+                                       uint64_t size,
+                                       const std::string& what) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return false;
+    return ErrnoStatus(what);
+  }
+  SEALFS_RETURN_IF_ERROR(CheckRegular(st, what));
+  if (static_cast<uint64_t>(st.st_size) != size) {
+    return Status::Corrupt(what + ": size " + std::to_string(st.st_size) +
+                           ", expected " + std::to_string(size));
+  }
+  return true;
+}
+
+Status StoreWriter::Impl::Add(const MerkleTree& expected,
+                              const Source& source) {
+  const Digest& digest = expected.digest;
+  const TreeGeometry geometry = TreeGeometry::For(expected.data_size);
+  {
+    std::lock_guard lock(mu);
+    if (!failed.ok()) return failed;
+    // Another thread added the same content in this batch.
+    if (pending_digests.contains(digest)) return {};
+  }
+  const std::string leaf = LeafName(digest);
+  const std::string object_what = "object " + Store::ObjectPath(digest);
+  const std::string tree_what = "tree " + Store::TreePath(digest);
+
+  SEALFS_ASSIGN_OR_RETURN(int object_dir, FanoutDir(false, digest));
+  SEALFS_ASSIGN_OR_RETURN(
+      bool have_object,
+      Exists(object_dir, leaf, expected.data_size, object_what));
+  const bool needs_tree = geometry.tree_blocks > 0;
+  int tree_dir = -1;
+  bool have_tree = true;
+  if (needs_tree) {
+    SEALFS_ASSIGN_OR_RETURN(tree_dir, FanoutDir(true, digest));
+    SEALFS_ASSIGN_OR_RETURN(
+        have_tree,
+        Exists(tree_dir, leaf, geometry.tree_bytes(), tree_what));
+  }
+  if (have_object && have_tree) return {};
+
+  std::vector<Pending> files;
+  const std::vector<uint8_t>* tree_bytes = &expected.tree;
+  MerkleTree actual;
+  if (!have_object) {
+    SEALFS_ASSIGN_OR_RETURN(TempFile object, TempFile::Create(object_dir));
+    Result<MerkleTree> written = source(object.fd());
+    if (!written.ok()) return written.status().WithPrefix(object_what);
+    actual = std::move(*written);
+    if (actual.digest != digest || actual.data_size != expected.data_size) {
+      return Status::FromErrno(
+          kErrDigest, object_what +
+                          ": bytes do not match the expected digest (source "
+                          "changed while reading?): got " +
+                          actual.digest.ToString() + ", " +
+                          std::to_string(actual.data_size) + " bytes");
+    }
+    object.CloseFdIfNamed();
+    files.push_back({std::move(object), leaf, actual.data_size, true});
+    tree_bytes = &actual.tree;
+  } else {
+    // Only the tree is missing; the caller's tree is checked, not trusted.
+    SEALFS_RETURN_IF_ERROR(CheckTree(expected, geometry));
+  }
+  if (!have_tree) {
+    SEALFS_ASSIGN_OR_RETURN(TempFile tree, TempFile::Create(tree_dir));
+    Status wrote = PwriteFull(tree.fd(), *tree_bytes, 0);
+    if (!wrote.ok()) return wrote.WithPrefix(tree_what);
+    tree.CloseFdIfNamed();
+    files.push_back({std::move(tree), leaf, tree_bytes->size(), false});
+  }
+  return Push(std::move(files), digest);
+}
+
+Status StoreWriter::Impl::Push(std::vector<Pending> files,
+                               const Digest& digest) {
+  std::lock_guard lock(mu);
+  if (!failed.ok()) return failed;
+  for (Pending& file : files) {
+    pending_bytes += file.bytes;
+    if (file.file.fd() >= 0) ++pending_fds;
+    pending.push_back(std::move(file));
+  }
+  pending_digests.insert(digest);
+  if (pending_bytes >= kBatchBytes || pending_fds >= max_pending_fds) {
+    return FlushLocked();
+  }
+  return {};
+}
+
+Status StoreWriter::Impl::FlushLocked() {
+  if (!failed.ok()) return failed;
+  std::vector<Pending> batch = std::move(pending);
+  pending.clear();
+  pending_digests.clear();
+  pending_bytes = 0;
+  pending_fds = 0;
+  if (batch.empty()) return {};
+  // One syncfs makes the whole batch's data durable before any of it gets a
+  // name, so a crash never leaves a partial object under a digest.
+  if (::syncfs(store->dir_fd()) != 0) {
+    failed = ErrnoStatus("store " + store->path() + ": syncfs");
+    return failed;
+  }
+  for (Pending& file : batch) {
+    Result<bool> linked = file.file.Link(file.name);
+    if (!linked.ok()) {
+      failed = linked.status().WithPrefix(store->path());
+      return failed;  // the rest of the batch is discarded with `batch`
+    }
+    if (*linked && file.is_object) {
+      objects_written.fetch_add(1, std::memory_order_relaxed);
+      bytes_written.fetch_add(file.bytes, std::memory_order_relaxed);
+    }
+  }
+  return {};
+}
+
+StoreWriter::StoreWriter(std::shared_ptr<Store> store)
+    : impl_(std::make_unique<Impl>(std::move(store))) {}
+
+StoreWriter::~StoreWriter() = default;
+
+Status StoreWriter::AddFromBytes(std::span<const uint8_t> data,
+                                 const MerkleTree& expected) {
+  return impl_->Add(expected, [data](int fd) -> Result<MerkleTree> {
+    MerkleBuilder builder;
+    for (size_t off = 0; off < data.size(); off += kCopyChunk) {
+      std::span<const uint8_t> chunk =
+          data.subspan(off, std::min(kCopyChunk, data.size() - off));
+      builder.Update(chunk);
+      SEALFS_RETURN_IF_ERROR(PwriteFull(fd, chunk, off));
+    }
+    return builder.Finish();
+  });
+}
+
+Status StoreWriter::AddFromFd(int src_fd, const MerkleTree& expected) {
+  const uint64_t size = expected.data_size;
+  return impl_->Add(expected, [src_fd, size](int fd) -> Result<MerkleTree> {
+    std::vector<uint8_t> buffer(
+        static_cast<size_t>(std::clamp<uint64_t>(size, 1, kCopyChunk)));
+    MerkleBuilder builder;
+    if (size > 0 && ::ioctl(fd, FICLONE, src_fd) == 0) {
+      // Shared extents: hash what the clone holds, which is what the store
+      // will serve, whatever the source does afterwards.
+      struct stat st;
+      if (::fstat(fd, &st) != 0) return ErrnoStatus("fstat clone");
+      if (static_cast<uint64_t>(st.st_size) != size) {
+        return Status::FromErrno(kErrDigest,
+                                 "source changed while reading: " +
+                                     std::to_string(st.st_size) +
+                                     " bytes, expected " +
+                                     std::to_string(size));
+      }
+      for (uint64_t off = 0; off < size;) {
+        SEALFS_ASSIGN_OR_RETURN(size_t got, PreadFull(fd, buffer, off));
+        if (got == 0) break;
+        builder.Update(std::span<const uint8_t>(buffer).first(got));
+        off += got;
+      }
+      return builder.Finish();
+    }
+    // No reflink here (EOPNOTSUPP, EXDEV, EINVAL, ...): copy and hash.
+    for (uint64_t off = 0; off < size;) {
+      const size_t want =
+          static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - off));
+      SEALFS_ASSIGN_OR_RETURN(
+          size_t got,
+          PreadFull(src_fd, std::span<uint8_t>(buffer).first(want), off));
+      if (got == 0) break;  // the source shrank: the digest will not match
+      std::span<const uint8_t> chunk =
+          std::span<const uint8_t>(buffer).first(got);
+      builder.Update(chunk);
+      SEALFS_RETURN_IF_ERROR(PwriteFull(fd, chunk, off));
+      off += got;
+    }
+    return builder.Finish();
+  });
+}
+
+Status StoreWriter::Commit() {
+  std::lock_guard lock(impl_->mu);
+  SEALFS_RETURN_IF_ERROR(impl_->FlushLocked());
+  // Makes the links durable, and also objects another builder linked that
+  // our Add* found present.
+  if (::syncfs(impl_->store->dir_fd()) != 0) {
+    return ErrnoStatus("store " + impl_->store->path() + ": syncfs");
+  }
+  return {};
+}
+
+uint64_t StoreWriter::objects_written() const {
+  return impl_->objects_written.load(std::memory_order_relaxed);
+}
+
+uint64_t StoreWriter::bytes_written() const {
+  return impl_->bytes_written.load(std::memory_order_relaxed);
+}
+
+}  // namespace sealfs
