@@ -321,8 +321,10 @@ Status ValidateXattrs(std::span<const uint8_t> file, const ManifestLayout& l) {
                    &value)) {
         return fail("value extends past STRINGS");
       }
-      if (i > 0 && CompareNames(prev, AsView(key)) >= 0) {
-        return fail("keys not sorted or not unique");
+      if (i > 0) {
+        const int c = CompareNames(prev, AsView(key));
+        if (c == 0) return fail("duplicate key");
+        if (c > 0) return fail("keys not in ascending byte order");
       }
       prev = AsView(key);
     }
@@ -374,8 +376,10 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
       if (name.find('/') != name.npos) return fail("name contains '/'");
       if (name.find('\0') != name.npos) return fail("name contains NUL");
       if (name == "." || name == "..") return fail("name is . or ..");
-      if (i > 0 && CompareNames(prev, name) >= 0) {
-        return fail("names not sorted or not unique");
+      if (i > 0) {
+        const int c = CompareNames(prev, name);
+        if (c == 0) return fail("duplicate name");
+        if (c > 0) return fail("names not in ascending byte order");
       }
       prev = name;
       const uint64_t ino = e.ino.value();
