@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Manifest: opens and validates an image, then answers lookups in place.
-// Accessors re-check every bound they rely on: a mapped file can change
-// under us, so validation at open is not a licence to trust the bytes.
+// Accessors still re-check every bound they rely on, so a slip in validation
+// cannot become an out-of-bounds read.
 #include "sealfs/manifest_reader.h"
 
 #include <sys/stat.h>
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "fs/core/manifest_validate.h"
+#include "fs/util/io.h"
 #include "fs/util/mapped_file.h"
 
 namespace sealfs {
@@ -130,14 +131,14 @@ Manifest::~Manifest() = default;
 
 Result<std::shared_ptr<const Manifest>> Manifest::Open(
     const std::string& path) {
-  SEALFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-  auto impl = std::make_unique<Impl>(std::move(file));
-  auto layout = ValidateManifest(impl->bytes);
-  if (!layout.ok()) return layout.status().WithPrefix(path);
-  impl->layout = *layout;
-  std::shared_ptr<Manifest> m(new Manifest(std::move(impl)));
-  m->identity_ = ComputeMerkleTree(m->manifest_bytes()).digest;
-  return std::shared_ptr<const Manifest>(std::move(m));
+  // A private copy, not a mapping: a MAP_PRIVATE mapping still shows later
+  // writes to pages not yet touched, so the bytes served could differ from
+  // the bytes validated and hashed into the identity (and a truncation would
+  // raise SIGBUS). The copy costs what the mapping would once resident.
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path));
+  auto m = FromBytes(std::move(bytes));
+  if (!m.ok()) return m.status().WithPrefix(path);
+  return m;
 }
 
 Result<std::shared_ptr<const Manifest>> Manifest::FromBytes(
