@@ -70,10 +70,11 @@ Inode Decode(uint64_t ino, const InodeRecord& r) {
 
 Result<InodeRecord> Manifest::Impl::Record(uint64_t ino) const {
   if (ino == 0 || ino > layout.inode_count) {
-    return Status::FromErrno(ENOENT, "manifest: no inode " + std::to_string(ino));
+    return Status::FromErrno(ENOENT,
+                             "manifest: no inode " + std::to_string(ino));
   }
-  auto r = ReadRecord<InodeRecord>(bytes, layout.section(kSectionInodes),
-                                   ino - 1);
+  auto r =
+      ReadRecord<InodeRecord>(bytes, layout.section(kSectionInodes), ino - 1);
   if (!r.ok()) return r.status().WithPrefix(InodeContext(ino));
   return r;
 }
@@ -202,8 +203,8 @@ Result<uint64_t> Manifest::Lookup(uint64_t dir, std::string_view name) const {
       hi = mid;
     }
   }
-  return Status::FromErrno(ENOENT, InodeContext(dir) + ": no entry \"" +
-                                       std::string(name) + "\"");
+  return Status::FromErrno(
+      ENOENT, InodeContext(dir) + ": no entry \"" + Printable(name) + "\"");
 }
 
 Result<DirEntry> Manifest::GetDirEntry(uint64_t dir, uint64_t index) const {
@@ -212,8 +213,8 @@ Result<DirEntry> Manifest::GetDirEntry(uint64_t dir, uint64_t index) const {
     return Status::FromErrno(ENOTDIR, InodeContext(dir) + ": not a directory");
   }
   if (index >= d.size.value()) {
-    return Status::FromErrno(ENOENT, InodeContext(dir) + ": no entry " +
-                                         std::to_string(index));
+    return Status::FromErrno(
+        ENOENT, InodeContext(dir) + ": no entry " + std::to_string(index));
   }
   SEALFS_ASSIGN_OR_RETURN(DirentRecord e, impl_->Dirent(dir, d, index));
   SEALFS_ASSIGN_OR_RETURN(
@@ -260,8 +261,7 @@ Result<Digest> Manifest::FileDigest(uint64_t ino) const {
   auto d = DigestAt(r.payload.value());
   if (!d.ok()) {
     return Status::Corrupt(InodeContext(ino) + ": digest index " +
-                           std::to_string(r.payload.value()) +
-                           " out of range");
+                           std::to_string(r.payload.value()) + " out of range");
   }
   return d;
 }
@@ -279,8 +279,8 @@ Result<std::string_view> Manifest::GetXattr(uint64_t ino,
   for (const XattrView& x : all) {
     if (x.key == key) return x.value;
   }
-  return Status::FromErrno(ENODATA, InodeContext(ino) + ": no xattr " +
-                                        std::string(key));
+  return Status::FromErrno(ENODATA,
+                           InodeContext(ino) + ": no xattr " + Printable(key));
 }
 
 Result<Digest> Manifest::DigestAt(uint64_t index) const {

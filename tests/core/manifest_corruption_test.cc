@@ -103,8 +103,8 @@ class Corruption : public ::testing::Test {
   }
   // Offset of entry `index` of directory `dir`.
   uint64_t DirentOff(uint64_t dir, uint64_t index) {
-    return RecordOffset<DirentRecord>(
-        layout_, kSectionDirents, GetInode(dir).payload.value() + index);
+    return RecordOffset<DirentRecord>(layout_, kSectionDirents,
+                                      GetInode(dir).payload.value() + index);
   }
   uint64_t TableOff(SectionKind kind) {
     return 64 + (kind - 1) * sizeof(SectionEntry);
@@ -224,13 +224,16 @@ TEST_F(Corruption, EntryTypeMismatch) {
   DirentRecord e = GetAt<DirentRecord>(good_, DirentOff(1, 0));  // "a", a dir
   e.type = S_IFREG >> 12;
   PutAt(good_, DirentOff(1, 0), e);
-  ExpectCorrupt(good_, "manifest: inode 1: dirent 0: type 8 does not match "
-                       "inode " + std::to_string(Ino("/a")));
+  ExpectCorrupt(good_,
+                "manifest: inode 1: dirent 0: type 8 does not match "
+                "inode " +
+                    std::to_string(Ino("/a")));
 }
 
 TEST_F(Corruption, NameOutsideStrings) {
   DirentRecord e = GetAt<DirentRecord>(good_, DirentOff(1, 0));
-  e.name_offset.set(static_cast<uint32_t>(layout_.section(kSectionStrings).size));
+  e.name_offset.set(
+      static_cast<uint32_t>(layout_.section(kSectionStrings).size));
   PutAt(good_, DirentOff(1, 0), e);
   ExpectCorrupt(good_,
                 "manifest: inode 1: dirent 0: name extends past string table");
@@ -260,8 +263,9 @@ TEST_F(Corruption, SectionCountHuge) {
   ManifestHeader h = GetAt<ManifestHeader>(good_, 0);
   h.section_count.set(0xFFFFFFFF);
   PutAt(good_, 0, h);
-  ExpectCorrupt(good_, "manifest: section table (4294967295 entries at offset "
-                       "64) extends past manifest_size");
+  ExpectCorrupt(good_,
+                "manifest: section table (4294967295 entries at offset "
+                "64) extends past manifest_size");
 }
 
 TEST_F(Corruption, SectionTableOffsetNearUint64Max) {
@@ -277,8 +281,7 @@ TEST_F(Corruption, OverlappingSections) {
   SectionEntry d = GetAt<SectionEntry>(good_, TableOff(kSectionDirents));
   d.offset.set(layout_.section(kSectionInodes).offset + 64);
   PutAt(good_, TableOff(kSectionDirents), d);
-  ExpectCorrupt(good_,
-                "manifest: section INODES and section DIRENTS overlap");
+  ExpectCorrupt(good_, "manifest: section INODES and section DIRENTS overlap");
 }
 
 TEST_F(Corruption, SectionOverlapsTable) {
@@ -345,9 +348,8 @@ TEST_F(Corruption, HeaderChecks) {
           std::to_string(good_.size()) + " bytes)");
   ExpectCorrupt(with([](ManifestHeader& h) { h.manifest_size.set(63); }),
                 "manifest: manifest_size 63 smaller than the header");
-  ExpectCorrupt(
-      with([](ManifestHeader& h) { h.section_table_offset.set(68); }),
-      "manifest: section table offset not 8-aligned");
+  ExpectCorrupt(with([](ManifestHeader& h) { h.section_table_offset.set(68); }),
+                "manifest: section table offset not 8-aligned");
   ExpectCorrupt(with([](ManifestHeader& h) { h.section_table_offset.set(0); }),
                 "manifest: section table overlaps the header");
 }
@@ -368,12 +370,14 @@ TEST_F(Corruption, InodeChecks) {
   const std::string h = "manifest: inode " + std::to_string(hosts) + ": ";
   ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.mode.set(0160644); }),
                 h + "unknown file type 0160000");
-  ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.mode.set(0x10000 | 0100644); }),
-                h + "unknown mode bits 0300644");
+  ExpectCorrupt(
+      with(hosts, [](InodeRecord& r) { r.mode.set(0x10000 | 0100644); }),
+      h + "unknown mode bits 0300644");
   ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.flags.set(3); }),
                 h + "unknown flags 0x3");
-  ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.mtime_nsec.set(1000000000); }),
-                h + "mtime_nsec >= 1e9");
+  ExpectCorrupt(
+      with(hosts, [](InodeRecord& r) { r.mtime_nsec.set(1000000000); }),
+      h + "mtime_nsec >= 1e9");
   ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.nlink.set(0); }),
                 h + "nlink is 0");
   ExpectCorrupt(with(hosts, [](InodeRecord& r) { r.xattr_set.set(2); }),
@@ -401,9 +405,9 @@ TEST_F(Corruption, InodeChecks) {
   ExpectCorrupt(with(null, [](InodeRecord& r) { r.flags.set(kInodeInline); }),
                 "manifest: inode " + std::to_string(null) +
                     ": inline flag on a non-regular file");
-  ExpectCorrupt(with(a, [](InodeRecord& r) { r.size.set(UINT64_MAX); }),
-                "manifest: inode " + std::to_string(a) +
-                    ": entries extend past DIRENTS");
+  ExpectCorrupt(
+      with(a, [](InodeRecord& r) { r.size.set(UINT64_MAX); }),
+      "manifest: inode " + std::to_string(a) + ": entries extend past DIRENTS");
   ExpectCorrupt(with(1, [](InodeRecord& r) { r.parent.set(2); }),
                 "manifest: root's parent is not 1");
   ExpectCorrupt(with(1, [](InodeRecord& r) { r.mode.set(S_IFREG | 0644); }),
@@ -453,8 +457,9 @@ TEST_F(Corruption, XattrChecks) {
     XattrEntryRecord e1 = GetAt<XattrEntryRecord>(b, entry_off(1));
     PutAt(b, entry_off(0), e1);
     PutAt(b, entry_off(1), e0);
-    ExpectCorrupt(b, "manifest: xattr set 0: entry 1: keys not in ascending "
-                     "byte order");
+    ExpectCorrupt(b,
+                  "manifest: xattr set 0: entry 1: keys not in ascending "
+                  "byte order");
     PutAt(b, entry_off(0), e0);
     ExpectCorrupt(b, "manifest: xattr set 0: entry 1: duplicate key");
   }
@@ -463,13 +468,15 @@ TEST_F(Corruption, XattrChecks) {
     XattrEntryRecord e = GetAt<XattrEntryRecord>(b, entry_off(0));
     e.value_len.set(65537);
     PutAt(b, entry_off(0), e);
-    ExpectCorrupt(b, "manifest: xattr set 0: entry 0: value larger than "
-                     "65536 bytes");
+    ExpectCorrupt(b,
+                  "manifest: xattr set 0: entry 0: value larger than "
+                  "65536 bytes");
     e.value_len.set(1);
     e.key_len.set(0);
     PutAt(b, entry_off(0), e);
-    ExpectCorrupt(b, "manifest: xattr set 0: entry 0: key length 0 not in "
-                     "1..255");
+    ExpectCorrupt(b,
+                  "manifest: xattr set 0: entry 0: key length 0 not in "
+                  "1..255");
   }
   {
     std::vector<uint8_t> b = good_;
@@ -480,8 +487,9 @@ TEST_F(Corruption, XattrChecks) {
     ExpectCorrupt(b, "manifest: xattr set 1: entry 0: shared with another set");
     s1.first_entry.set(UINT32_MAX);
     PutAt(b, sets.offset + 8, s1);
-    ExpectCorrupt(b, "manifest: xattr set 1: entries extend past "
-                     "XATTR_ENTRIES");
+    ExpectCorrupt(b,
+                  "manifest: xattr set 1: entries extend past "
+                  "XATTR_ENTRIES");
   }
 }
 

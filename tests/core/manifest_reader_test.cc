@@ -221,9 +221,9 @@ TEST_F(RoundTrip, Xattrs) {
 }
 
 TEST_F(RoundTrip, OddNamesAndDeepNesting) {
-  EXPECT_EQ(m->InlineData(Get(kRootIno, std::string("\xff\x01\x80")).ino)
-                ->size(),
-            3u);
+  EXPECT_EQ(
+      m->InlineData(Get(kRootIno, std::string("\xff\x01\x80")).ino)->size(),
+      3u);
   EXPECT_EQ(Get(kRootIno, std::string(255, 'L')).size, 4u);
   uint64_t cur = Get(kRootIno, "dir").ino;
   for (int i = 0; i < 64; ++i) {
@@ -373,8 +373,8 @@ TEST(ManifestReader, MinimalImageHasOnlyTheRoot) {
 TEST(ManifestReader, OpensHundredThousandInodes) {
   ImageTree t(DirSpec());
   for (int d = 0; d < 1000; ++d) {
-    NodeId dir = AddAt(t, ImageTree::kRoot, "dir" + std::to_string(d),
-                       DirSpec());
+    NodeId dir =
+        AddAt(t, ImageTree::kRoot, "dir" + std::to_string(d), DirSpec());
     for (int f = 0; f < 99; ++f) {
       InodeSpec spec = StoredFile(8192, 0);
       spec.digest->bytes[0] = static_cast<uint8_t>(f);
@@ -398,11 +398,11 @@ TEST(ManifestReader, OpensHundredThousandInodes) {
   const auto t2 = Clock::now();
   ASSERT_TRUE(layout.ok()) << layout.status().ToString();
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  std::printf("manifest of %zu bytes, %llu inodes: validate %.1f ms, "
-              "Open (read + validate + identity) %.1f ms\n",
-              bytes.size(),
-              static_cast<unsigned long long>((*m)->inode_count()),
-              ms(t1 - t0), ms(t2 - t1));
+  std::printf(
+      "manifest of %zu bytes, %llu inodes: validate %.1f ms, "
+      "Open (read + validate + identity) %.1f ms\n",
+      bytes.size(), static_cast<unsigned long long>((*m)->inode_count()),
+      ms(t1 - t0), ms(t2 - t1));
   EXPECT_EQ((*m)->inode_count(), 100001u);
   EXPECT_EQ((*m)->digest_count(), 99000u);
   auto dir = (*m)->Lookup(kRootIno, "dir999");

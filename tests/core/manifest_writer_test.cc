@@ -36,9 +36,8 @@ TEST(ImageTree, LinkRejectsInvalidNames) {
   ImageTree t(DirSpec());
   NodeId f = t.AddInode(InlineFile("x"));
   for (const std::string& bad :
-       {std::string(), std::string("."), std::string(".."),
-        std::string("a/b"), std::string("/"), std::string("a\0b", 3),
-        std::string(256, 'n')}) {
+       {std::string(), std::string("."), std::string(".."), std::string("a/b"),
+        std::string("/"), std::string("a\0b", 3), std::string(256, 'n')}) {
     Status s = t.Link(ImageTree::kRoot, bad, f);
     EXPECT_EQ(s.err(), EINVAL) << "name of " << bad.size() << " bytes";
   }
@@ -138,6 +137,18 @@ TEST(WriteManifest, RejectsSpecsNamingThePath) {
     EXPECT_EQ(r.status().err(), EINVAL);
     EXPECT_EQ(r.status().context(), c.message);
   }
+}
+
+TEST(WriteManifest, ErrorPathsStayOnOneLine) {
+  ImageTree t(DirSpec());
+  NodeId d = AddAt(t, ImageTree::kRoot, "bad\nname\\", DirSpec());
+  InodeSpec bad = InlineFile("x");
+  bad.mtime_nsec = 1000000000;
+  AddAt(t, d, "\x7f\xc3\xa9", bad);
+  auto r = WriteManifest(t);
+  EXPECT_EQ(r.status().err(), EINVAL);
+  EXPECT_EQ(r.status().context(),
+            "/bad\\x0aname\\x5c/\\x7f\xc3\xa9: mtime nanoseconds out of range");
 }
 
 TEST(WriteManifest, RejectsNonDirectoryRoot) {
@@ -250,7 +261,9 @@ TEST(WriteManifest, ClampsMtime) {
   opts.clamp_mtime_sec = 1000;
   auto m = MustOpen(MustWrite(t, opts));
   ASSERT_NE(m, nullptr);
-  auto get = [&](const char* name) { return *m->GetInode(*m->Lookup(1, name)); };
+  auto get = [&](const char* name) {
+    return *m->GetInode(*m->Lookup(1, name));
+  };
   EXPECT_EQ(get("new").mtime_sec, 1000);
   EXPECT_EQ(get("new").mtime_nsec, 0u);
   EXPECT_EQ(get("edge").mtime_sec, 1000);
@@ -316,7 +329,8 @@ ImageTree FeatureTreeReversed() {
   AddAt(t, dev, "null", SpecialSpec(S_IFCHR, 1, 3));
   NodeId etc = AddAt(t, ImageTree::kRoot, "etc", DirSpec());
   AddAt(t, etc, "empty", InlineFile(""));
-  NodeId hosts = AddAt(t, etc, "hosts.link", InlineFile("127.0.0.1 localhost\n"));
+  NodeId hosts =
+      AddAt(t, etc, "hosts.link", InlineFile("127.0.0.1 localhost\n"));
   t.inode(hosts).xattrs = shared;
   EXPECT_TRUE(t.Link(etc, "hosts", hosts).ok());
   NodeId bin = AddAt(t, ImageTree::kRoot, "bin", DirSpec());
