@@ -29,7 +29,8 @@ constexpr char kUsage[] =
     "Options:\n"
     "  -h, --help   show this help\n"
     "\n"
-    "Exit status: 0 success, 1 not a sealfs mount or no answer, 2 usage error.\n";
+    "Exit status: 0 success, 1 not a sealfs mount or no answer, 2 usage "
+    "error.\n";
 
 }  // namespace
 
@@ -61,8 +62,8 @@ int CmdStats(int argc, char** argv) {
     return Fail("stats", Status::FromErrno(err, mnt));
   }
   if (rec.magic != fuse::kStatsMagic || rec.version != fuse::kStatsVersion) {
-    return Fail("stats", Status::FromErrno(
-                             EPROTO, mnt + ": unexpected stats record"));
+    return Fail("stats",
+                Status::FromErrno(EPROTO, mnt + ": unexpected stats record"));
   }
   int name_count = 0;
   const char* const* names = fuse::StatsCounterNames(&name_count);

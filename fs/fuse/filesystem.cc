@@ -44,7 +44,7 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
       label_(std::move(label)) {}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
-  struct stat st{};
+  struct stat st {};
   st.st_ino = inode.ino;
   st.st_mode = inode.mode;
   st.st_nlink = inode.nlink;
@@ -126,7 +126,7 @@ Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
   uint64_t count = dir.size;
   for (uint64_t pos = offset; pos < count + 2; ++pos) {
     std::string name;
-    struct stat st{};
+    struct stat st {};
     if (pos < 2) {
       name = pos == 0 ? "." : "..";
       uint64_t target = pos == 0 ? ino : dir.parent;
@@ -180,7 +180,7 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
     return Status::FromErrno(EIO, "open object " + digest.ToString());
   }
   obj->fd = std::move(*fd);
-  struct stat st{};
+  struct stat st {};
   if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
   if (static_cast<uint64_t>(st.st_size) != inode.size) {
     Stats::Add(stats_.bad_objects);
@@ -214,9 +214,9 @@ Result<uint64_t> Filesystem::Open(uint64_t ino, int flags) {
     return uint64_t{0};
   }
   SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
-  SEALFS_ASSIGN_OR_RETURN(
-      OpenObject * obj,
-      open_.Acquire(digest, [&] { return OpenStoreObject(ino, inode); }));
+  SEALFS_ASSIGN_OR_RETURN(OpenObject * obj, open_.Acquire(digest, [&] {
+    return OpenStoreObject(ino, inode);
+  }));
   Stats::Add(stats_.opens);
   return reinterpret_cast<uint64_t>(obj);
 }
@@ -252,10 +252,10 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
   Result<size_t> got = PreadFull(obj->fd.get(), {buf, len}, start);
   if (!got.ok() || *got != len) {
     Stats::Add(stats_.bad_objects);
-    std::string why = got.ok() ? "object shorter than recorded"
-                               : got.status().ToString();
-    ReportObject(obj->digest, ino, "read at " + std::to_string(start) +
-                                       " failed: " + why);
+    std::string why =
+        got.ok() ? "object shorter than recorded" : got.status().ToString();
+    ReportObject(obj->digest, ino,
+                 "read at " + std::to_string(start) + " failed: " + why);
     return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
   }
   for (uint64_t b = first; b <= last; ++b) {
@@ -286,7 +286,7 @@ Result<struct statvfs> Filesystem::StatFs() {
     }
     total_bytes_ = total;
   });
-  struct statvfs sv{};
+  struct statvfs sv {};
   sv.f_bsize = kBlockSize;
   sv.f_frsize = kBlockSize;
   sv.f_blocks = (total_bytes_ + kBlockSize - 1) / kBlockSize;

@@ -7,7 +7,6 @@
 #ifndef SEALFS_FS_FUSE_FILESYSTEM_H_
 #define SEALFS_FS_FUSE_FILESYSTEM_H_
 
-#include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -18,6 +17,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <fuse_lowlevel.h>
 
 #include "fs/fuse/open_file.h"
 #include "fs/fuse/stats.h"
@@ -77,7 +78,8 @@ class Filesystem {
   fuse_entry_param EntryFor(const struct stat& st) const;
   struct stat StatFor(const Inode& inode) const;
   // Logs `what` about object `digest` unless already reported.
-  void ReportObject(const Digest& digest, uint64_t ino, const std::string& what);
+  void ReportObject(const Digest& digest, uint64_t ino,
+                    const std::string& what);
 
   std::shared_ptr<const Manifest> manifest_;
   std::shared_ptr<const Store> store_;

@@ -2,12 +2,13 @@
 // Log sink: stderr or syslog.
 #include "fs/fuse/log.h"
 
-#include <fuse_log.h>
 #include <syslog.h>
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+
+#include <fuse_log.h>
 
 namespace sealfs::fuse {
 namespace {

@@ -11,15 +11,26 @@ namespace {
 // Standard mount flags that make sense for a read-only FUSE mount and that
 // fusermount3 accepts.
 constexpr std::string_view kPassThrough[] = {
-    "nodev",    "dev",       "nosuid",     "suid",        "noexec",
-    "exec",     "noatime",   "atime",      "nodiratime",  "relatime",
-    "norelatime", "strictatime", "nostrictatime", "async", "sync",
-    "dirsync",  "lazytime",  "nolazytime",
+    "nodev",      "dev",         "nosuid",        "suid",       "noexec",
+    "exec",       "noatime",     "atime",         "nodiratime", "relatime",
+    "norelatime", "strictatime", "nostrictatime", "async",      "sync",
+    "dirsync",    "lazytime",    "nolazytime",
 };
 // What mount(8) may hand a helper that has no meaning here.
 constexpr std::string_view kIgnored[] = {
-    "rw", "ro", "defaults", "auto", "noauto", "user", "nouser", "users",
-    "owner", "group", "nofail", "_netdev", "default_permissions",
+    "rw",
+    "ro",
+    "defaults",
+    "auto",
+    "noauto",
+    "user",
+    "nouser",
+    "users",
+    "owner",
+    "group",
+    "nofail",
+    "_netdev",
+    "default_permissions",
     "auto_unmount",
 };
 
@@ -43,8 +54,8 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
   bool has_value = eq != std::string_view::npos;
   auto need_value = [&]() -> Status {
     if (!has_value || value.empty()) {
-      return Status::FromErrno(EINVAL,
-                               "option '" + std::string(key) + "' needs a value");
+      return Status::FromErrno(
+          EINVAL, "option '" + std::string(key) + "' needs a value");
     }
     return Status();
   };
@@ -68,7 +79,8 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
   } else if (key == "threads") {
     SEALFS_RETURN_IF_ERROR(need_value());
     unsigned n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    auto [ptr, ec] =
+        std::from_chars(value.data(), value.data() + value.size(), n);
     if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
         n > 256) {
       return Status::FromErrno(EINVAL, "threads must be 1..256");
@@ -126,8 +138,9 @@ std::string KernelOptionString(const MountOptions& options, bool is_root) {
   // unmounts when the daemon's /dev/fuse fd closes, so the mount goes away
   // on SIGTERM or a crash even though the daemon has dropped every
   // capability by then.
-  std::string s = "ro,default_permissions,fsname=sealfs,subtype=sealfs,"
-                  "auto_unmount";
+  std::string s =
+      "ro,default_permissions,fsname=sealfs,subtype=sealfs,"
+      "auto_unmount";
   if (options.allow_other.value_or(is_root)) s += ",allow_other";
   for (const std::string& o : options.kernel_options) s += "," + o;
   return s;

@@ -38,9 +38,10 @@ void ReplyRofs(fuse_req_t req) {
 }
 
 void FuseInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
-  conn->want |= conn->capable & (FUSE_CAP_IOCTL_DIR | FUSE_CAP_READDIRPLUS |
-                                 FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_POSIX_ACL |
-                                 FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS);
+  conn->want |=
+      conn->capable &
+      (FUSE_CAP_IOCTL_DIR | FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS |
+       FUSE_CAP_POSIX_ACL | FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS);
   // Nothing ever changes: keep cached pages even when attributes are
   // refreshed.
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
@@ -95,7 +96,8 @@ void FuseOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
   try {
     Result<struct stat> st = GetFs(req).GetAttr(ino);
     if (!st.ok()) return ReplyError(req, st.status());
-    if (!S_ISDIR(st->st_mode)) return ReplyError(req, Status::FromErrno(ENOTDIR, "opendir"));
+    if (!S_ISDIR(st->st_mode))
+      return ReplyError(req, Status::FromErrno(ENOTDIR, "opendir"));
     fi->fh = 0;
     fi->keep_cache = 1;
     fi->cache_readdir = 1;
@@ -108,8 +110,8 @@ void FuseOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
 void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                    bool plus) noexcept {
   try {
-    Result<std::string> buf = GetFs(req).ReadDir(
-        req, ino, size, static_cast<uint64_t>(off), plus);
+    Result<std::string> buf =
+        GetFs(req).ReadDir(req, ino, size, static_cast<uint64_t>(off), plus);
     if (!buf.ok()) return ReplyError(req, buf.status());
     fuse_reply_buf(req, buf->data(), buf->size());
   } catch (const std::bad_alloc&) {

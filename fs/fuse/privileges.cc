@@ -4,12 +4,13 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <memory>
 #include <vector>
+
+#include <sys/capability.h>
 
 namespace sealfs::fuse {
 namespace {
@@ -40,7 +41,7 @@ Status FindUser(const std::string& user, std::vector<char>* buf,
 
 Status SwitchUser(const std::string& user) {
   std::vector<char> buf;
-  struct passwd pw{};
+  struct passwd pw {};
   SEALFS_RETURN_IF_ERROR(FindUser(user, &buf, &pw));
   if (initgroups(user.c_str(), pw.pw_gid) != 0) {
     return ErrnoStatus("user " + user + ": initgroups");
@@ -58,7 +59,7 @@ Status SwitchUser(const std::string& user) {
 
 Status CheckUserExists(const std::string& user) {
   std::vector<char> buf;
-  struct passwd pw{};
+  struct passwd pw {};
   return FindUser(user, &buf, &pw);
 }
 

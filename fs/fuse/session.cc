@@ -3,7 +3,6 @@
 #include "fs/fuse/session.h"
 
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +14,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fuse_lowlevel.h>
 
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/log.h"
@@ -39,8 +40,10 @@ struct ArgsDeleter {
 
 // Sends the outcome of mounting to the waiting parent: "0" or "errno\ncontext".
 void SendOutcome(int fd, const Status& st) {
-  std::string msg = st.ok() ? "0" : std::to_string(st.err()) + "\n" + st.context();
-  (void)WriteFull(fd, {reinterpret_cast<const uint8_t*>(msg.data()), msg.size()});
+  std::string msg =
+      st.ok() ? "0" : std::to_string(st.err()) + "\n" + st.context();
+  (void)WriteFull(fd,
+                  {reinterpret_cast<const uint8_t*>(msg.data()), msg.size()});
 }
 
 Status ReceiveOutcome(int fd) {
@@ -111,8 +114,8 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
   const fuse_lowlevel_ops& ops = FuseOps();
   SessionPtr se(fuse_session_new(&args, &ops, sizeof(ops), &fs));
   if (se == nullptr) {
-    return Status::FromErrno(EINVAL, "cannot create FUSE session (options " +
-                                         opts + ")");
+    return Status::FromErrno(
+        EINVAL, "cannot create FUSE session (options " + opts + ")");
   }
   if (fuse_set_signal_handlers(se.get()) != 0) {
     return Status::FromErrno(EIO, "cannot install signal handlers");
@@ -179,8 +182,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
   if (!st.ok()) {
     std::string detail = err_fd >= 0 ? LastLine(err_fd) : "";
     Status report =
-        detail.empty() ? st
-                       : Status::FromErrno(st.err(), st.context() + ": " + detail);
+        detail.empty()
+            ? st
+            : Status::FromErrno(st.err(), st.context() + ": " + detail);
     SendOutcome(ready_fd, report);  // ignored if ready was already sent
     Log(LOG_ERR, report.ToString());
     _exit(1);
@@ -207,11 +211,12 @@ Status RunMount(const MountRequest& req) {
   }
   Result<std::shared_ptr<Store>> store =
       Store::Open(req.options.store, Store::Mode::kReadOnly);
-  if (!store.ok()) return store.status().WithPrefix("store " + req.options.store);
+  if (!store.ok())
+    return store.status().WithPrefix("store " + req.options.store);
   if (!req.options.user.empty()) {
     SEALFS_RETURN_IF_ERROR(CheckUserExists(req.options.user));
   }
-  struct stat st{};
+  struct stat st {};
   if (stat(req.mountpoint.c_str(), &st) != 0) {
     return ErrnoStatus(req.mountpoint);
   }

@@ -14,21 +14,21 @@
 namespace sealfs::fuse {
 
 // One counter per line of `sealfs stats`. The order is the wire order.
-#define SEALFS_STATS_COUNTERS(X)                                           \
-  X(lookups)             /* lookup requests */                            \
-  X(getattrs)            /* getattr requests */                           \
-  X(readdirs)            /* readdir and readdirplus requests */           \
-  X(opens)               /* successful opens of regular files */          \
-  X(open_objects)        /* store objects open now (gauge) */             \
-  X(reads)               /* read requests answered */                     \
-  X(bytes_read)          /* bytes returned by reads */                    \
-  X(blocks_verified)     /* 4 KiB blocks checked against their Merkle tree */ \
-  X(verify_failures)     /* blocks that failed their check */             \
-  X(missing_objects)     /* opens that found no object in the store */    \
-  X(bad_objects)         /* objects whose size or tree was wrong at open */ \
-  X(xattr_requests)      /* getxattr and listxattr requests */            \
-  X(write_attempts)      /* requests refused with EROFS */                \
-  X(errors)              /* requests answered with any error */
+#define SEALFS_STATS_COUNTERS(X)                                          \
+  X(lookups)         /* lookup requests */                                \
+  X(getattrs)        /* getattr requests */                               \
+  X(readdirs)        /* readdir and readdirplus requests */               \
+  X(opens)           /* successful opens of regular files */              \
+  X(open_objects)    /* store objects open now (gauge) */                 \
+  X(reads)           /* read requests answered */                         \
+  X(bytes_read)      /* bytes returned by reads */                        \
+  X(blocks_verified) /* 4 KiB blocks checked against their Merkle tree */ \
+  X(verify_failures) /* blocks that failed their check */                 \
+  X(missing_objects) /* opens that found no object in the store */        \
+  X(bad_objects)     /* objects whose size or tree was wrong at open */   \
+  X(xattr_requests)  /* getxattr and listxattr requests */                \
+  X(write_attempts)  /* requests refused with EROFS */                    \
+  X(errors)          /* requests answered with any error */
 
 inline constexpr uint32_t kStatsMagic = 0x54534C53;  // "SLST" little-endian
 inline constexpr uint32_t kStatsVersion = 1;

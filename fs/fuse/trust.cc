@@ -36,9 +36,9 @@ Status SignatureRefusal(const Manifest& image, const std::string& label,
   if (!sigs.ok()) return sigs.status().WithPrefix(label);
   for (const Signature& sig : *sigs) {
     if (std::find(trusted.begin(), trusted.end(), sig.key) != trusted.end()) {
-      return Status::FromErrno(EKEYREJECTED, label + ": signature by key " +
-                                                 sig.key.KeyId() +
-                                                 " is invalid");
+      return Status::FromErrno(
+          EKEYREJECTED,
+          label + ": signature by key " + sig.key.KeyId() + " is invalid");
     }
   }
   if (!sigs->empty()) {
@@ -53,15 +53,16 @@ Status CheckStrict(const Manifest& image, const std::string& label,
                    const MountOptions& options) {
   if (options.digest.has_value() && *options.digest != image.identity()) {
     return Status::FromErrno(
-        EKEYREJECTED, label + ": identity " + image.identity().ToString() +
-                          " does not match digest=" +
-                          options.digest->ToString());
+        EKEYREJECTED,
+        label + ": identity " + image.identity().ToString() +
+            " does not match digest=" + options.digest->ToString());
   }
   if (options.pubkeys.empty() && options.keyring.empty()) {
     if (options.digest.has_value()) return Status();  // the pin suffices
     return Status::FromErrno(EKEYREJECTED,
-                             label + ": no trusted key given (pubkey=, "
-                                     "keyring= or digest=)");
+                             label +
+                                 ": no trusted key given (pubkey=, "
+                                 "keyring= or digest=)");
   }
   SEALFS_ASSIGN_OR_RETURN(std::vector<PublicKey> keys,
                           LoadTrustedKeys(options));

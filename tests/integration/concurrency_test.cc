@@ -20,9 +20,11 @@ class ConcurrencyTest : public MountTest {};
 
 TEST_F(ConcurrencyTest, SixteenThreadsReadRandomRangesCorrectly) {
   std::string src = tmp_ / "src";
-  const size_t sizes[] = {0,      1,       100,         4095,   4096,
-                          4097,   65536,   700 * 1024 + 5, 3 << 20,
-                          (1 << 20) + 12345};
+  const size_t sizes[] = {0,       1,
+                          100,     4095,
+                          4096,    4097,
+                          65536,   700 * 1024 + 5,
+                          3 << 20, (1 << 20) + 12345};
   std::vector<std::string> names;
   std::vector<std::vector<uint8_t>> contents;
   for (size_t i = 0; i < std::size(sizes); ++i) {

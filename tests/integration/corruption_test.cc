@@ -37,7 +37,8 @@ void FlipByte(const std::string& path, off_t offset) {
 // Reads block `index` of `path` with O_DIRECT, so the request reaching the
 // daemon is exactly that block (no readahead of neighbours). Returns 0 or
 // the errno, and the bytes.
-int ReadBlock(const std::string& path, size_t index, std::vector<uint8_t>* out) {
+int ReadBlock(const std::string& path, size_t index,
+              std::vector<uint8_t>* out) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECT);
   if (fd < 0) return errno;
   void* buf = nullptr;
@@ -113,8 +114,9 @@ TEST_F(CorruptionTest, FlippedManifestByteRefusesMount) {
 
 TEST_F(CorruptionTest, WrongKeyRefusesMount) {
   MakeKey(tmp_ / "other");
-  CommandResult r = Mount(image_, tmp_ / "mnt",
-                          "store=" + store_ + ",pubkey=" + (tmp_ / "other.pub"));
+  CommandResult r =
+      Mount(image_, tmp_ / "mnt",
+            "store=" + store_ + ",pubkey=" + (tmp_ / "other.pub"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not trusted"), std::string::npos) << r.err;
   EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
@@ -128,12 +130,13 @@ TEST_F(CorruptionTest, UnsignedImageRefusedUnlessInsecure) {
   EXPECT_NE(r.err.find("not signed"), std::string::npos) << r.err;
   EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
 
-  CommandResult ok = Mount(unsigned_image, tmp_ / "mnt",
-                           "store=" + store_ + ",insecure");
+  CommandResult ok =
+      Mount(unsigned_image, tmp_ / "mnt", "store=" + store_ + ",insecure");
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.err.find("warning"), std::string::npos) << ok.err;
   EXPECT_TRUE(IsMounted(tmp_ / "mnt"));
-  EXPECT_EQ(ReadFile(tmp_ / "mnt/dir/note.txt"), ReadFile(src_ + "/dir/note.txt"));
+  EXPECT_EQ(ReadFile(tmp_ / "mnt/dir/note.txt"),
+            ReadFile(src_ + "/dir/note.txt"));
 }
 
 TEST_F(CorruptionTest, DigestPinAcceptsRightIdentityOnly) {
@@ -155,7 +158,7 @@ TEST_F(CorruptionTest, MissingObjectFailsOnlyItsFile) {
   EXPECT_EQ(fd, -1);
   EXPECT_EQ(errno, EIO);
   if (fd >= 0) close(fd);
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(stat((mnt + "/victim.bin").c_str(), &st), 0);
   EXPECT_EQ(ReadFile(mnt + "/other.bin"), ReadFile(src_ + "/other.bin"));
   CommandResult stats = RunCmd({SealfsBin(), "stats", mnt});
@@ -167,10 +170,13 @@ TEST_F(CorruptionTest, WritesAreRefusedWithErofs) {
   std::string mnt = tmp_ / "mnt";
   MountOk(image_, mnt, trusted_);
   const char* cmds[] = {
-      "touch '%M/new'",          "mkdir '%M/newdir'",
-      "rm '%M/other.bin'",       "echo x > '%M/other.bin'",
+      "touch '%M/new'",
+      "mkdir '%M/newdir'",
+      "rm '%M/other.bin'",
+      "echo x > '%M/other.bin'",
       "setfattr -n user.x -v 1 '%M/other.bin'",
-      "mv '%M/other.bin' '%M/moved'", "ln -s x '%M/newlink'",
+      "mv '%M/other.bin' '%M/moved'",
+      "ln -s x '%M/newlink'",
       "chmod 777 '%M/other.bin'",
   };
   for (std::string cmd : cmds) {

@@ -161,7 +161,8 @@ TEST_F(LifecycleTest, UserOptionRunsDaemonAsThatUser) {
   EXPECT_NE(text.find("CapEff:\t0000000000000000"), std::string::npos);
   // The store stays readable through the directory opened before the switch.
   EXPECT_EQ(ReadFile(mnt + "/data.bin"), ReadFile(src_ + "/data.bin"));
-  CommandResult bad = Mount(image_, tmp_ / "mnt2", opts_ + ",user=no-such-user-x");
+  CommandResult bad =
+      Mount(image_, tmp_ / "mnt2", opts_ + ",user=no-such-user-x");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_FALSE(IsMounted(tmp_ / "mnt2"));
 }
@@ -169,7 +170,7 @@ TEST_F(LifecycleTest, UserOptionRunsDaemonAsThatUser) {
 TEST_F(LifecycleTest, MountHelperWorksThroughMount8) {
   const std::string helper = "/sbin/mount.fuse.sealfs";
   bool installed = false;
-  struct stat st{};
+  struct stat st {};
   if (lstat(helper.c_str(), &st) != 0) {
     ASSERT_EQ(symlink(SealfsBin().c_str(), helper.c_str()), 0);
     installed = true;
@@ -190,18 +191,19 @@ TEST_F(LifecycleTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunCmd({SealfsBin(), "mount", "-o", "bogus", image_, tmp_.path()})
                 .exit_code,
             2);
-  EXPECT_EQ(RunCmd({SealfsBin(), "mount", "-o", "pubkey=x", image_, tmp_.path()})
-                .exit_code,
-            2);  // no store=
+  EXPECT_EQ(
+      RunCmd({SealfsBin(), "mount", "-o", "pubkey=x", image_, tmp_.path()})
+          .exit_code,
+      2);  // no store=
   CommandResult help = RunCmd({SealfsBin(), "mount", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Usage: sealfs mount"), std::string::npos);
 }
 
 TEST_F(LifecycleTest, MissingStoreRefusesMount) {
-  CommandResult r = Mount(image_, tmp_ / "mnt",
-                          "store=" + (tmp_ / "nostore") + ",pubkey=" +
-                              (tmp_ / "key.pub"));
+  CommandResult r =
+      Mount(image_, tmp_ / "mnt",
+            "store=" + (tmp_ / "nostore") + ",pubkey=" + (tmp_ / "key.pub"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
 }

@@ -29,7 +29,8 @@ std::string Unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
+      out.push_back(
+          static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -136,9 +137,10 @@ void MountTest::TearDown() {
 }
 
 void MountTest::MakeKey(const std::string& path) {
-  CommandResult r = Shell("openssl genpkey -algorithm ed25519 -out '" + path +
-                          "' && chmod 600 '" + path + "' && openssl pkey -in '" +
-                          path + "' -pubout -out '" + path + ".pub'");
+  CommandResult r =
+      Shell("openssl genpkey -algorithm ed25519 -out '" + path +
+            "' && chmod 600 '" + path + "' && openssl pkey -in '" + path +
+            "' -pubout -out '" + path + ".pub'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -172,8 +174,6 @@ void MountTest::MountOk(const std::string& image, const std::string& mnt,
   ASSERT_TRUE(IsMounted(mnt)) << mnt << " not in mountinfo after mount";
 }
 
-void MountTest::Forget(const std::string& mnt) {
-  std::erase(mounts_, mnt);
-}
+void MountTest::Forget(const std::string& mnt) { std::erase(mounts_, mnt); }
 
 }  // namespace sealfs::testing

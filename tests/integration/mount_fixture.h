@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+
 #include "tests/test_util.h"
 
 namespace sealfs::testing {
@@ -64,10 +65,10 @@ class MountTest : public ::testing::Test {
 
 // Skips the current test (from a fixture's SetUp or a test body) when the
 // host cannot mount.
-#define SEALFS_SKIP_WITHOUT_FUSE()                         \
-  do {                                                     \
+#define SEALFS_SKIP_WITHOUT_FUSE()                                 \
+  do {                                                             \
     std::string why = ::sealfs::testing::MountUnavailableReason(); \
-    if (!why.empty()) GTEST_SKIP() << why;                 \
+    if (!why.empty()) GTEST_SKIP() << why;                         \
   } while (0)
 
 }  // namespace sealfs::testing

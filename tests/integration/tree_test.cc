@@ -49,7 +49,8 @@ void BuildTree(const std::string& src) {
   WriteFile(deep + "/bottom.txt", "bottom\n");
   MakeSocket(src + "/socket");
   std::string script =
-      "set -e; cd '" + src + "'\n"
+      "set -e; cd '" + src +
+      "'\n"
       "truncate -s 10M sparse.bin\n"
       "printf 'in the middle' | dd of=sparse.bin bs=1 seek=5000000 "
       "conv=notrunc status=none\n"
@@ -162,7 +163,7 @@ TEST_F(TreeTest, MountedTreeMatchesSourceByEveryTool) {
 
   CommandResult rsync =
       RunCmd({"rsync", "-a", "-n", "-c", "-H", "-X", "--numeric-ids",
-           "--itemize-changes", src + "/", mnt + "/"});
+              "--itemize-changes", src + "/", mnt + "/"});
   EXPECT_EQ(rsync.exit_code, 0) << rsync.err;
   EXPECT_EQ(rsync.out, "");
 }
@@ -174,10 +175,10 @@ TEST_F(TreeTest, StatfsReportsImageTotals) {
   std::string id = Mkfs(src, tmp_ / "image", "");
   std::string mnt = tmp_ / "mnt";
   MountOk(tmp_ / "image", mnt, "store=" + store_ + ",digest=" + id);
-  struct statvfs sv{};
+  struct statvfs sv {};
   ASSERT_EQ(statvfs(mnt.c_str(), &sv), 0);
   EXPECT_EQ(sv.f_bsize, 4096u);
-  EXPECT_EQ(sv.f_files, 3u);  // root, a, b
+  EXPECT_EQ(sv.f_files, 3u);   // root, a, b
   EXPECT_EQ(sv.f_blocks, 3u);  // ceil(8292 / 4096)
   EXPECT_NE(sv.f_flag & ST_RDONLY, 0u);
 }
