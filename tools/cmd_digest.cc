@@ -67,7 +67,9 @@ int CmdDigest(int argc, char** argv) {
   while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
       case 'h':
-        std::fputs(kHelp, stdout);
+        if (std::fputs(kHelp, stdout) < 0 || std::fflush(stdout) != 0) {
+          return Fail(kCmd, ErrnoStatus("writing to standard output"));
+        }
         return kExitOk;
       default: {
         std::string opt = optopt != 0
@@ -84,11 +86,11 @@ int CmdDigest(int argc, char** argv) {
     Status s = DigestFile(argv[i]);
     if (!s.ok()) {
       // Keep the output in order relative to the error line.
-      std::fflush(stdout);
+      (void)std::fflush(stdout);  // a failure shows again at the end
       exit_code = Fail(kCmd, s);
     }
   }
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
     return Fail(kCmd, ErrnoStatus("writing to standard output"));
   }
   return exit_code;

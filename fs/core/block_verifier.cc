@@ -18,7 +18,7 @@ namespace {
 
 // Cache storage up to this size comes from the heap; larger caches are an
 // anonymous mapping, so pages no verified block lands on are never touched.
-constexpr uint64_t kHeapCacheLimit = 64 * 1024;
+constexpr uint64_t kHeapCacheLimit = uint64_t{64} * 1024;
 
 constexpr int kBitsPerWord = 64;
 

@@ -52,7 +52,7 @@ Result<Digest> Digest::Parse(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
   if (text.substr(0, kPrefix.size()) == kPrefix)
     text.remove_prefix(kPrefix.size());
-  if (text.size() != 2 * kDigestSize) {
+  if (text.size() != size_t{2} * kDigestSize) {
     return Status::FromErrno(EINVAL, "digest: expected 64 hex digits, got " +
                                          std::to_string(text.size()) +
                                          " characters");
