@@ -1,2 +1,214 @@
 // SPDX-License-Identifier: Apache-2.0
-// Not yet implemented.
+// BlockVerifier: checks data blocks against a trusted fs-verity digest,
+// verifying tree blocks top-down and caching each verified one privately.
+// Thread-safe; lookups of cached blocks take no lock.
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "sealfs/digest.h"
+
+namespace sealfs {
+namespace {
+
+// Cache storage up to this size comes from the heap; larger caches are an
+// anonymous mapping, so pages no verified block lands on are never touched.
+constexpr uint64_t kHeapCacheLimit = 64 * 1024;
+
+constexpr int kBitsPerWord = 64;
+
+// The walk below finds a block's ancestors by shifting by 7 bits per level.
+static_assert(kHashesPerBlock == 128);
+
+std::string BlockName(const char* what, uint64_t index) {
+  return std::string(what) + " " + std::to_string(index);
+}
+
+// SHA-256 of a data block zero-padded to kBlockSize, as fs-verity hashes it.
+Digest HashDataBlock(std::span<const uint8_t> data) {
+  if (data.size() == kBlockSize) return Sha256(data);
+  uint8_t padded[kBlockSize] = {};
+  std::memcpy(padded, data.data(), data.size());
+  return Sha256(padded);
+}
+
+bool HashMatches(const uint8_t* expected, const Digest& actual) {
+  return std::memcmp(expected, actual.bytes.data(), kDigestSize) == 0;
+}
+
+}  // namespace
+
+// Verified tree blocks. Block i of the tree file lives at blocks + i *
+// kBlockSize and may be read without a lock once bit i of `verified` is set
+// (acquire); it is written exactly once, under `mu`, before the bit is set
+// (release), and never changes afterwards.
+struct BlockVerifier::Cache {
+  std::mutex mu;  // guards allocation and inserts; never held during I/O
+  // Set (release) once the storage exists and the top block is verified in
+  // it; after that, `blocks` and `verified` never change.
+  std::atomic<bool> ready{false};
+  uint8_t* storage = nullptr;  // blocks, then the bitmap
+  size_t storage_bytes = 0;
+  bool mapped = false;  // storage came from mmap rather than calloc
+  uint8_t* blocks = nullptr;
+  uint64_t* verified = nullptr;  // bitmap, accessed through std::atomic_ref
+
+  ~Cache() {
+    if (storage == nullptr) return;
+    if (mapped) {
+      ::munmap(storage, storage_bytes);
+    } else {
+      std::free(storage);
+    }
+  }
+
+  // REQUIRES: mu held.
+  Status Allocate(const TreeGeometry& g) {
+    if (storage != nullptr) return {};
+    const uint64_t words = (g.tree_blocks + kBitsPerWord - 1) / kBitsPerWord;
+    const uint64_t total = g.tree_bytes() + words * sizeof(uint64_t);
+    if (total <= kHeapCacheLimit) {
+      storage = static_cast<uint8_t*>(std::calloc(1, total));
+      mapped = false;
+    } else {
+      void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      storage = p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+      mapped = true;
+    }
+    if (storage == nullptr) {
+      return Status::FromErrno(ENOMEM, "cannot allocate a cache for a " +
+                                           std::to_string(g.tree_bytes()) +
+                                           "-byte Merkle tree");
+    }
+    storage_bytes = total;
+    blocks = storage;
+    // tree_bytes() is a multiple of kBlockSize, so the bitmap is aligned.
+    verified = reinterpret_cast<uint64_t*>(storage + g.tree_bytes());
+    return {};
+  }
+
+  bool Has(uint64_t index) const {
+    uint64_t word = std::atomic_ref<uint64_t>(verified[index / kBitsPerWord])
+                        .load(std::memory_order_acquire);
+    return (word >> (index % kBitsPerWord) & 1) != 0;
+  }
+
+  const uint8_t* Block(uint64_t index) const {
+    return blocks + index * kBlockSize;
+  }
+
+  // Copies a verified block in and publishes it. REQUIRES: mu held.
+  void Insert(uint64_t index, const uint8_t* data) {
+    if (Has(index)) return;  // another thread verified the same bytes first
+    std::memcpy(blocks + index * kBlockSize, data, kBlockSize);
+    std::atomic_ref<uint64_t>(verified[index / kBitsPerWord])
+        .fetch_or(uint64_t{1} << (index % kBitsPerWord),
+                  std::memory_order_release);
+  }
+};
+
+BlockVerifier::BlockVerifier(const Digest& digest, uint64_t data_size,
+                             TreeBlockReader read_tree)
+    : digest_(digest),
+      geometry_(TreeGeometry::For(data_size)),
+      read_tree_(std::move(read_tree)),
+      cache_(std::make_unique<Cache>()) {}
+
+BlockVerifier::~BlockVerifier() = default;
+
+namespace {
+
+// Reads tree block `index` into `out` (kBlockSize bytes). The caller checks
+// it; a reader that fills less than the block leaves zeros, which fail that
+// check rather than exposing stale bytes.
+Status ReadTreeBlock(const TreeBlockReader& read_tree, uint64_t index,
+                     uint8_t* out) {
+  std::memset(out, 0, kBlockSize);
+  Status s = read_tree(index, std::span<uint8_t>(out, kBlockSize));
+  if (!s.ok()) return s.WithPrefix(BlockName("reading tree block", index));
+  return {};
+}
+
+}  // namespace
+
+Status BlockVerifier::VerifyBlock(uint64_t index,
+                                  std::span<const uint8_t> data) {
+  const TreeGeometry& g = geometry_;
+  if (index >= g.data_blocks) {
+    return Status::FromErrno(
+        EINVAL, BlockName("block", index) + ": out of range for a " +
+                    std::to_string(g.data_size) + "-byte file");
+  }
+  const uint64_t want_len =
+      std::min<uint64_t>(kBlockSize, g.data_size - index * kBlockSize);
+  if (data.size() != want_len) {
+    return Status::FromErrno(
+        EINVAL, BlockName("block", index) + ": got " +
+                    std::to_string(data.size()) + " bytes, expected " +
+                    std::to_string(want_len));
+  }
+  const Digest data_hash = HashDataBlock(data);
+
+  if (g.levels == 0) {
+    // One block, no tree: its hash is the root hash.
+    if (DigestFromRoot(g.data_size, data_hash) != digest_) {
+      return Status::FromErrno(kErrDigest, BlockName("block", index) +
+                                               ": does not match the digest");
+    }
+    return {};
+  }
+
+  Cache& c = *cache_;
+  uint8_t buf[kBlockSize];
+  if (!c.ready.load(std::memory_order_acquire)) {
+    // The top block (tree block 0) is trusted only if it hashes to the root
+    // the digest commits to. Read outside the lock: the reader may block.
+    SEALFS_RETURN_IF_ERROR(ReadTreeBlock(read_tree_, 0, buf));
+    if (DigestFromRoot(g.data_size, Sha256(buf)) != digest_) {
+      return Status::FromErrno(kErrDigest,
+                               "Merkle tree root block does not match the "
+                               "digest");
+    }
+    std::lock_guard<std::mutex> lock(c.mu);
+    SEALFS_RETURN_IF_ERROR(c.Allocate(g));
+    c.Insert(0, buf);
+    c.ready.store(true, std::memory_order_release);
+  }
+
+  // Walk from the top level down to the leaf level. At each step `parent` is
+  // a verified block holding the hash of the next block on the path.
+  const uint8_t* parent = c.Block(0);
+  for (int level = g.levels - 1; level > 0; --level) {
+    const uint64_t child = index >> (7 * level);  // block within level - 1
+    const uint8_t* expected = parent + (child % kHashesPerBlock) * kDigestSize;
+    const uint64_t tree_index =
+        g.level_start[static_cast<size_t>(level - 1)] + child;
+    if (!c.Has(tree_index)) {
+      SEALFS_RETURN_IF_ERROR(ReadTreeBlock(read_tree_, tree_index, buf));
+      if (!HashMatches(expected, Sha256(buf))) {
+        return Status::FromErrno(
+            kErrDigest, BlockName("Merkle tree block", tree_index) +
+                            ": does not match its parent's hash");
+      }
+      std::lock_guard<std::mutex> lock(c.mu);
+      c.Insert(tree_index, buf);
+    }
+    parent = c.Block(tree_index);
+  }
+
+  if (!HashMatches(parent + (index % kHashesPerBlock) * kDigestSize,
+                   data_hash)) {
+    return Status::FromErrno(kErrDigest,
+                             BlockName("block", index) +
+                                 ": does not match the Merkle tree");
+  }
+  return {};
+}
+
+}  // namespace sealfs
