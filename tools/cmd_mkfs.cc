@@ -102,7 +102,7 @@ int CmdMkfs(int argc, char** argv) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+h", kOptions, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
       case kStore:
         options.store = optarg;
