@@ -57,11 +57,7 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash) {
   desc.version = 1;
   desc.hash_algorithm = 1;  // FS_VERITY_HASH_ALG_SHA256
   desc.log_blocksize = kLogBlockSize;
-  // Byte by byte rather than Le64::set(), which does not compile in the
-  // skeleton's format.h (bit_cast to a C array); same little-endian result.
-  for (size_t i = 0; i < sizeof(desc.data_size.bytes); ++i) {
-    desc.data_size.bytes[i] = static_cast<uint8_t>(data_size >> (8 * i));
-  }
+  desc.data_size.set(data_size);
   std::memcpy(desc.root_hash, root_hash.bytes.data(), kDigestSize);
   return Sha256({reinterpret_cast<const uint8_t*>(&desc), sizeof(desc)});
 }
