@@ -96,6 +96,7 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash);
 
 // Reads tree block `index` (0-based, in tree file order) into `out`, which is
 // kBlockSize bytes. A short or failed read is an error (kErrCorrupt or errno).
+// BlockVerifier may call it from several threads at once (pread is fine).
 using TreeBlockReader =
     std::function<Status(uint64_t index, std::span<uint8_t> out)>;
 
