@@ -139,6 +139,30 @@ TEST_F(MkfsCmdTest, SourceMissing) {
                        ": No such file or directory\n");
 }
 
+// Root reads everything, so the build runs as nobody through setpriv(1);
+// both the walker (inline-size file) and the hasher (stored file) must name
+// the path.
+TEST_F(MkfsCmdTest, UnreadableFileNamesItsPath) {
+  if (!::sealfs::testing::HaveProgram("setpriv")) {
+    GTEST_SKIP() << "setpriv (util-linux) not installed";
+  }
+  ASSERT_EQ(chmod(work_.path().c_str(), 0777), 0);
+  ASSERT_EQ(Shell("chmod -R a+rX '" + src_ + "'").exit_code, 0);
+  for (const char* file : {"/etc/hostname", "/usr/bin/tool"}) {
+    SCOPED_TRACE(file);
+    const std::string path = src_ + file;
+    ASSERT_EQ(chmod(path.c_str(), 0), 0);
+    CommandResult r = st::Run({"setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups", SealfsBin(), "mkfs",
+                               "--store", store_, src_, work_ / "image"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "sealfs mkfs: " + path + ": Permission denied\n");
+    struct stat st;
+    EXPECT_NE(stat((work_ / "image").c_str(), &st), 0);
+    ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  }
+}
+
 TEST_F(MkfsCmdTest, StoreAndEpochFromEnvironment) {
   CommandResult r = Shell("SEALFS_STORE='" + work_ / "envstore" +
                           "' SOURCE_DATE_EPOCH=1000 '" + SealfsBin() +
