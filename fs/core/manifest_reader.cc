@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Manifest: opens and validates an image, then answers lookups in place.
-// Accessors re-check every bound they rely on: a mapped file can change
-// under us, so validation at open is not a licence to trust the bytes.
+// Accessors still re-check every bound they rely on, so a slip in validation
+// cannot become an out-of-bounds read.
 #include "sealfs/manifest_reader.h"
 
 #include <sys/stat.h>
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "fs/core/manifest_validate.h"
+#include "fs/util/io.h"
 #include "fs/util/mapped_file.h"
 
 namespace sealfs {
@@ -69,10 +70,11 @@ Inode Decode(uint64_t ino, const InodeRecord& r) {
 
 Result<InodeRecord> Manifest::Impl::Record(uint64_t ino) const {
   if (ino == 0 || ino > layout.inode_count) {
-    return Status::FromErrno(ENOENT, "manifest: no inode " + std::to_string(ino));
+    return Status::FromErrno(ENOENT,
+                             "manifest: no inode " + std::to_string(ino));
   }
-  auto r = ReadRecord<InodeRecord>(bytes, layout.section(kSectionInodes),
-                                   ino - 1);
+  auto r =
+      ReadRecord<InodeRecord>(bytes, layout.section(kSectionInodes), ino - 1);
   if (!r.ok()) return r.status().WithPrefix(InodeContext(ino));
   return r;
 }
@@ -130,14 +132,14 @@ Manifest::~Manifest() = default;
 
 Result<std::shared_ptr<const Manifest>> Manifest::Open(
     const std::string& path) {
-  SEALFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-  auto impl = std::make_unique<Impl>(std::move(file));
-  auto layout = ValidateManifest(impl->bytes);
-  if (!layout.ok()) return layout.status().WithPrefix(path);
-  impl->layout = *layout;
-  std::shared_ptr<Manifest> m(new Manifest(std::move(impl)));
-  m->identity_ = ComputeMerkleTree(m->manifest_bytes()).digest;
-  return std::shared_ptr<const Manifest>(std::move(m));
+  // A private copy, not a mapping: a MAP_PRIVATE mapping still shows later
+  // writes to pages not yet touched, so the bytes served could differ from
+  // the bytes validated and hashed into the identity (and a truncation would
+  // raise SIGBUS). The copy costs what the mapping would once resident.
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path));
+  auto m = FromBytes(std::move(bytes));
+  if (!m.ok()) return m.status().WithPrefix(path);
+  return m;
 }
 
 Result<std::shared_ptr<const Manifest>> Manifest::FromBytes(
@@ -201,8 +203,8 @@ Result<uint64_t> Manifest::Lookup(uint64_t dir, std::string_view name) const {
       hi = mid;
     }
   }
-  return Status::FromErrno(ENOENT, InodeContext(dir) + ": no entry \"" +
-                                       std::string(name) + "\"");
+  return Status::FromErrno(
+      ENOENT, InodeContext(dir) + ": no entry \"" + Printable(name) + "\"");
 }
 
 Result<DirEntry> Manifest::GetDirEntry(uint64_t dir, uint64_t index) const {
@@ -211,8 +213,8 @@ Result<DirEntry> Manifest::GetDirEntry(uint64_t dir, uint64_t index) const {
     return Status::FromErrno(ENOTDIR, InodeContext(dir) + ": not a directory");
   }
   if (index >= d.size.value()) {
-    return Status::FromErrno(ENOENT, InodeContext(dir) + ": no entry " +
-                                         std::to_string(index));
+    return Status::FromErrno(
+        ENOENT, InodeContext(dir) + ": no entry " + std::to_string(index));
   }
   SEALFS_ASSIGN_OR_RETURN(DirentRecord e, impl_->Dirent(dir, d, index));
   SEALFS_ASSIGN_OR_RETURN(
@@ -259,8 +261,7 @@ Result<Digest> Manifest::FileDigest(uint64_t ino) const {
   auto d = DigestAt(r.payload.value());
   if (!d.ok()) {
     return Status::Corrupt(InodeContext(ino) + ": digest index " +
-                           std::to_string(r.payload.value()) +
-                           " out of range");
+                           std::to_string(r.payload.value()) + " out of range");
   }
   return d;
 }
@@ -278,8 +279,8 @@ Result<std::string_view> Manifest::GetXattr(uint64_t ino,
   for (const XattrView& x : all) {
     if (x.key == key) return x.value;
   }
-  return Status::FromErrno(ENODATA, InodeContext(ino) + ": no xattr " +
-                                        std::string(key));
+  return Status::FromErrno(ENODATA,
+                           InodeContext(ino) + ": no xattr " + Printable(key));
 }
 
 Result<Digest> Manifest::DigestAt(uint64_t index) const {

@@ -15,8 +15,8 @@ namespace sealfs {
 namespace {
 
 constexpr const char* kSectionNames[kSectionKindCount + 1] = {
-    "?",          "INODES",  "DIRENTS", "STRINGS", "XATTR_SETS",
-    "XATTR_ENTRIES", "DIGESTS", "INLINE",
+    "?",          "INODES",        "DIRENTS", "STRINGS",
+    "XATTR_SETS", "XATTR_ENTRIES", "DIGESTS", "INLINE",
 };
 
 // Record size of each kind; 1 for byte sections.
@@ -77,8 +77,9 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
                    ", expected 64");
   }
   if ((h.incompat_features.value() & ~kKnownIncompatFeatures) != 0) {
-    return Corrupt("unknown incompat features " +
-                   Hex64(h.incompat_features.value() & ~kKnownIncompatFeatures));
+    return Corrupt(
+        "unknown incompat features " +
+        Hex64(h.incompat_features.value() & ~kKnownIncompatFeatures));
   }
   if (!AllZero(h.reserved, sizeof(h.reserved))) {
     return Corrupt("header reserved bytes not zero");
@@ -123,7 +124,8 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
   for (uint32_t i = 0; i < count; ++i) {
     SEALFS_ASSIGN_OR_RETURN(
         SectionEntry e,
-        ReadAt<SectionEntry>(file, table_off + uint64_t{i} * sizeof(SectionEntry)));
+        ReadAt<SectionEntry>(file,
+                             table_off + uint64_t{i} * sizeof(SectionEntry)));
     const std::string where = "section table entry " + std::to_string(i);
     const uint32_t kind = e.kind.value();
     if (kind == 0 || kind > kSectionKindCount) {
@@ -151,7 +153,8 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
     if (size != 0) used.push_back({off, off + size, name});
   }
   for (uint32_t kind = 1; kind <= kSectionKindCount; ++kind) {
-    if (!seen[kind]) return Corrupt("section " + SectionName(kind) + " missing");
+    if (!seen[kind])
+      return Corrupt("section " + SectionName(kind) + " missing");
   }
   std::sort(used.begin(), used.end(), [](const Interval& a, const Interval& b) {
     return a.begin < b.begin;
@@ -172,7 +175,8 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
   layout.digest_count = records(kSectionDigests);
   // Records refer to these by Le32 index; kNoXattrs must stay out of range.
   if (layout.inode_count == 0) return Corrupt("no inodes (root missing)");
-  if (layout.inode_count > UINT32_MAX) return Corrupt("more than 2^32-1 inodes");
+  if (layout.inode_count > UINT32_MAX)
+    return Corrupt("more than 2^32-1 inodes");
   if (layout.dirent_count > UINT32_MAX) {
     return Corrupt("more than 2^32-1 dirents");
   }
@@ -321,8 +325,10 @@ Status ValidateXattrs(std::span<const uint8_t> file, const ManifestLayout& l) {
                    &value)) {
         return fail("value extends past STRINGS");
       }
-      if (i > 0 && CompareNames(prev, AsView(key)) >= 0) {
-        return fail("keys not sorted or not unique");
+      if (i > 0) {
+        const int c = CompareNames(prev, AsView(key));
+        if (c == 0) return fail("duplicate key");
+        if (c > 0) return fail("keys not in ascending byte order");
       }
       prev = AsView(key);
     }
@@ -356,9 +362,9 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
       };
       if (claimed[first + i]) return fail("shared with another directory");
       claimed[first + i] = true;
-      SEALFS_ASSIGN_OR_RETURN(
-          DirentRecord e,
-          ReadRecord<DirentRecord>(file, l.section(kSectionDirents), first + i));
+      SEALFS_ASSIGN_OR_RETURN(DirentRecord e,
+                              ReadRecord<DirentRecord>(
+                                  file, l.section(kSectionDirents), first + i));
       if (e.reserved != 0 || e.reserved2.value() != 0) {
         return fail("reserved field not zero");
       }
@@ -374,8 +380,10 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
       if (name.find('/') != name.npos) return fail("name contains '/'");
       if (name.find('\0') != name.npos) return fail("name contains NUL");
       if (name == "." || name == "..") return fail("name is . or ..");
-      if (i > 0 && CompareNames(prev, name) >= 0) {
-        return fail("names not sorted or not unique");
+      if (i > 0) {
+        const int c = CompareNames(prev, name);
+        if (c == 0) return fail("duplicate name");
+        if (c > 0) return fail("names not in ascending byte order");
       }
       prev = name;
       const uint64_t ino = e.ino.value();

@@ -34,9 +34,7 @@ struct ManifestLayout {
   uint64_t xattr_entry_count = 0;
   uint64_t digest_count = 0;
 
-  const SectionRange& section(SectionKind kind) const {
-    return sections[kind];
-  }
+  const SectionRange& section(SectionKind kind) const { return sections[kind]; }
 };
 
 // Checks every rule of docs/FORMAT.md#validation over `file` (manifest plus
@@ -74,8 +72,7 @@ Result<T> ReadRecord(std::span<const uint8_t> bytes, const SectionRange& s,
 // untouched) if that range is not inside the section and the section inside
 // `bytes`.
 inline bool SliceOf(std::span<const uint8_t> bytes, const SectionRange& s,
-                    uint64_t off, uint64_t len,
-                    std::span<const uint8_t>* out) {
+                    uint64_t off, uint64_t len, std::span<const uint8_t>* out) {
   if (!InBounds(s.size, off, len) ||
       !InBounds(bytes.size(), s.offset, s.size)) {
     return false;
@@ -90,6 +87,25 @@ inline int CompareNames(std::string_view a, std::string_view b) {
   int c = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
   if (c != 0) return c;
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+// `bytes` for a one-line message: control bytes, DEL and backslash become
+// \xNN; everything else (UTF-8 included) is kept.
+inline std::string Printable(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size());
+  for (char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || u == '\\') {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 inline std::string_view AsView(std::span<const uint8_t> s) {

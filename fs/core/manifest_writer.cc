@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "fs/core/manifest_validate.h"
 #include "sealfs/format.h"
 
 namespace sealfs {
@@ -25,8 +26,8 @@ bool IsDir(const InodeSpec& spec) { return S_ISDIR(spec.mode); }
 Status ValidateName(std::string_view name) {
   if (name.empty()) return Status::FromErrno(EINVAL, "empty name");
   if (name == "." || name == "..") {
-    return Status::FromErrno(EINVAL, "name \"" + std::string(name) +
-                                         "\" is reserved");
+    return Status::FromErrno(EINVAL,
+                             "name \"" + std::string(name) + "\" is reserved");
   }
   if (name.size() > kMaxNameLen) {
     return Status::FromErrno(EINVAL, "name longer than 255 bytes");
@@ -59,19 +60,21 @@ Status ImageTree::Link(NodeId dir, std::string name, NodeId child) {
     return Status::FromErrno(EINVAL, "link: no such node");
   }
   if (!IsDir(nodes_[dir].spec)) {
-    return Status::FromErrno(ENOTDIR, "link \"" + name + "\": not a directory");
+    return Status::FromErrno(
+        ENOTDIR, "link \"" + Printable(name) + "\": not a directory");
   }
   SEALFS_RETURN_IF_ERROR(ValidateName(name));
   Node& parent = nodes_[dir];
   if (parent.children.count(name) != 0) {
-    return Status::FromErrno(EEXIST, "link \"" + name + "\": name exists");
+    return Status::FromErrno(EEXIST,
+                             "link \"" + Printable(name) + "\": name exists");
   }
   Node& target = nodes_[child];
   if (IsDir(target.spec)) {
     // A directory has exactly one parent, so the image stays a tree.
     if (target.linked) {
-      return Status::FromErrno(
-          EMLINK, "link \"" + name + "\": directory is already linked");
+      return Status::FromErrno(EMLINK, "link \"" + Printable(name) +
+                                           "\": directory is already linked");
     }
     target.linked = true;
   }
@@ -85,13 +88,13 @@ Status ImageTree::Unlink(NodeId dir, std::string_view name) {
   }
   if (!IsDir(nodes_[dir].spec)) {
     return Status::FromErrno(
-        ENOTDIR, "unlink \"" + std::string(name) + "\": not a directory");
+        ENOTDIR, "unlink \"" + Printable(name) + "\": not a directory");
   }
   auto& children = nodes_[dir].children;
   auto it = children.find(std::string(name));
   if (it == children.end()) {
     return Status::FromErrno(ENOENT,
-                             "unlink \"" + std::string(name) + "\": no entry");
+                             "unlink \"" + Printable(name) + "\": no entry");
   }
   if (IsDir(nodes_[it->second].spec)) nodes_[it->second].linked = false;
   children.erase(it);
@@ -104,13 +107,13 @@ Result<NodeId> ImageTree::Lookup(NodeId dir, std::string_view name) const {
   }
   if (!IsDir(nodes_[dir].spec)) {
     return Status::FromErrno(
-        ENOTDIR, "lookup \"" + std::string(name) + "\": not a directory");
+        ENOTDIR, "lookup \"" + Printable(name) + "\": not a directory");
   }
   const auto& children = nodes_[dir].children;
   auto it = children.find(std::string(name));
   if (it == children.end()) {
     return Status::FromErrno(ENOENT,
-                             "lookup \"" + std::string(name) + "\": no entry");
+                             "lookup \"" + Printable(name) + "\": no entry");
   }
   return it->second;
 }
@@ -156,58 +159,59 @@ bool KnownType(uint32_t mode) {
   }
 }
 
-Status Invalid(const std::string& path, const std::string& what) {
-  return Status::FromErrno(EINVAL, path + ": " + what);
+Status Invalid(const std::string& what) {
+  return Status::FromErrno(EINVAL, what);
 }
 
 // Checks what the format can hold, per InodeSpec's and WriteManifest's
-// contract; `path` is where the inode was first reached.
-Status ValidateSpec(const InodeSpec& spec, const std::string& path) {
-  if (!KnownType(spec.mode)) return Invalid(path, "unknown file type");
+// contract. The caller prefixes the path.
+Status ValidateSpec(const InodeSpec& spec) {
+  if (!KnownType(spec.mode)) return Invalid("unknown file type");
   if ((spec.mode & ~static_cast<uint32_t>(S_IFMT | 07777)) != 0) {
-    return Invalid(path, "unknown mode bits");
+    return Invalid("unknown mode bits");
   }
   if (spec.mtime_nsec >= 1000000000) {
-    return Invalid(path, "mtime nanoseconds out of range");
+    return Invalid("mtime nanoseconds out of range");
   }
   const uint32_t type = spec.mode & S_IFMT;
   if (type == S_IFREG) {
     if (spec.digest && spec.inline_data) {
-      return Invalid(path, "both a digest and inline data");
+      return Invalid("both a digest and inline data");
     }
     if (!spec.digest && !spec.inline_data && spec.size != 0) {
-      return Invalid(path, "neither a digest nor inline data");
+      return Invalid("neither a digest nor inline data");
     }
     if (spec.inline_data) {
       if (spec.inline_data->size() > kMaxInlineSize) {
-        return Invalid(path, "inline data larger than 4096 bytes");
+        return Invalid("inline data larger than 4096 bytes");
       }
       if (spec.inline_data->size() != spec.size) {
-        return Invalid(path, "inline data length differs from size");
+        return Invalid("inline data length differs from size");
       }
     }
   } else if (spec.digest || spec.inline_data) {
-    return Invalid(path, "content on a non-regular file");
+    return Invalid("content on a non-regular file");
   }
   if (type == S_IFLNK) {
-    if (spec.symlink_target.empty()) return Invalid(path, "empty symlink target");
+    if (spec.symlink_target.empty()) return Invalid("empty symlink target");
     if (spec.symlink_target.size() > kMaxSymlinkLen) {
-      return Invalid(path, "symlink target longer than 4095 bytes");
+      return Invalid("symlink target longer than 4095 bytes");
     }
     if (spec.symlink_target.find('\0') != std::string::npos) {
-      return Invalid(path, "symlink target contains NUL");
+      return Invalid("symlink target contains NUL");
     }
   }
   for (const Xattr& x : spec.xattrs) {
-    if (x.key.empty()) return Invalid(path, "empty xattr name");
+    if (x.key.empty()) return Invalid("empty xattr name");
     if (x.key.size() > kMaxXattrNameLen) {
-      return Invalid(path, "xattr name longer than 255 bytes");
+      return Invalid("xattr name longer than 255 bytes");
     }
     if (x.key.find('\0') != std::string::npos) {
-      return Invalid(path, "xattr name contains NUL");
+      return Invalid("xattr name contains NUL");
     }
     if (x.value.size() > kMaxXattrValueLen) {
-      return Invalid(path, "xattr " + x.key + ": value larger than 65536 bytes");
+      return Invalid("xattr " + Printable(x.key) +
+                     ": value larger than 65536 bytes");
     }
   }
   return Status();
@@ -223,9 +227,34 @@ std::span<const uint8_t> AsBytes(const std::vector<T>& v) {
   return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)};
 }
 
-std::string ChildPath(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
-}
+// Where each numbered inode was first reached, to name it in errors without
+// keeping a path string per inode.
+class PathIndex {
+ public:
+  PathIndex() : parent_{0}, name_{nullptr} {}  // the root
+  void Add(size_t parent_index, const std::string* name) {
+    parent_.push_back(parent_index);
+    name_.push_back(name);
+  }
+  // "/a/b/c", names made printable, for inode index `i` (ino - 1), or for
+  // `name` inside it if given.
+  std::string Path(size_t i, const std::string* name = nullptr) const {
+    std::vector<const std::string*> parts;
+    if (name != nullptr) parts.push_back(name);
+    for (; i != 0; i = parent_[i]) parts.push_back(name_[i]);
+    if (parts.empty()) return "/";
+    std::string path;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      path += '/';
+      path += Printable(**it);
+    }
+    return path;
+  }
+
+ private:
+  std::vector<size_t> parent_;
+  std::vector<const std::string*> name_;
+};
 
 }  // namespace
 
@@ -233,14 +262,14 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
                                            const WriteOptions& options) {
   const NodeId node_count = static_cast<NodeId>(tree.node_count());
   if (!IsDir(tree.inode(ImageTree::kRoot))) {
-    return Invalid("/", "root is not a directory");
+    return Invalid("/: root is not a directory");
   }
 
   // Number inodes breadth-first, entries in byte order (std::map's order).
   // ino_of[node] == 0 means not yet reached.
   std::vector<uint32_t> ino_of(node_count, 0);
   std::vector<NodeId> node_of{ImageTree::kRoot};  // index ino - 1
-  std::vector<std::string> path_of{"/"};          // index ino - 1
+  PathIndex paths;                                // index ino - 1
   std::vector<uint32_t> nlink{2};                 // index ino - 1
   std::vector<uint32_t> parent_of{1};             // index ino - 1
   ino_of[ImageTree::kRoot] = 1;
@@ -249,22 +278,25 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
     const auto& children = tree.children(node);
     if (!IsDir(tree.inode(node))) {
       if (!children.empty()) {
-        return Invalid(path_of[i], "non-directory has entries");
+        return Invalid(paths.Path(i) + ": non-directory has entries");
       }
       continue;
     }
     for (const auto& [name, child] : children) {
-      if (child >= node_count) return Invalid(path_of[i], "entry to no node");
+      if (child >= node_count) {
+        return Invalid(paths.Path(i, &name) + ": entry to no node");
+      }
       if (ino_of[child] != 0) {
         // Builders cannot link a directory twice through Link(), but a spec
         // may have been changed to a directory after linking.
         if (IsDir(tree.inode(child))) {
-          return Invalid(ChildPath(path_of[i], name),
-                         "directory linked more than once");
+          return Invalid(paths.Path(i, &name) +
+                         ": directory linked more than once");
         }
         uint32_t& n = nlink[ino_of[child] - 1];
-        if (n == UINT32_MAX) return Invalid(ChildPath(path_of[i], name),
-                                            "too many links");
+        if (n == UINT32_MAX) {
+          return Invalid(paths.Path(i, &name) + ": too many links");
+        }
         ++n;
         continue;
       }
@@ -273,7 +305,7 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
       }
       node_of.push_back(child);
       ino_of[child] = static_cast<uint32_t>(node_of.size());
-      path_of.push_back(ChildPath(path_of[i], name));
+      paths.Add(i, &name);
       const bool dir = IsDir(tree.inode(child));
       nlink.push_back(dir ? 2 : 1);
       parent_of.push_back(dir ? static_cast<uint32_t>(i + 1) : 0);
@@ -295,8 +327,9 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
 
   for (size_t i = 0; i < n; ++i) {
     const InodeSpec& spec = tree.inode(node_of[i]);
-    const std::string& path = path_of[i];
-    SEALFS_RETURN_IF_ERROR(ValidateSpec(spec, path));
+    if (Status st = ValidateSpec(spec); !st.ok()) {
+      return st.WithPrefix(paths.Path(i));
+    }
     InodeRecord& rec = inodes[i];
     std::memset(&rec, 0, sizeof(rec));
     rec.mode.set(spec.mode);
@@ -319,8 +352,8 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
       case S_IFREG:
         rec.size.set(spec.size);
         if (spec.digest) {
-          auto [it, added] = digest_index.emplace(*spec.digest,
-                                                  digests.size() / kDigestSize);
+          auto [it, added] =
+              digest_index.emplace(*spec.digest, digests.size() / kDigestSize);
           if (added) {
             digests.insert(digests.end(), spec.digest->bytes.begin(),
                            spec.digest->bytes.end());
@@ -378,7 +411,8 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
       std::sort(sorted.begin(), sorted.end());
       for (size_t k = 1; k < sorted.size(); ++k) {
         if (sorted[k].key == sorted[k - 1].key) {
-          return Invalid(path, "xattr " + sorted[k].key + " given twice");
+          return Invalid(paths.Path(i) + ": xattr " + Printable(sorted[k].key) +
+                         " given twice");
         }
       }
       auto it = set_index.find(sorted);
@@ -414,9 +448,9 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
 
   // Header, section table, then the sections in kind order, each 8-aligned.
   const std::span<const uint8_t> bodies[kSectionKindCount] = {
-      AsBytes(inodes),        AsBytes(dirents), strings.bytes(),
-      AsBytes(xattr_sets),    AsBytes(xattr_entries),
-      digests,                inline_bytes,
+      AsBytes(inodes),     AsBytes(dirents),       strings.bytes(),
+      AsBytes(xattr_sets), AsBytes(xattr_entries), digests,
+      inline_bytes,
   };
   std::vector<uint8_t> out(sizeof(ManifestHeader) +
                            kSectionKindCount * sizeof(SectionEntry));

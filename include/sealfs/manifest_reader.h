@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Manifest: a read-only view of an image file (manifest plus optional
-// signature block), mapped and used in place. Open() validates the whole
-// structure once (docs/FORMAT.md#validation), so a malformed manifest is
+// signature block), held in memory and used in place. Open() validates the
+// whole structure once (docs/FORMAT.md#validation), so a malformed manifest is
 // refused up front with one line naming the failed check; accessors still
 // bounds-check what they touch and return Status instead of crashing.
 // Thread-safety: all methods are const and may be called concurrently.
@@ -57,9 +57,10 @@ struct XattrView {
 
 class Manifest {
  public:
-  // Maps the image file at `path` read-only and validates it. The file must
-  // be a regular file. kErrCorrupt with the failed check for a malformed
-  // manifest; errno for I/O failures.
+  // Reads the image file at `path` into private memory (a snapshot: later
+  // changes to the file cannot reach the validated bytes) and validates it.
+  // The file must be a regular file (EINVAL otherwise). kErrCorrupt with the
+  // failed check for a malformed manifest; errno for I/O failures.
   static Result<std::shared_ptr<const Manifest>> Open(const std::string& path);
   // The same over bytes in memory (tests, fuzzing, freshly written images).
   static Result<std::shared_ptr<const Manifest>> FromBytes(
