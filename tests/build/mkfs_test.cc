@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -277,6 +278,44 @@ TEST_F(MkfsTest, MissingSourceNamesIt) {
   EXPECT_NE(r.status().ToString().find(o.source), std::string::npos);
   struct stat st;
   EXPECT_NE(lstat(o.image.c_str(), &st), 0);
+}
+
+// A file whose path is longer than PATH_MAX is walked through directory fds
+// and hashed through OpenBeneath's per-component fallback.
+TEST(Mkfs, PathLongerThanPathMax) {
+  TempDir work;
+  const std::string src = work / "src";
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  const std::string name(200, 'q');
+  UniqueFd at(open(src.c_str(), O_RDONLY | O_DIRECTORY));
+  std::string rel;
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_EQ(mkdirat(at.get(), name.c_str(), 0755), 0);
+    at.reset(openat(at.get(), name.c_str(), O_RDONLY | O_DIRECTORY));
+    ASSERT_TRUE(at.valid());
+    rel += "/" + name;
+  }
+  const std::vector<uint8_t> content = ::sealfs::testing::RandomBytes(9000, 3);
+  UniqueFd file(openat(at.get(), "f", O_CREAT | O_WRONLY, 0644));
+  ASSERT_EQ(write(file.get(), content.data(), content.size()),
+            static_cast<ssize_t>(content.size()));
+  file.reset();
+  rel += "/f";
+  ASSERT_GT(rel.size(), static_cast<size_t>(PATH_MAX));
+  MkfsOptions o;
+  o.source = src;
+  o.image = work / "image";
+  o.store = work / "store";
+  Result<MkfsReport> r = BuildImage(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files, 1u);
+  Result<std::shared_ptr<const Manifest>> m = Manifest::Open(o.image);
+  ASSERT_TRUE(m.ok());
+  Result<uint64_t> ino = ResolvePath(**m, rel);
+  ASSERT_TRUE(ino.ok()) << ino.status().ToString();
+  EXPECT_EQ(*(*m)->FileDigest(*ino), ComputeMerkleTree(content).digest);
+  // TempDir's remove_all works on whole paths; rm(1) copes with this depth.
+  ::sealfs::testing::Run({"rm", "-rf", src});
 }
 
 TEST_F(MkfsTest, SignedImageVerifiesAndKeepsIdentity) {
