@@ -47,6 +47,9 @@ class SigningKey {
   ~SigningKey();
 
   const PublicKey& public_key() const { return public_key_; }
+  // Signs kSignatureDomain || identity. Ed25519 signing fails only if
+  // OpenSSL cannot allocate; the result is then all zero, which never
+  // verifies (SignImageFile checks each signature before writing it).
   std::array<uint8_t, kEd25519SignatureSize> Sign(const Digest& identity) const;
 
  private:
@@ -69,7 +72,9 @@ struct Signature {
 // anything malformed is kErrCorrupt with the reason.
 Result<std::vector<Signature>> ParseSignatureBlock(
     std::span<const uint8_t> trailer);
-// Encodes signatures as a block (empty input gives empty output).
+// Encodes signatures as a block sorted by key, so the bytes do not depend on
+// the input order (empty input gives empty output).
+// REQUIRES: sigs.size() <= UINT16_MAX (the count field is 16 bits).
 std::vector<uint8_t> EncodeSignatureBlock(std::span<const Signature> sigs);
 
 // True iff `sig` is a valid signature of `identity` by `sig.key`.
