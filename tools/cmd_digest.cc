@@ -3,6 +3,7 @@
 // `fsverity digest` does, so the two can be compared line by line.
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
@@ -35,8 +36,18 @@ constexpr char kHelp[] =
     "(the others are still printed), 2 on a usage error.\n";
 
 Status DigestFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  // O_NONBLOCK so that opening a FIFO cannot hang waiting for a writer; it
+  // does not affect reads of the files accepted below.
+  UniqueFd fd(
+      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) return ErrnoStatus(path + ": open");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(path + ": stat");
+  // Only things with an end: a FIFO or /dev/zero would never finish.
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return Status::FromErrno(S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+                             path + ": not a regular file or block device");
+  }
   Result<MerkleTree> tree = ComputeMerkleTree(fd.get());
   if (!tree.ok()) return tree.status().WithPrefix(path);
   std::printf("%s %s\n", tree->digest.ToString().c_str(), path.c_str());
@@ -59,8 +70,9 @@ int CmdDigest(int argc, char** argv) {
         std::fputs(kHelp, stdout);
         return kExitOk;
       default: {
-        std::string opt = optopt != 0 ? std::string("-") + static_cast<char>(optopt)
-                                      : std::string(argv[optind - 1]);
+        std::string opt = optopt != 0
+                              ? std::string("-") + static_cast<char>(optopt)
+                              : std::string(argv[optind - 1]);
         return UsageError(kCmd, "unknown option '" + opt + "'");
       }
     }

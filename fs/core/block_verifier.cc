@@ -148,10 +148,10 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
   const uint64_t want_len =
       std::min<uint64_t>(kBlockSize, g.data_size - index * kBlockSize);
   if (data.size() != want_len) {
-    return Status::FromErrno(
-        EINVAL, BlockName("block", index) + ": got " +
-                    std::to_string(data.size()) + " bytes, expected " +
-                    std::to_string(want_len));
+    return Status::FromErrno(EINVAL, BlockName("block", index) + ": got " +
+                                         std::to_string(data.size()) +
+                                         " bytes, expected " +
+                                         std::to_string(want_len));
   }
   const Digest data_hash = HashDataBlock(data);
 
@@ -164,6 +164,11 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
     return {};
   }
 
+  if (!read_tree_) {
+    return Status::FromErrno(EINVAL, "no Merkle tree reader for a " +
+                                         std::to_string(g.data_size) +
+                                         "-byte file");
+  }
   Cache& c = *cache_;
   uint8_t buf[kBlockSize];
   if (!c.ready.load(std::memory_order_acquire)) {
@@ -192,9 +197,9 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
     if (!c.Has(tree_index)) {
       SEALFS_RETURN_IF_ERROR(ReadTreeBlock(read_tree_, tree_index, buf));
       if (!HashMatches(expected, Sha256(buf))) {
-        return Status::FromErrno(
-            kErrDigest, BlockName("Merkle tree block", tree_index) +
-                            ": does not match its parent's hash");
+        return Status::FromErrno(kErrDigest,
+                                 BlockName("Merkle tree block", tree_index) +
+                                     ": does not match its parent's hash");
       }
       std::lock_guard<std::mutex> lock(c.mu);
       c.Insert(tree_index, buf);
@@ -204,9 +209,9 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
 
   if (!HashMatches(parent + (index % kHashesPerBlock) * kDigestSize,
                    data_hash)) {
-    return Status::FromErrno(kErrDigest,
-                             BlockName("block", index) +
-                                 ": does not match the Merkle tree");
+    return Status::FromErrno(
+        kErrDigest,
+        BlockName("block", index) + ": does not match the Merkle tree");
   }
   return {};
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Digest formatting and parsing, and SHA-256 through OpenSSL EVP with one
 // reusable context per thread (so no per-hash allocation or algorithm fetch).
-#include <openssl/evp.h>
+#include "sealfs/digest.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "fs/util/hex.h"
-#include "sealfs/digest.h"
 
 namespace sealfs {
 namespace {
@@ -49,7 +50,8 @@ std::string Digest::Hex() const { return HexEncode(bytes); }
 
 Result<Digest> Digest::Parse(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
-  if (text.substr(0, kPrefix.size()) == kPrefix) text.remove_prefix(kPrefix.size());
+  if (text.substr(0, kPrefix.size()) == kPrefix)
+    text.remove_prefix(kPrefix.size());
   if (text.size() != 2 * kDigestSize) {
     return Status::FromErrno(EINVAL, "digest: expected 64 hex digits, got " +
                                          std::to_string(text.size()) +

@@ -204,6 +204,54 @@ bool KnownType(uint32_t type) {
   }
 }
 
+// The size and payload checks of one inode, by file type. The context is
+// bare: the caller prefixes the inode.
+Status CheckTypeFields(std::span<const uint8_t> file, const ManifestLayout& l,
+                       const InodeRecord& r, uint32_t type) {
+  const uint32_t flags = r.flags.value();
+  const uint64_t size = r.size.value();
+  const uint64_t payload = r.payload.value();
+  switch (type) {
+    case S_IFREG:
+      if ((flags & kInodeInline) != 0) {
+        if (size > kMaxInlineSize) {
+          return Status::Corrupt("inline size over 4096 bytes");
+        }
+        if (!InBounds(l.section(kSectionInline).size, payload, size)) {
+          return Status::Corrupt("inline data extends past INLINE");
+        }
+      } else if (payload >= l.digest_count) {
+        return Status::Corrupt("digest index " + std::to_string(payload) +
+                               " out of range");
+      }
+      break;
+    case S_IFDIR:
+      if (!InBounds(l.dirent_count, payload, size)) {
+        return Status::Corrupt("entries extend past DIRENTS");
+      }
+      break;
+    case S_IFLNK: {
+      if (size == 0 || size > kMaxSymlinkLen) {
+        return Status::Corrupt("symlink target length " + std::to_string(size) +
+                               " not in 1..4095");
+      }
+      std::span<const uint8_t> target;
+      if (!SliceOf(file, l.section(kSectionStrings), payload, size, &target)) {
+        return Status::Corrupt("symlink target extends past STRINGS");
+      }
+      if (std::find(target.begin(), target.end(), 0) != target.end()) {
+        return Status::Corrupt("symlink target contains NUL");
+      }
+      break;
+    }
+    default:  // Devices, FIFOs, sockets.
+      if (size != 0) return Status::Corrupt("size set on a special file");
+      if (payload != 0) return Status::Corrupt("payload set on a special file");
+      break;
+  }
+  return Status();
+}
+
 // The per-inode checks that need no other inode.
 Status ValidateInode(std::span<const uint8_t> file, const ManifestLayout& l,
                      uint64_t ino, const InodeRecord& r) {
@@ -236,45 +284,41 @@ Status ValidateInode(std::span<const uint8_t> file, const ManifestLayout& l,
       (r.rdev_major.value() != 0 || r.rdev_minor.value() != 0)) {
     return fail("rdev set on a non-device");
   }
-  const uint64_t size = r.size.value();
-  const uint64_t payload = r.payload.value();
-  switch (type) {
-    case S_IFREG:
-      if ((flags & kInodeInline) != 0) {
-        if (size > kMaxInlineSize) return fail("inline size over 4096 bytes");
-        if (!InBounds(l.section(kSectionInline).size, payload, size)) {
-          return fail("inline data extends past INLINE");
-        }
-      } else if (payload >= l.digest_count) {
-        return fail("digest index " + std::to_string(payload) +
-                    " out of range");
-      }
-      break;
-    case S_IFDIR:
-      if (!InBounds(l.dirent_count, payload, size)) {
-        return fail("entries extend past DIRENTS");
-      }
-      break;
-    case S_IFLNK: {
-      if (size == 0 || size > kMaxSymlinkLen) {
-        return fail("symlink target length " + std::to_string(size) +
-                    " not in 1..4095");
-      }
-      std::span<const uint8_t> target;
-      if (!SliceOf(file, l.section(kSectionStrings), payload, size, &target)) {
-        return fail("symlink target extends past STRINGS");
-      }
-      if (std::find(target.begin(), target.end(), 0) != target.end()) {
-        return fail("symlink target contains NUL");
-      }
-      break;
-    }
-    default:  // Devices, FIFOs, sockets.
-      if (size != 0) return fail("size set on a special file");
-      if (payload != 0) return fail("payload set on a special file");
-      break;
+  if (Status st = CheckTypeFields(file, l, r, type); !st.ok()) {
+    return st.WithPrefix("manifest: inode " + std::to_string(ino));
   }
   return Status();
+}
+
+// Checks one xattr entry on its own; returns its key. The context is bare:
+// the caller prefixes which set and entry.
+Result<std::string_view> CheckXattrEntry(std::span<const uint8_t> file,
+                                         const SectionRange& strings,
+                                         const XattrEntryRecord& e) {
+  if (e.reserved.value() != 0) {
+    return Status::Corrupt("reserved field not zero");
+  }
+  const uint32_t klen = e.key_len.value();
+  if (klen == 0 || klen > kMaxXattrNameLen) {
+    return Status::Corrupt("key length " + std::to_string(klen) +
+                           " not in 1..255");
+  }
+  std::span<const uint8_t> key;
+  std::span<const uint8_t> value;
+  if (!SliceOf(file, strings, e.key_offset.value(), klen, &key)) {
+    return Status::Corrupt("key extends past STRINGS");
+  }
+  if (std::find(key.begin(), key.end(), 0) != key.end()) {
+    return Status::Corrupt("key contains NUL");
+  }
+  if (e.value_len.value() > kMaxXattrValueLen) {
+    return Status::Corrupt("value larger than 65536 bytes");
+  }
+  if (!SliceOf(file, strings, e.value_offset.value(), e.value_len.value(),
+               &value)) {
+    return Status::Corrupt("value extends past STRINGS");
+  }
+  return AsView(key);
 }
 
 // Each xattr set, its entries claimed once so the pass stays linear.
@@ -294,46 +338,59 @@ Status ValidateXattrs(std::span<const uint8_t> file, const ManifestLayout& l) {
     }
     std::string_view prev;
     for (uint64_t i = 0; i < count; ++i) {
-      const auto fail = [&](const std::string& what) {
-        return Corrupt(where_set() + ": entry " + std::to_string(i) + ": " +
-                       what);
+      const auto where = [&] {
+        return "manifest: " + where_set() + ": entry " + std::to_string(i);
       };
-      if (claimed[first + i]) return fail("shared with another set");
+      if (claimed[first + i]) {
+        return Status::Corrupt(where() + ": shared with another set");
+      }
       claimed[first + i] = true;
       SEALFS_ASSIGN_OR_RETURN(
           XattrEntryRecord e,
           ReadRecord<XattrEntryRecord>(file, l.section(kSectionXattrEntries),
                                        first + i));
-      if (e.reserved.value() != 0) {
-        return fail("reserved field not zero");
-      }
-      const uint32_t klen = e.key_len.value();
-      if (klen == 0 || klen > kMaxXattrNameLen) {
-        return fail("key length " + std::to_string(klen) + " not in 1..255");
-      }
-      std::span<const uint8_t> key, value;
-      if (!SliceOf(file, strings, e.key_offset.value(), klen, &key)) {
-        return fail("key extends past STRINGS");
-      }
-      if (std::find(key.begin(), key.end(), 0) != key.end()) {
-        return fail("key contains NUL");
-      }
-      if (e.value_len.value() > kMaxXattrValueLen) {
-        return fail("value larger than 65536 bytes");
-      }
-      if (!SliceOf(file, strings, e.value_offset.value(), e.value_len.value(),
-                   &value)) {
-        return fail("value extends past STRINGS");
-      }
+      Result<std::string_view> key = CheckXattrEntry(file, strings, e);
+      if (!key.ok()) return key.status().WithPrefix(where());
       if (i > 0) {
-        const int c = CompareNames(prev, AsView(key));
-        if (c == 0) return fail("duplicate key");
-        if (c > 0) return fail("keys not in ascending byte order");
+        const int c = CompareNames(prev, *key);
+        if (c == 0) return Status::Corrupt(where() + ": duplicate key");
+        if (c > 0) {
+          return Status::Corrupt(where() +
+                                 ": keys not in ascending byte order");
+        }
       }
-      prev = AsView(key);
+      prev = *key;
     }
   }
   return Status();
+}
+
+// Checks one directory entry on its own; returns its name. The context is
+// bare: the caller prefixes which directory and entry.
+Result<std::string_view> CheckDirent(std::span<const uint8_t> file,
+                                     const SectionRange& strings,
+                                     const DirentRecord& e) {
+  if (e.reserved != 0 || e.reserved2.value() != 0) {
+    return Status::Corrupt("reserved field not zero");
+  }
+  const uint32_t len = e.name_len.value();
+  if (len == 0 || len > kMaxNameLen) {
+    return Status::Corrupt("name length " + std::to_string(len) +
+                           " not in 1..255");
+  }
+  std::span<const uint8_t> raw;
+  if (!SliceOf(file, strings, e.name_offset.value(), len, &raw)) {
+    return Status::Corrupt("name extends past string table");
+  }
+  const std::string_view name = AsView(raw);
+  if (name.find('/') != std::string_view::npos) {
+    return Status::Corrupt("name contains '/'");
+  }
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::Corrupt("name contains NUL");
+  }
+  if (name == "." || name == "..") return Status::Corrupt("name is . or ..");
+  return name;
 }
 
 // Breadth-first walk from the root: each directory is reached exactly once,
@@ -356,36 +413,26 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
     const uint64_t count = d.size.value();  // in bounds: ValidateInode
     std::string_view prev;
     for (uint64_t i = 0; i < count; ++i) {
+      const auto where = [&] {
+        return "manifest: inode " + std::to_string(dir) + ": dirent " +
+               std::to_string(i);
+      };
       const auto fail = [&](const std::string& what) {
-        return Corrupt("inode " + std::to_string(dir) + ": dirent " +
-                       std::to_string(i) + ": " + what);
+        return Status::Corrupt(where() + ": " + what);
       };
       if (claimed[first + i]) return fail("shared with another directory");
       claimed[first + i] = true;
       SEALFS_ASSIGN_OR_RETURN(DirentRecord e,
                               ReadRecord<DirentRecord>(
                                   file, l.section(kSectionDirents), first + i));
-      if (e.reserved != 0 || e.reserved2.value() != 0) {
-        return fail("reserved field not zero");
-      }
-      const uint32_t len = e.name_len.value();
-      if (len == 0 || len > kMaxNameLen) {
-        return fail("name length " + std::to_string(len) + " not in 1..255");
-      }
-      std::span<const uint8_t> raw;
-      if (!SliceOf(file, strings, e.name_offset.value(), len, &raw)) {
-        return fail("name extends past string table");
-      }
-      const std::string_view name = AsView(raw);
-      if (name.find('/') != name.npos) return fail("name contains '/'");
-      if (name.find('\0') != name.npos) return fail("name contains NUL");
-      if (name == "." || name == "..") return fail("name is . or ..");
+      Result<std::string_view> name = CheckDirent(file, strings, e);
+      if (!name.ok()) return name.status().WithPrefix(where());
       if (i > 0) {
-        const int c = CompareNames(prev, name);
+        const int c = CompareNames(prev, *name);
         if (c == 0) return fail("duplicate name");
         if (c > 0) return fail("names not in ascending byte order");
       }
-      prev = name;
+      prev = *name;
       const uint64_t ino = e.ino.value();
       if (ino < 2 || ino > n) {
         return fail("inode number " + std::to_string(ino) + " out of range");

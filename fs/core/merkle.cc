@@ -3,10 +3,15 @@
 // `fsverity digest` do (SHA-256, 4096-byte blocks, no salt). A MerkleBuilder
 // is thread-compatible; the free functions are reentrant.
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cassert>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <utility>
 
 #include "fs/util/io.h"
@@ -64,8 +69,8 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash) {
 
 struct MerkleBuilder::Impl {
   uint64_t data_size = 0;
-  uint8_t block[kBlockSize];  // a partial data block awaiting more bytes
-  size_t fill = 0;            // bytes used in `block`
+  uint8_t block[kBlockSize];    // a partial data block awaiting more bytes
+  size_t fill = 0;              // bytes used in `block`
   std::vector<uint8_t> leaves;  // hashes of the data blocks, in order
 
   void AddLeaf(std::span<const uint8_t> full_block) {
@@ -78,6 +83,8 @@ MerkleBuilder::MerkleBuilder() : impl_(std::make_unique<Impl>()) {}
 MerkleBuilder::~MerkleBuilder() = default;
 
 void MerkleBuilder::Update(std::span<const uint8_t> data) {
+  // Also keeps memcpy away from an empty span's null pointer (undefined).
+  if (data.empty()) return;
   Impl& m = *impl_;
   m.data_size += data.size();
   if (m.fill > 0) {
@@ -142,18 +149,129 @@ MerkleTree ComputeMerkleTree(std::span<const uint8_t> data) {
   return builder.Finish();
 }
 
-Result<MerkleTree> ComputeMerkleTree(int fd) {
-  // Advice only; a failure (e.g. on a pipe-like fd) changes nothing.
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+namespace {
+
+// Files at least this large are read by a second thread while this one
+// hashes, so the kernel's copy into our buffers overlaps the hashing. For
+// smaller files a thread costs more than it saves.
+constexpr uint64_t kReadAheadMinSize = uint64_t{8} << 20;
+
+// Reads `fd` from offset 0 to EOF, handing each chunk to `consume` in order.
+// Serial: read, then consume.
+Status ReadSerially(
+    int fd, const std::function<void(std::span<const uint8_t>)>& consume) {
   std::vector<uint8_t> buf(kReadChunk);
-  MerkleBuilder builder;
   uint64_t offset = 0;
   while (true) {
     SEALFS_ASSIGN_OR_RETURN(size_t n, PreadFull(fd, buf, offset));
-    builder.Update(std::span<const uint8_t>(buf).first(n));
+    consume(std::span<const uint8_t>(buf).first(n));
     offset += n;
-    if (n < buf.size()) break;  // PreadFull stops short only at EOF
+    if (n < buf.size()) return {};  // PreadFull stops short only at EOF
   }
+}
+
+// The same, with a reader thread filling a ring of kSlots chunks ahead of
+// the consumer.
+class ReadAhead {
+ public:
+  explicit ReadAhead(int fd) : fd_(fd) {
+    for (std::vector<uint8_t>& b : buf_) b.resize(kReadChunk);
+  }
+
+  // Returns false (having done nothing) if no thread could be started.
+  bool Run(const std::function<void(std::span<const uint8_t>)>& consume,
+           Status* status) {
+    pthread_t thread;
+    if (pthread_create(&thread, nullptr, &ReadAhead::ThreadMain, this) != 0) {
+      return false;
+    }
+    *status = Consume(consume);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;  // on error, the reader may still be waiting for a slot
+    }
+    cv_.notify_all();
+    pthread_join(thread, nullptr);
+    return true;
+  }
+
+ private:
+  static constexpr uint64_t kSlots = 3;
+
+  static void* ThreadMain(void* self) {
+    static_cast<ReadAhead*>(self)->Produce();
+    return nullptr;
+  }
+
+  void Produce() {
+    uint64_t offset = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || produced_ - consumed_ < kSlots; });
+      if (stop_) return;
+      const uint64_t slot = produced_ % kSlots;
+      lock.unlock();  // the slot is ours until `produced_` moves past it
+      Result<size_t> n = PreadFull(fd_, buf_[slot], offset);
+      lock.lock();
+      if (!n.ok()) {
+        error_ = n.status();
+        done_ = true;
+      } else {
+        len_[slot] = *n;
+        offset += *n;
+        ++produced_;
+        done_ = *n < kReadChunk;
+      }
+      cv_.notify_all();
+      if (done_) return;
+    }
+  }
+
+  Status Consume(const std::function<void(std::span<const uint8_t>)>& consume) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return consumed_ < produced_ || done_; });
+      if (consumed_ < produced_) {
+        const uint64_t slot = consumed_ % kSlots;
+        lock.unlock();
+        consume(std::span<const uint8_t>(buf_[slot]).first(len_[slot]));
+        lock.lock();
+        ++consumed_;
+        cv_.notify_all();
+        continue;
+      }
+      return error_;  // done_, and every chunk read was consumed
+    }
+  }
+
+  const int fd_;
+  std::vector<uint8_t> buf_[kSlots];  // slot i: chunks i, i + kSlots, ...
+  std::mutex mu_;                     // guards everything below
+  std::condition_variable cv_;
+  size_t len_[kSlots] = {};
+  uint64_t produced_ = 0;  // chunks read
+  uint64_t consumed_ = 0;  // chunks hashed
+  bool done_ = false;      // the reader hit EOF or an error
+  bool stop_ = false;      // the consumer is finished; the reader must exit
+  Status error_;
+};
+
+}  // namespace
+
+Result<MerkleTree> ComputeMerkleTree(int fd) {
+  // Advice only; a failure (e.g. on a pipe-like fd) changes nothing.
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  MerkleBuilder builder;
+  auto consume = [&](std::span<const uint8_t> chunk) { builder.Update(chunk); };
+  struct stat st;
+  Status status;
+  bool done = false;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) >= kReadAheadMinSize) {
+    done = ReadAhead(fd).Run(consume, &status);
+  }
+  if (!done) status = ReadSerially(fd, consume);
+  SEALFS_RETURN_IF_ERROR(status);
   return builder.Finish();
 }
 

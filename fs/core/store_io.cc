@@ -104,9 +104,15 @@ Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& rel, int flags) {
       if (fd >= 0) return UniqueFd(static_cast<int>(fd));
       // EAGAIN: a concurrent rename raced the lookup; it is safe to retry.
       if (errno == EINTR || (errno == EAGAIN && attempt < 8)) continue;
-      if (errno != ENOSYS) return ErrnoStatus(rel);
-      openat2_missing.store(true, std::memory_order_relaxed);
-      break;
+      if (errno == ENOSYS) {
+        openat2_missing.store(true, std::memory_order_relaxed);
+        break;
+      }
+      // Container seccomp profiles that predate openat2 deny it with EPERM.
+      if (errno != EPERM) return ErrnoStatus(rel);
+      Result<UniqueFd> walked = WalkBeneath(dir_fd, rel, flags);
+      if (walked.ok()) openat2_missing.store(true, std::memory_order_relaxed);
+      return walked;
     }
   }
   return WalkBeneath(dir_fd, rel, flags);
@@ -179,8 +185,9 @@ Result<TempFile> TempFile::Create(int dir_fd) {
     int fd = ::openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444);
     if (fd >= 0) {
       temp.fd_.reset(fd);
-    } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-      // EISDIR/EINVAL: a kernel or filesystem without O_TMPFILE.
+    } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+               errno != ENOSYS) {
+      // EISDIR/EINVAL/ENOSYS: a kernel or filesystem without O_TMPFILE.
       return ErrnoStatus("store: create temp file");
     }
   }
@@ -246,6 +253,10 @@ Status WriteNewFile(int dir_fd, const std::string& name,
 
 void SetTmpfileDisabledForTesting(bool disabled) {
   tmpfile_disabled.store(disabled, std::memory_order_relaxed);
+}
+
+void SetOpenat2DisabledForTesting(bool disabled) {
+  openat2_missing.store(disabled, std::memory_order_relaxed);
 }
 
 }  // namespace sealfs

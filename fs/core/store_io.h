@@ -93,6 +93,9 @@ Status WriteNewFile(int dir_fd, const std::string& name,
 // For tests: makes TempFile::Create use named temps, as on a filesystem
 // without O_TMPFILE.
 void SetTmpfileDisabledForTesting(bool disabled);
+// For tests: makes OpenBeneath walk components, as on a kernel without
+// openat2. Passing false re-enables openat2.
+void SetOpenat2DisabledForTesting(bool disabled);
 
 }  // namespace sealfs
 

@@ -91,10 +91,10 @@ void ExpectAllVerify(BlockVerifier& v, const Subject& s) {
 constexpr uint64_t kB = kBlockSize;
 
 TEST(BlockVerifier, AcceptsEveryBlockOfGoodFiles) {
-  for (size_t size : {size_t{1}, size_t{100}, size_t{kB - 1}, size_t{kB},
-                      size_t{kB + 1}, size_t{2 * kB}, size_t{128 * kB},
-                      size_t{128 * kB + 1}, size_t{129 * kB - 7},
-                      size_t{128 * 128 * kB + 1}}) {
+  for (size_t size :
+       {size_t{1}, size_t{100}, size_t{kB - 1}, size_t{kB}, size_t{kB + 1},
+        size_t{2 * kB}, size_t{128 * kB}, size_t{128 * kB + 1},
+        size_t{129 * kB - 7}, size_t{128 * 128 * kB + 1}}) {
     SCOPED_TRACE(size);
     Subject s(size);
     auto v = s.Verifier();
@@ -210,8 +210,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
     const uint64_t t = off / kB;
     auto [first, last] = s.Covered(t);
     // The edges of the damaged range, just outside it, and a few others.
-    std::set<uint64_t> probes = {0, s.blocks() - 1, s.blocks() / 2, first,
-                                 last - 1, (first + last) / 2};
+    std::set<uint64_t> probes = {0,     s.blocks() - 1, s.blocks() / 2,
+                                 first, last - 1,       (first + last) / 2};
     if (first > 0) probes.insert(first - 1);
     if (last < s.blocks()) probes.insert(last);
     tree[off] ^= 0x80;
@@ -222,8 +222,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
         ASSERT_EQ(st.err(), kErrDigest)
             << "tree byte " << off << " flip accepted for block " << b;
       } else {
-        ASSERT_TRUE(st.ok()) << "tree byte " << off << " flip broke block "
-                             << b << ": " << st.ToString();
+        ASSERT_TRUE(st.ok()) << "tree byte " << off << " flip broke block " << b
+                             << ": " << st.ToString();
       }
     }
     tree[off] ^= 0x80;
@@ -231,8 +231,8 @@ void SweepTreeFlips(size_t size, size_t stride) {
 }
 
 TEST(BlockVerifier, RejectsEveryFlippedTreeByte) {
-  SweepTreeFlips(2 * kB, 1);    // tree: one leaf block, the top
-  SweepTreeFlips(129 * kB, 1);  // tree: top + 2 leaf blocks
+  SweepTreeFlips(2 * kB, 1);               // tree: one leaf block, the top
+  SweepTreeFlips(129 * kB, 1);             // tree: top + 2 leaf blocks
   SweepTreeFlips(128 * 128 * kB + 1, 61);  // top + 2 + 129 blocks
 }
 
@@ -289,6 +289,15 @@ TEST(BlockVerifier, RejectsBadIndexAndLength) {
   EXPECT_EQ(empty.reads->load(), 0);
 }
 
+TEST(BlockVerifier, MissingReaderIsAnErrorOnlyWhenATreeIsNeeded) {
+  Subject big(5 * kB);
+  BlockVerifier v(big.digest, big.data.size(), nullptr);
+  EXPECT_EQ(v.VerifyBlock(0, big.Block(0)).err(), EINVAL);
+  Subject small(kB);
+  BlockVerifier one(small.digest, small.data.size(), nullptr);
+  EXPECT_TRUE(one.VerifyBlock(0, small.Block(0)).ok());
+}
+
 TEST(BlockVerifier, ReportsReaderErrorsAndRecovers) {
   Subject s(129 * kB);
   std::atomic<int> mode{0};  // 0 fine, 1 EIO, 2 short (corrupt), 3 half fill
@@ -319,7 +328,7 @@ TEST(BlockVerifier, ReportsReaderErrorsAndRecovers) {
   mode = 0;
   EXPECT_TRUE(v.VerifyBlock(0, s.Block(0)).ok());  // top + leaf 0 cached now
   mode = 1;
-  EXPECT_TRUE(v.VerifyBlock(1, s.Block(1)).ok());  // needs no read
+  EXPECT_TRUE(v.VerifyBlock(1, s.Block(1)).ok());          // needs no read
   EXPECT_EQ(v.VerifyBlock(128, s.Block(128)).err(), EIO);  // leaf 1 uncached
   mode = 3;
   EXPECT_EQ(v.VerifyBlock(128, s.Block(128)).err(), kErrDigest);
@@ -330,7 +339,7 @@ TEST(BlockVerifier, ReportsReaderErrorsAndRecovers) {
 TEST(BlockVerifier, ReaderFailureOnTheDeepestLevelIsReported) {
   // A tree file cut short: the reader refuses blocks past the end.
   Subject s(128 * 128 * kB + 1);
-  s.tree->resize(s.tree->size() - kB);
+  s.tree->erase(s.tree->end() - static_cast<std::ptrdiff_t>(kB), s.tree->end());
   auto v = s.Verifier();
   const uint64_t last = s.blocks() - 1;  // its leaf is the last tree block
   EXPECT_EQ(v->VerifyBlock(last, s.Block(last)).err(), kErrCorrupt);

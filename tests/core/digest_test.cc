@@ -2,6 +2,8 @@
 // Tests for fs/core/digest.cc and the digest side of fs/core/merkle.cc:
 // Digest text forms, SHA-256, pinned fs-verity digests, and a cross-check
 // against the real `fsverity digest`.
+#include "sealfs/digest.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,7 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include "sealfs/digest.h"
 #include "tests/test_util.h"
 
 namespace sealfs {
@@ -54,7 +55,8 @@ std::string FsverityDigest(const std::string& path) {
 
 TEST(Digest, HexIsLowercaseAndRoundTrips) {
   Digest d;
-  for (size_t i = 0; i < kDigestSize; ++i) d.bytes[i] = static_cast<uint8_t>(0xA0 + i);
+  for (size_t i = 0; i < kDigestSize; ++i)
+    d.bytes[i] = static_cast<uint8_t>(0xA0 + i);
   std::string hex = d.Hex();
   EXPECT_EQ(hex,
             "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf");
@@ -114,9 +116,9 @@ TEST(Sha256, KnownAnswers) {
   EXPECT_EQ(Sha256({}).Hex(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   const std::string abc = "abc";
-  EXPECT_EQ(Sha256({reinterpret_cast<const uint8_t*>(abc.data()), abc.size()})
-                .Hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(
+      Sha256({reinterpret_cast<const uint8_t*>(abc.data()), abc.size()}).Hex(),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   std::vector<uint8_t> million_a(1000000, 'a');
   EXPECT_EQ(Sha256(million_a).Hex(),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -212,7 +214,8 @@ TEST(FsverityDigest, MatchesFsverityToolOnEdgeAndRandomSizes) {
   std::vector<uint8_t> sizes_seed = RandomBytes(8 * 6, 99);
   for (size_t i = 0; i < 6; ++i) {
     uint64_t v = 0;
-    for (size_t k = 0; k < 8; ++k) v |= uint64_t{sizes_seed[8 * i + k]} << (8 * k);
+    for (size_t k = 0; k < 8; ++k)
+      v |= uint64_t{sizes_seed[8 * i + k]} << (8 * k);
     sizes.push_back(v % (3 << 20));  // up to 3 MiB
   }
   for (size_t i = 0; i < sizes.size(); ++i) {
@@ -246,6 +249,25 @@ TEST(FsverityDigest, FdVersionLeavesOffsetAlone) {
   EXPECT_EQ(t->digest, ComputeMerkleTree(Pattern(3 << 20)).digest);
 }
 
+TEST(FsverityDigest, FdVersionWithReadAheadMatchesMemory) {
+  // Files of 8 MiB and more are read by a second thread; cover the sizes
+  // where its 1 MiB chunks and 3-slot ring wrap or end exactly.
+  TempDir dir;
+  for (size_t size :
+       {size_t{8} << 20, (size_t{8} << 20) + 1, (size_t{11} << 20) - 1,
+        size_t{12} << 20, (size_t{13} << 20) + 4097}) {
+    std::string path = dir / std::to_string(size);
+    std::vector<uint8_t> data = RandomBytes(size, size);
+    WriteFile(path, data);
+    Result<MerkleTree> t = TreeOfFile(path);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    MerkleTree want = ComputeMerkleTree(data);
+    EXPECT_EQ(t->digest, want.digest) << size;
+    EXPECT_EQ(t->tree, want.tree) << size;
+    EXPECT_EQ(t->data_size, size);
+  }
+}
+
 TEST(FsverityDigest, FdVersionReportsReadErrors) {
   // A directory cannot be read: EISDIR, not a digest of nothing.
   TempDir dir;
@@ -255,6 +277,17 @@ TEST(FsverityDigest, FdVersionReportsReadErrors) {
   ::close(fd);
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().err(), EISDIR);
+
+  // A large regular file takes the read-ahead path; a write-only fd makes
+  // its reader thread fail, and the error must come back, not a digest.
+  std::string big = dir / "big";
+  WriteFile(big, std::vector<uint8_t>(size_t{9} << 20, 1));
+  int wfd = ::open(big.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(wfd, 0);
+  Result<MerkleTree> w = ComputeMerkleTree(wfd);
+  ::close(wfd);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().err(), EBADF);
 
   Result<MerkleTree> bad_fd = ComputeMerkleTree(-1);
   ASSERT_FALSE(bad_fd.ok());

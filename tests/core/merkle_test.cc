@@ -36,7 +36,10 @@ TEST(TreeGeometry, MatchesHandComputedLayouts) {
       {128 * kB + 1, 129, 2, {2, 1}, {1, 0}},
       {128 * 128 * kB, 16384, 2, {128, 1}, {1, 0}},
       {128 * 128 * kB + 1, 16385, 3, {129, 2, 1}, {3, 1, 0}},
-      {128 * 128 * 128 * kB + 1, 2097153, 4, {16385, 129, 2, 1},
+      {128 * 128 * 128 * kB + 1,
+       2097153,
+       4,
+       {16385, 129, 2, 1},
        {132, 3, 1, 0}},
   };
   for (const GeometryCase& c : cases) {
@@ -95,7 +98,8 @@ void ExpectTreeFollowsDefinition(const std::vector<uint8_t>& data,
     const uint64_t capacity = g.level_blocks[l] * kHashesPerBlock;
     for (uint64_t e = entries; e < capacity; ++e) {
       const uint8_t* p = slot(l, e);
-      ASSERT_TRUE(std::all_of(p, p + kDigestSize, [](uint8_t b) { return b == 0; }))
+      ASSERT_TRUE(
+          std::all_of(p, p + kDigestSize, [](uint8_t b) { return b == 0; }))
           << "level " << l << " padding slot " << e;
     }
     if (l + 1 == static_cast<size_t>(g.levels)) break;
@@ -140,14 +144,18 @@ TEST(MerkleBuilder, ChunkingDoesNotMatter) {
     EXPECT_EQ(t.tree, whole.tree) << chunk;
     EXPECT_EQ(t.data_size, data.size());
   }
-  // Irregular chunks, including empty ones.
+  // Irregular chunks, with an empty update after each (null and non-null
+  // empty spans), so empty updates land on partial blocks.
   MerkleBuilder b;
   std::vector<uint8_t> sizes = RandomBytes(100000, 12);
   size_t off = 0;
   for (size_t i = 0; off < data.size(); ++i) {
-    size_t n = std::min<size_t>(sizes[i % sizes.size()] * 97u, data.size() - off);
+    size_t n =
+        std::min<size_t>(sizes[i % sizes.size()] * 97u, data.size() - off);
     b.Update(std::span<const uint8_t>(data).subspan(off, n));
     off += n;
+    b.Update(std::span<const uint8_t>(data).subspan(off, 0));
+    b.Update({});
   }
   EXPECT_EQ(b.Finish().digest, whole.digest);
 }

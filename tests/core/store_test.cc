@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fs/core/store_io.h"
 #include "sealfs/digest.h"
 #include "tests/test_util.h"
 
@@ -198,6 +199,43 @@ TEST_F(StoreBadObjectTest, DeviceIsCorrupt) {
 
 TEST_F(StoreBadObjectTest, SymlinkedFanoutIsNeverFollowed) {
   // objects/XX -> a directory outside the store that holds the right bytes.
+  const std::string fanout =
+      dir_ / "s/objects/" + tree_.digest.Hex().substr(0, 2);
+  ASSERT_EQ(::rmdir(fanout.c_str()), 0);
+  testing::WriteFile(dir_ / "elsewhere/" + tree_.digest.Hex().substr(2), data_);
+  ASSERT_EQ(::symlink((dir_ / "elsewhere").c_str(), fanout.c_str()), 0);
+  ExpectCorrupt();
+}
+
+// The same refusals on kernels without openat2 (component walk).
+class StoreWalkTest : public StoreBadObjectTest {
+ protected:
+  void SetUp() override {
+    StoreBadObjectTest::SetUp();
+    SetOpenat2DisabledForTesting(true);
+  }
+  void TearDown() override { SetOpenat2DisabledForTesting(false); }
+};
+
+TEST_F(StoreWalkTest, RegularObjectOpens) {
+  testing::WriteFile(ObjectFile(), data_);
+  EXPECT_TRUE(store_->HasObject(tree_.digest));
+  Result<UniqueFd> fd = store_->OpenObject(tree_.digest);
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  EXPECT_EQ(ReadAll(fd->get()), data_);
+}
+
+TEST_F(StoreWalkTest, SymlinkIsCorrupt) {
+  ASSERT_EQ(::symlink((dir_ / "outside").c_str(), ObjectFile().c_str()), 0);
+  ExpectCorrupt();
+}
+
+TEST_F(StoreWalkTest, FifoIsCorruptWithoutBlocking) {
+  ASSERT_EQ(::mkfifo(ObjectFile().c_str(), 0644), 0);
+  ExpectCorrupt();
+}
+
+TEST_F(StoreWalkTest, SymlinkedFanoutIsNeverFollowed) {
   const std::string fanout =
       dir_ / "s/objects/" + tree_.digest.Hex().substr(0, 2);
   ASSERT_EQ(::rmdir(fanout.c_str()), 0);

@@ -2,10 +2,12 @@
 // Tests for StoreWriter (fs/core/store_writer.cc): round trips, dedupe,
 // digest checks, batches, discarding uncommitted work, concurrent builders.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <set>
@@ -191,8 +193,10 @@ TEST(StoreWriter, MissingTreeOfExistingObjectIsWritten) {
 TEST(StoreWriter, BadTreeForExistingObjectIsRefused) {
   TempDir dir;
   const std::string path = dir / "s";
-  std::vector<uint8_t> data = RandomBytes(20000, 4);
+  // Two tree levels: a top block and two leaf-level blocks.
+  std::vector<uint8_t> data = RandomBytes(129 * kBlockSize + 5, 4);
   MerkleTree tree = ComputeMerkleTree(data);
+  ASSERT_EQ(tree.tree.size(), 3u * kBlockSize);
   {
     StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
     ASSERT_TRUE(writer.AddFromBytes(data, tree).ok());
@@ -203,7 +207,7 @@ TEST(StoreWriter, BadTreeForExistingObjectIsRefused) {
   bad.tree[kBlockSize + 10] ^= 1;  // a leaf-level block
   StoreWriter writer(MustOpen(path, Store::Mode::kReadWrite));
   EXPECT_EQ(writer.AddFromBytes(data, bad).err(), kErrDigest);
-  bad.tree.resize(bad.tree.size() - 1);
+  bad.tree.pop_back();
   EXPECT_EQ(writer.AddFromBytes(data, bad).err(), EINVAL);
   ASSERT_TRUE(writer.Commit().ok());
   EXPECT_FALSE(std::filesystem::exists(TreeFile(path, tree.digest)));
@@ -361,18 +365,25 @@ TEST_F(StoreWriterNamedTempTest, UncommittedWriterRemovesTemps) {
 
 TEST(StoreWriter, ManyObjectsAcrossBatches) {
   // More objects than one batch holds descriptors for, from several threads
-  // with overlapping content.
+  // with overlapping content. A writer sizes its batches from RLIMIT_NOFILE
+  // when it is made; a low limit makes this one flush every few dozen files.
   TempDir dir;
   const std::string path = dir / "s";
-  constexpr size_t kObjects = 5000;
+  constexpr size_t kObjects = 800;
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 768);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&, t] {
       for (size_t i = static_cast<size_t>(t) * kObjects / 4;
            i < static_cast<size_t>(t + 2) * kObjects / 4; ++i) {
-        std::vector<uint8_t> data = RandomBytes(1 + i % 6000, i);
+        std::vector<uint8_t> data = RandomBytes(1 + (i * 37) % 12000, i);
         if (!writer.AddFromBytes(data, ComputeMerkleTree(data)).ok()) {
           ++failures;
         }
@@ -381,11 +392,13 @@ TEST(StoreWriter, ManyObjectsAcrossBatches) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+  // Full batches were flushed (synced and linked) before the commit.
+  EXPECT_GT(ObjectNames(path).size(), 0u);
   ASSERT_TRUE(writer.Commit().ok());
   EXPECT_EQ(writer.objects_written(), kObjects);
   EXPECT_EQ(ObjectNames(path).size(), kObjects);
-  for (size_t i = 0; i < kObjects; i += 97) {
-    ExpectStored(path, RandomBytes(1 + i % 6000, i));
+  for (size_t i = 0; i < kObjects; i += 7) {
+    ExpectStored(path, RandomBytes(1 + (i * 37) % 12000, i));
   }
   EXPECT_TRUE(TempFiles(path).empty());
 }
