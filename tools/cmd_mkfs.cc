@@ -2,6 +2,7 @@
 // `sealfs mkfs`: builds an image (manifest, optionally signed) from a
 // directory tree and adds every file's content to the object store.
 #include <getopt.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -102,7 +103,7 @@ int CmdMkfs(int argc, char** argv) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+h", kOptions, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
       case kStore:
         options.store = optarg;
@@ -146,6 +147,13 @@ int CmdMkfs(int argc, char** argv) {
   options.source = argv[optind];
   options.image = argv[optind + 1];
   options.progress = isatty(STDERR_FILENO) == 1;
+  // The walk holds one fd per directory level and the store writer batches
+  // temp files by the fd limit: use the whole hard limit.
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);  // best effort
+  }
 
   auto start = std::chrono::steady_clock::now();
   Result<build::MkfsReport> report = build::BuildImage(options);

@@ -120,6 +120,7 @@ void MakeFullTree(const std::string& root, bool reverse) {
     WriteFile(r + "links/hard1", RandomBytes(9000, 8));
     Check(link((r + "links/hard1").c_str(), (r + "links/hard2").c_str()) == 0,
           "link");
+    std::filesystem::create_directories(r + "etc");
     Check(link((r + "links/hard1").c_str(), (r + "etc/hard3").c_str()) == 0,
           "link");
     WriteFile(r + "links/small1", "tiny");
