@@ -189,21 +189,6 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
   return Status();
 }
 
-bool KnownType(uint32_t type) {
-  switch (type) {
-    case S_IFREG:
-    case S_IFDIR:
-    case S_IFLNK:
-    case S_IFCHR:
-    case S_IFBLK:
-    case S_IFIFO:
-    case S_IFSOCK:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The size and payload checks of one inode, by file type. The context is
 // bare: the caller prefixes the inode.
 Status CheckTypeFields(std::span<const uint8_t> file, const ManifestLayout& l,
@@ -260,7 +245,7 @@ Status ValidateInode(std::span<const uint8_t> file, const ManifestLayout& l,
   };
   const uint32_t mode = r.mode.value();
   const uint32_t type = mode & S_IFMT;
-  if (!KnownType(type)) return fail("unknown file type " + Octal(type));
+  if (!IsKnownFileType(type)) return fail("unknown file type " + Octal(type));
   if ((mode & ~static_cast<uint32_t>(S_IFMT | 07777)) != 0) {
     return fail("unknown mode bits " + Octal(mode));
   }

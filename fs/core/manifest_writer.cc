@@ -144,21 +144,6 @@ class StringTable {
   std::unordered_map<std::string, uint32_t> offsets_;
 };
 
-bool KnownType(uint32_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFREG:
-    case S_IFDIR:
-    case S_IFLNK:
-    case S_IFCHR:
-    case S_IFBLK:
-    case S_IFIFO:
-    case S_IFSOCK:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Status Invalid(const std::string& what) {
   return Status::FromErrno(EINVAL, what);
 }
@@ -166,7 +151,7 @@ Status Invalid(const std::string& what) {
 // Checks what the format can hold, per InodeSpec's and WriteManifest's
 // contract. The caller prefixes the path.
 Status ValidateSpec(const InodeSpec& spec) {
-  if (!KnownType(spec.mode)) return Invalid("unknown file type");
+  if (!IsKnownFileType(spec.mode)) return Invalid("unknown file type");
   if ((spec.mode & ~static_cast<uint32_t>(S_IFMT | 07777)) != 0) {
     return Invalid("unknown mode bits");
   }

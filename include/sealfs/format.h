@@ -5,6 +5,8 @@
 #ifndef SEALFS_INCLUDE_SEALFS_FORMAT_H_
 #define SEALFS_INCLUDE_SEALFS_FORMAT_H_
 
+#include <sys/stat.h>
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -154,6 +156,22 @@ inline constexpr uint32_t kMaxNameLen = 255;        // bytes, like NAME_MAX
 inline constexpr uint32_t kMaxSymlinkLen = 4095;    // bytes, PATH_MAX - 1
 inline constexpr uint32_t kMaxXattrNameLen = 255;   // bytes, XATTR_NAME_MAX
 inline constexpr uint32_t kMaxXattrValueLen = 65536;  // XATTR_SIZE_MAX
+
+// True for the file types (st_mode & S_IFMT) a manifest can hold.
+constexpr bool IsKnownFileType(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFLNK:
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+    case S_IFSOCK:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Inode flags.
 inline constexpr uint32_t kInodeInline = 1u << 0;  // regular: content in INLINE
