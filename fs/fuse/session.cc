@@ -98,9 +98,11 @@ void ReleaseMount(fuse_session* se) {
   if (null_fd >= 0) close(null_fd);
 }
 
-// Mounts and serves. `ready_fd` >= 0 in a daemon: the outcome of mounting is
-// written there and stdio is detached. Returns when the mount is gone.
-Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
+// Mounts and serves. `*ready_fd` >= 0 in a daemon: the outcome of mounting
+// is written there, the fd is closed and set to -1 (so a later failure is
+// not written into whatever file reuses the number), and stdio is
+// detached. Returns when the mount is gone.
+Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   bool is_root = geteuid() == 0;
   std::string opts = KernelOptionString(req.options, is_root);
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
@@ -134,15 +136,16 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
     return dropped.WithPrefix("dropping privileges");
   }
   fs.set_mounted_at(static_cast<int64_t>(std::time(nullptr)));
-  if (ready_fd >= 0) {
+  if (*ready_fd >= 0) {
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd >= 0) {
       dup2(null_fd, STDERR_FILENO);
       close(null_fd);
     }
     LogToSyslog();
-    SendOutcome(ready_fd, Status());
-    close(ready_fd);
+    SendOutcome(*ready_fd, Status());
+    close(*ready_fd);
+    *ready_fd = -1;
   }
   Log(LOG_INFO, "serving " + req.image + " (" + "on " + req.mountpoint + ")");
 
@@ -178,14 +181,14 @@ Status Serve(Filesystem& fs, const MountRequest& req, int ready_fd) {
     close(null_fd);
   }
   InstallFuseLogger();
-  Status st = Serve(fs, req, ready_fd);
+  Status st = Serve(fs, req, &ready_fd);
   if (!st.ok()) {
     std::string detail = err_fd >= 0 ? LastLine(err_fd) : "";
     Status report =
         detail.empty()
             ? st
             : Status::FromErrno(st.err(), st.context() + ": " + detail);
-    SendOutcome(ready_fd, report);  // ignored if ready was already sent
+    if (ready_fd >= 0) SendOutcome(ready_fd, report);  // not yet reported
     Log(LOG_ERR, report.ToString());
     _exit(1);
   }
@@ -227,7 +230,8 @@ Status RunMount(const MountRequest& req) {
 
   if (req.options.debug || req.foreground) {
     InstallFuseLogger();
-    if (req.foreground) return Serve(fs, req, -1);
+    int no_fd = -1;
+    if (req.foreground) return Serve(fs, req, &no_fd);
   }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe");

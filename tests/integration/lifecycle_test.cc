@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/integration/mount_fixture.h"
 
@@ -184,6 +186,69 @@ TEST_F(LifecycleTest, MountHelperWorksThroughMount8) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(IsMounted(mnt));
   EXPECT_EQ(ReadFile(mnt + "/hello.txt"), ReadFile(src_ + "/hello.txt"));
+}
+
+// What TearDown relies on: a mount the fixture never tracked, a daemon
+// whose mount was already detached (so mountinfo no longer lists it), and
+// two mounts stacked on one directory are all removed, with their daemons
+// and fusermount3 watchdogs.
+TEST_F(LifecycleTest, CleanUpRemovesStrayDetachedAndStackedMounts) {
+  std::string stray = tmp_ / "stray";
+  ASSERT_EQ(mkdir(stray.c_str(), 0755), 0);
+  CommandResult r = RunCmd({SealfsBin(), "mount", "-o", opts_, image_, stray});
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // not tracked: only the sweep sees it
+  ASSERT_TRUE(IsMounted(stray));
+
+  std::string held = tmp_ / "held";
+  MountOk(image_, held, opts_);
+  int fd = open((held + "/hello.txt").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(RunCmd({"umount", "-l", held}).exit_code, 0);
+  EXPECT_FALSE(IsMounted(held));
+  ASSERT_EQ(DaemonPids(held).size(), 1u);  // kept alive by the open file
+
+  std::string twice = tmp_ / "twice";
+  MountOk(image_, twice, opts_);
+  MountOk(image_, twice, opts_);
+  ASSERT_EQ(DaemonPids(twice).size(), 2u);
+
+  CleanUpMount(held);
+  CleanUpMount(twice);
+  CleanUpUnder(tmp_.path());
+  close(fd);
+  for (const std::string& mnt : {stray, held, twice}) {
+    EXPECT_FALSE(IsMounted(mnt)) << mnt;
+    EXPECT_TRUE(DaemonPids(mnt).empty()) << mnt;
+    CommandResult left = RunCmd({"pgrep", "-a", "-f", "--", mnt});
+    EXPECT_EQ(left.exit_code, 1) << left.out;  // 1: no process names it
+  }
+}
+
+// TearDown's /proc scans must not throw when a process exits between
+// opening and reading its /proc files (read fails with ESRCH): an
+// exception from the first scan once skipped a whole TearDown, leaving the
+// mount and its daemon behind. Processes are made to exit all the time here.
+TEST(MountFixtureTest, ProcScansSurviveExitingProcesses) {
+  std::atomic<bool> stop{false};
+  auto churn = [&] {
+    while (!stop) {
+      pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0) waitpid(pid, nullptr, 0);
+    }
+  };
+  std::thread churn1(churn), churn2(churn);
+  const std::string nowhere = "/nonexistent/sealfs-mnt";
+  size_t found = 0;
+  for (int i = 0; i < 2500; ++i) {
+    EXPECT_NO_THROW(found += DaemonPids(nowhere).size());
+    EXPECT_NO_THROW(found += IsMounted(nowhere) ? 1 : 0);
+  }
+  EXPECT_NO_THROW(CleanUpMount(nowhere));
+  stop = true;
+  churn1.join();
+  churn2.join();
+  EXPECT_EQ(found, 0u);
 }
 
 TEST_F(LifecycleTest, UsageErrorsExitTwo) {

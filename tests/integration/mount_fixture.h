@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // MountTest: a fixture for tests that really mount. It builds images with the
 // real `sealfs mkfs`, mounts them with `sealfs mount`, and in TearDown
-// unmounts everything it mounted (fusermount3 -u -z) and kills any daemon
-// still alive, also when the test failed.
+// unmounts everything it mounted or that is mounted in its TempDir
+// (fusermount3 -u -z) and kills any daemon still alive, also when the test
+// failed.
 #ifndef SEALFS_TESTS_INTEGRATION_MOUNT_FIXTURE_H_
 #define SEALFS_TESTS_INTEGRATION_MOUNT_FIXTURE_H_
 
@@ -34,6 +35,14 @@ bool WaitMounted(const std::string& path, bool want);
 std::vector<pid_t> DaemonPids(const std::string& mountpoint);
 // Polls until `pid` no longer exists or ~10 s pass; true if it is gone.
 bool WaitGone(pid_t pid);
+// Unmounts `mnt` with fusermount3 -u -z whether or not it looks mounted
+// (then umount2 while anything is still there), ends (SIGTERM, then
+// SIGKILL) every process with `mnt` as an argument, found both before and
+// after unmounting, and adds a test failure if a mount or process is left.
+void CleanUpMount(const std::string& mnt);
+// The same for every mount below `root` and every process with an argument
+// naming `root` or a path below it.
+void CleanUpUnder(const std::string& root);
 
 class MountTest : public ::testing::Test {
  protected:
