@@ -90,6 +90,7 @@ TEST_F(LifecycleTest, UmountMakesDaemonExit) {
 TEST_F(LifecycleTest, ForegroundExitsZeroOnFusermountUnmount) {
   std::string mnt = tmp_ / "mnt";
   pid_t pid = StartForeground(mnt);
+  ASSERT_GT(pid, 0) << "fork failed";  // never kill(-1, ...)
   EXPECT_EQ(ReadFile(mnt + "/hello.txt"), ReadFile(src_ + "/hello.txt"));
   CommandResult r = RunCmd({"fusermount3", "-u", mnt});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -100,6 +101,7 @@ TEST_F(LifecycleTest, ForegroundExitsZeroOnFusermountUnmount) {
 TEST_F(LifecycleTest, ForegroundExitsZeroOnSigint) {
   std::string mnt = tmp_ / "mnt";
   pid_t pid = StartForeground(mnt);
+  ASSERT_GT(pid, 0) << "fork failed";  // never kill(-1, ...)
   kill(pid, SIGINT);
   EXPECT_EQ(WaitExit(pid), 0);
   EXPECT_FALSE(WaitMounted(mnt, false));
