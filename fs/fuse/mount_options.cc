@@ -133,14 +133,15 @@ Status ParseMountOptions(std::string_view text, MountOptions* out) {
   return Status();
 }
 
-std::string KernelOptionString(const MountOptions& options, bool is_root) {
+std::string KernelOptionString(const MountOptions& options, bool is_root,
+                               bool auto_unmount) {
   // auto_unmount: fusermount3, started while we still hold privileges,
   // unmounts when the daemon's /dev/fuse fd closes, so the mount goes away
   // on SIGTERM or a crash even though the daemon has dropped every
-  // capability by then.
-  std::string s =
-      "ro,default_permissions,fsname=sealfs,subtype=sealfs,"
-      "auto_unmount";
+  // capability by then. It makes libfuse mount through fusermount3 even for
+  // root, so a privileged caller uses its own watchdog instead (session.cc).
+  std::string s = "ro,default_permissions,fsname=sealfs,subtype=sealfs";
+  if (auto_unmount) s += ",auto_unmount";
   if (options.allow_other.value_or(is_root)) s += ",allow_other";
   for (const std::string& o : options.kernel_options) s += "," + o;
   return s;

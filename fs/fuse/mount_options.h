@@ -38,9 +38,10 @@ struct MountOptions {
 Status ParseMountOptions(std::string_view text, MountOptions* out);
 
 // The option string for fuse_session_new: ro, default_permissions,
-// fsname/subtype sealfs, auto_unmount, allow_other as chosen, and the
-// pass-through options.
-std::string KernelOptionString(const MountOptions& options, bool is_root);
+// fsname/subtype sealfs, auto_unmount if asked for, allow_other as chosen,
+// and the pass-through options.
+std::string KernelOptionString(const MountOptions& options, bool is_root,
+                               bool auto_unmount);
 
 }  // namespace sealfs::fuse
 

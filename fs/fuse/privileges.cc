@@ -57,6 +57,8 @@ Status SwitchUser(const std::string& user) {
 
 }  // namespace
 
+bool HoldsSysAdmin() { return HaveEffective(CAP_SYS_ADMIN); }
+
 Status CheckUserExists(const std::string& user) {
   std::vector<char> buf;
   struct passwd pw {};

@@ -19,6 +19,10 @@ namespace sealfs::fuse {
 // bounding set is only dropped when CAP_SETPCAP is held.
 Status DropPrivileges(const std::string& user);
 
+// True if CAP_SYS_ADMIN is effective, i.e. this process can mount(2) and
+// umount2(2) itself instead of going through fusermount3.
+bool HoldsSysAdmin();
+
 // ENOENT if `user` names no user, so a bad user= refuses before mounting.
 Status CheckUserExists(const std::string& user);
 

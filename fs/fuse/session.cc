@@ -22,6 +22,7 @@
 #include "fs/fuse/ops.h"
 #include "fs/fuse/privileges.h"
 #include "fs/fuse/trust.h"
+#include "fs/fuse/watchdog.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -80,10 +81,11 @@ std::string LastLine(int fd) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-// Frees libfuse's mount state at exit. If the kernel side is already gone
-// (umount) this is quiet. Otherwise libfuse's unmount attempt fails for lack
-// of privilege, which is expected: the auto_unmount watchdog removes the
-// mount as this process exits. Its complaint on stderr is silenced.
+// Frees libfuse's mount state at exit when fusermount3's auto_unmount
+// watchdog owns the unmount. If the kernel side is already gone (umount)
+// this is quiet. Otherwise libfuse's unmount attempt fails for lack of
+// privilege, which is expected: the watchdog removes the mount as this
+// process exits. Its complaint on stderr is silenced.
 void ReleaseMount(fuse_session* se) {
   std::fflush(stderr);
   int saved = dup(STDERR_FILENO);
@@ -104,7 +106,21 @@ void ReleaseMount(fuse_session* se) {
 // detached. Returns when the mount is gone.
 Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   bool is_root = geteuid() == 0;
-  std::string opts = KernelOptionString(req.options, is_root);
+  // With CAP_SYS_ADMIN libfuse mounts with mount(2) itself, and our own
+  // watchdog unmounts; auto_unmount would instead exec the setuid
+  // fusermount3 (most of the time from start to mounted). Without it,
+  // fusermount3 both mounts and watches.
+  bool own_watchdog = HoldsSysAdmin();
+  std::string watch_path;
+  if (own_watchdog) {
+    // Canonical, as mountinfo spells it; resolved now, since after mounting
+    // a lookup of the mount point would wait for this very daemon.
+    char* real = realpath(req.mountpoint.c_str(), nullptr);
+    if (real == nullptr) return ErrnoStatus(req.mountpoint);
+    watch_path = real;
+    std::free(real);
+  }
+  std::string opts = KernelOptionString(req.options, is_root, !own_watchdog);
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   std::unique_ptr<fuse_args, ArgsDeleter> args_guard(&args);
   if (fuse_opt_add_arg(&args, "sealfs") != 0 ||
@@ -127,8 +143,17 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
     return Status::FromErrno(EIO, req.mountpoint + ": mount failed");
   }
   // The mount exists: from here on the daemon needs no privilege at all.
-  // Unmounting on exit is left to the fusermount3 watchdog (auto_unmount),
-  // which still holds the privilege to do it (see ReleaseMount).
+  // Unmounting on exit is left to a watchdog that keeps the privilege to do
+  // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe end stays
+  // open, unused, until this process exits.
+  if (own_watchdog) {
+    Result<int> watchdog = StartUnmountWatchdog(watch_path);
+    if (!watchdog.ok()) {
+      fuse_session_unmount(se.get());
+      fuse_remove_signal_handlers(se.get());
+      return watchdog.status();
+    }
+  }
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) {
     fuse_session_unmount(se.get());
@@ -156,7 +181,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   int rc = fuse_session_loop_mt(se.get(), cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_remove_signal_handlers(se.get());
-  ReleaseMount(se.get());
+  // Our watchdog unmounts once this process is gone; libfuse's own attempt
+  // could only fail now (and, under user=, fork a doomed fusermount3).
+  if (!own_watchdog) ReleaseMount(se.get());
   if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
     Log(LOG_INFO, "stopped serving " + req.mountpoint);
     return Status();
@@ -171,7 +198,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   // stdin/stdout go to /dev/null now; stderr to a memory file while
   // mounting, so libfuse's and fusermount3's explanations can be passed on.
   // (fusermount3's watchdog inherits these: nothing it holds may keep a
-  // caller's pipe open.)
+  // caller's pipe open. Ours redirects its own.)
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   int err_fd = memfd_create("sealfs-mount-log", MFD_CLOEXEC);
   if (null_fd >= 0) {

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+// A forked watchdog that unmounts a directly mounted sealfs when the daemon's
+// end of a pipe closes: what fusermount3's auto_unmount does, without the
+// exec of a setuid helper on the way to the first stat.
+#include "fs/fuse/watchdog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+namespace sealfs::fuse {
+namespace {
+
+constexpr int kPipeFd = 3;  // the watchdog's only descriptor besides stdio
+
+// Undoes mountinfo's octal escapes (\040 for a space, and so on).
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
+        s[i + 1] <= '3') {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
+                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// The id of the topmost mount at `path` (the last one listed), and whether
+// it is a fuse.sealfs mount; nullopt if nothing is mounted there.
+struct TopMount {
+  long id = 0;
+  bool is_sealfs = false;
+};
+std::optional<TopMount> FindTopMount(const std::string& path) {
+  FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (f == nullptr) return std::nullopt;
+  std::optional<TopMount> found;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE ...
+    char mnt[4096];
+    long id = 0;
+    if (std::sscanf(line, "%ld %*d %*s %*s %4095s", &id, mnt) != 2) continue;
+    if (Unescape(mnt) != path) continue;
+    const char* sep = std::strstr(line, " - ");
+    found = TopMount{id, sep != nullptr &&
+                             std::strncmp(sep + 3, "fuse.sealfs ", 12) == 0};
+  }
+  std::free(line);
+  std::fclose(f);
+  return found;
+}
+
+// Shows the watchdog as "sealfs-watchdog MOUNTPOINT" (one argument, so it is
+// never taken for the daemon) by overwriting the inherited argv area, which
+// is what /proc/PID/cmdline and ps read.
+void SetTitle(const std::string& mountpoint) {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  size_t len = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) len += static_cast<size_t>(n);
+  close(fd);
+  if (len < 2 || program_invocation_name == nullptr) return;
+  std::string title = "sealfs-watchdog " + mountpoint;
+  if (title.size() > len - 1) title.resize(len - 1);
+  std::memset(program_invocation_name, 0, len);
+  std::memcpy(program_invocation_name, title.data(), title.size());
+}
+
+// Keeps CAP_SYS_ADMIN (for umount2) and nothing else.
+void KeepOnlySysAdmin() {
+  cap_t caps = cap_init();
+  if (caps == nullptr) return;
+  cap_value_t admin = CAP_SYS_ADMIN;
+  cap_set_flag(caps, CAP_PERMITTED, 1, &admin, CAP_SET);
+  cap_set_flag(caps, CAP_EFFECTIVE, 1, &admin, CAP_SET);
+  cap_set_proc(caps);
+  cap_free(caps);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+[[noreturn]] void RunWatchdog(int read_fd, const std::string& mountpoint) {
+  // No caller's pipe, terminal, /dev/fuse or readiness fd may stay open
+  // here: stdio goes to /dev/null and everything else is closed.
+  int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+  }
+  if (dup2(read_fd, kPipeFd) != kPipeFd) _exit(1);
+  close_range(kPipeFd + 1, ~0U, 0);
+  // The daemon's libfuse handlers were inherited; a signal meant for the
+  // daemon (or `pkill sealfs`) must not take the watchdog with it.
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2}) {
+    sigaction(sig, &ign, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  KeepOnlySysAdmin();
+  SetTitle(mountpoint);
+
+  std::optional<TopMount> mine = FindTopMount(mountpoint);
+  char byte;
+  for (;;) {
+    ssize_t n = read(kPipeFd, &byte, 1);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
+  }
+  if (mine.has_value() && mine->is_sealfs) {
+    std::optional<TopMount> now = FindTopMount(mountpoint);
+    if (now.has_value() && now->id == mine->id) {
+      umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    }
+  }
+  _exit(0);
+}
+
+}  // namespace
+
+Result<int> StartUnmountWatchdog(const std::string& mountpoint) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    Status st = ErrnoStatus("fork watchdog");
+    close(fds[0]);
+    close(fds[1]);
+    return st;
+  }
+  if (pid == 0) {
+    close(fds[1]);
+    RunWatchdog(fds[0], mountpoint);
+  }
+  close(fds[0]);
+  return fds[1];
+}
+
+}  // namespace sealfs::fuse

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// The unmount watchdog for mounts made directly with mount(2): a small
+// privileged child that lazily unmounts when the daemon goes away.
+#ifndef SEALFS_FS_FUSE_WATCHDOG_H_
+#define SEALFS_FS_FUSE_WATCHDOG_H_
+
+#include <string>
+
+#include "sealfs/status.h"
+
+namespace sealfs::fuse {
+
+// Forks the watchdog for the fuse.sealfs mount at `mountpoint` (absolute and
+// canonical, as /proc/self/mountinfo spells it; it must already be mounted).
+// Returns the write end of a close-on-exec pipe that the caller keeps open
+// for as long as it serves: when that end closes (the daemon exits for any
+// reason, SIGKILL included), the watchdog unmounts with MNT_DETACH, but only
+// if the topmost mount there is still the one it was started for, and exits.
+// The watchdog keeps only CAP_SYS_ADMIN, ignores SIGTERM/SIGINT/SIGHUP (it
+// must outlive the daemon), holds no other descriptor (stdio on /dev/null)
+// and shows as "sealfs-watchdog MOUNTPOINT" in ps.
+// REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
+Result<int> StartUnmountWatchdog(const std::string& mountpoint);
+
+}  // namespace sealfs::fuse
+
+#endif  // SEALFS_FS_FUSE_WATCHDOG_H_

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// The unmount watchdog of a root mount: the mount goes away however the
+// daemon ends, and the watchdog goes with it.
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/mount_fixture.h"
+
+namespace sealfs::testing {
+namespace {
+
+// Pids whose command line reads "sealfs-watchdog MOUNTPOINT".
+std::vector<pid_t> WatchdogPids(const std::string& mountpoint) {
+  std::vector<pid_t> pids;
+  char* real = realpath(mountpoint.c_str(), nullptr);
+  if (real == nullptr) return pids;
+  std::string want = std::string("sealfs-watchdog ") + real;
+  free(real);
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return pids;
+  while (dirent* d = readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
+    if (pid <= 0) continue;
+    std::ifstream f(std::string("/proc/") + d->d_name + "/cmdline");
+    std::string all((std::istreambuf_iterator<char>(f)), {});
+    if (all.substr(0, all.find('\0')) == want) pids.push_back(pid);
+  }
+  closedir(proc);
+  return pids;
+}
+
+class WatchdogTest : public MountTest {
+ protected:
+  void SetUp() override {
+    MountTest::SetUp();
+    if (IsSkipped()) return;
+    if (geteuid() != 0) GTEST_SKIP() << "the watchdog is for root mounts";
+    WriteFile(tmp_ / "src/hello.txt", "hello\n");
+    image_ = tmp_ / "image";
+    Mkfs(tmp_ / "src", image_, "");
+    opts_ = "store=" + store_ + ",insecure";
+    mnt_ = tmp_ / "mnt";
+  }
+
+  // Mounts and returns the daemon's and the watchdog's pids.
+  void MountWithWatchdog(pid_t* daemon, pid_t* watchdog) {
+    MountOk(image_, mnt_, opts_);
+    std::vector<pid_t> daemons = DaemonPids(mnt_);
+    ASSERT_EQ(daemons.size(), 1u);
+    std::vector<pid_t> watchdogs = WatchdogPids(mnt_);
+    ASSERT_EQ(watchdogs.size(), 1u);
+    *daemon = daemons[0];
+    *watchdog = watchdogs[0];
+  }
+
+  // After the mount is gone, the mount point is the plain directory again:
+  // stat answers (no ENOTCONN, no hang) on the parent's device.
+  void ExpectPlainDirectory() {
+    struct stat parent {}, dir {};
+    ASSERT_EQ(stat(tmp_.path().c_str(), &parent), 0);
+    ASSERT_EQ(stat(mnt_.c_str(), &dir), 0) << strerror(errno);
+    EXPECT_EQ(dir.st_dev, parent.st_dev);
+  }
+
+  std::string image_, opts_, mnt_;
+};
+
+TEST_F(WatchdogTest, SigkillOfDaemonRemovesMount) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  EXPECT_TRUE(WaitGone(daemon));
+  EXPECT_FALSE(WaitMounted(mnt_, false));
+  EXPECT_TRUE(WaitGone(watchdog));
+  ExpectPlainDirectory();
+}
+
+TEST_F(WatchdogTest, SigtermOfDaemonRemovesMountAndWatchdog) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  ASSERT_EQ(kill(daemon, SIGTERM), 0);
+  EXPECT_TRUE(WaitGone(daemon));
+  EXPECT_FALSE(WaitMounted(mnt_, false));
+  EXPECT_TRUE(WaitGone(watchdog));
+  ExpectPlainDirectory();
+}
+
+TEST_F(WatchdogTest, UnmountLeavesNoWatchdog) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  CommandResult r = RunCmd({"fusermount3", "-u", mnt_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(WaitGone(daemon));
+  EXPECT_TRUE(WaitGone(watchdog));
+  EXPECT_TRUE(WatchdogPids(mnt_).empty());
+  ExpectPlainDirectory();
+}
+
+TEST_F(WatchdogTest, WatchdogIgnoresSigtermAndHoldsOnlySysAdmin) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  std::ifstream status("/proc/" + std::to_string(watchdog) + "/status");
+  std::string text((std::istreambuf_iterator<char>(status)), {});
+  EXPECT_NE(text.find("CapEff:\t0000000000200000"), std::string::npos) << text;
+  EXPECT_NE(text.find("CapPrm:\t0000000000200000"), std::string::npos) << text;
+  ASSERT_EQ(kill(watchdog, SIGTERM), 0);
+  usleep(100000);
+  EXPECT_EQ(kill(watchdog, 0), 0);  // still there to unmount later
+  ASSERT_EQ(kill(daemon, SIGTERM), 0);
+  EXPECT_FALSE(WaitMounted(mnt_, false));
+  EXPECT_TRUE(WaitGone(watchdog));
+}
+
+}  // namespace
+}  // namespace sealfs::testing
