@@ -66,7 +66,8 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
                        std::shared_ptr<const Store> store, std::string label)
     : manifest_(std::move(manifest)),
       store_(std::move(store)),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      prefetch_(store_) {}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
   struct stat st {};
@@ -164,15 +165,26 @@ Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
       if (plus) {
         SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(entry.ino));
         st = StatFor(inode);
+        MaybePrefetch(entry.ino, inode);
       } else {
         st.st_ino = entry.ino;
         st.st_mode = static_cast<mode_t>(entry.type) << 12;
+        if (S_ISREG(st.st_mode)) {
+          Result<Inode> inode = manifest_->GetInode(entry.ino);
+          if (inode.ok()) MaybePrefetch(entry.ino, *inode);
+        }
       }
     }
     if (!add(name, st, pos + 1)) break;
   }
   buf.resize(used);
   return buf;
+}
+
+void Filesystem::MaybePrefetch(uint64_t ino, const Inode& inode) {
+  if (!S_ISREG(inode.mode) || inode.is_inline()) return;
+  Result<Digest> digest = manifest_->FileDigest(ino);
+  if (digest.ok()) prefetch_.Enqueue(*digest, inode.size);
 }
 
 void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
