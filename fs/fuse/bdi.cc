@@ -7,9 +7,9 @@
 #include <stdlib.h>
 
 #include <cstdint>
+#include <fstream>
 #include <sstream>
 #include <string_view>
-#include <vector>
 
 #include "fs/util/io.h"
 #include "sealfs/unique_fd.h"
@@ -40,9 +40,9 @@ Status SetMountReadahead(const std::string& mountpoint, unsigned kb) {
   if (resolved == nullptr) return ErrnoStatus(mountpoint + ": realpath");
   std::string path(resolved);
   ::free(resolved);
-  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> info,
-                          ReadFileBytes("/proc/self/mountinfo"));
-  std::istringstream lines(std::string(info.begin(), info.end()));
+  // A stream, not ReadFileBytes: proc files report size 0.
+  std::ifstream lines("/proc/self/mountinfo");
+  if (!lines) return ErrnoStatus("/proc/self/mountinfo");
   std::string line, dev;
   // The last matching line is the topmost mount there: ours.
   while (std::getline(lines, line)) {
