@@ -35,13 +35,39 @@ struct ReadBuffer {
 
 thread_local ReadBuffer read_buffer;
 
+// Reads at least this large come from kernel readahead of a sequential
+// stream; smaller (random 4 KiB) reads never trigger a prefetch.
+constexpr size_t kPrefetchMinRead = 128 * 1024;
+// How far ahead of a sequential read the object's pages are requested.
+constexpr uint64_t kPrefetchAhead = 8 * 1024 * 1024;
+
+// Asks the kernel to start reading the object beyond a large read, so its
+// disk I/O overlaps the hashing of this one. The pages are only cached; they
+// are read (and verified) by a later request like any others.
+void Prefetch(OpenObject& obj, uint64_t start, size_t len) {
+  if (len < kPrefetchMinRead) return;
+  const uint64_t end = start + len;
+  if (end >= obj.size) return;
+  uint64_t from = obj.prefetched_to.load(std::memory_order_relaxed);
+  // Only refill when less than half the window is left ahead.
+  if (from > end + kPrefetchAhead / 2 && from <= end + kPrefetchAhead) return;
+  from = std::max(from, end);
+  if (from > end + kPrefetchAhead) from = end;  // jumped backwards
+  const uint64_t to = std::min<uint64_t>(obj.size, end + kPrefetchAhead);
+  if (to <= from) return;
+  obj.prefetched_to.store(to, std::memory_order_relaxed);
+  (void)::posix_fadvise(obj.fd.get(), static_cast<off_t>(from),
+                        static_cast<off_t>(to - from), POSIX_FADV_WILLNEED);
+}
+
 }  // namespace
 
 Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
                        std::shared_ptr<const Store> store, std::string label)
     : manifest_(std::move(manifest)),
       store_(std::move(store)),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      prefetch_(store_) {}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
   struct stat st {};
@@ -139,15 +165,26 @@ Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
       if (plus) {
         SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(entry.ino));
         st = StatFor(inode);
+        MaybePrefetch(entry.ino, inode);
       } else {
         st.st_ino = entry.ino;
         st.st_mode = static_cast<mode_t>(entry.type) << 12;
+        if (S_ISREG(st.st_mode)) {
+          Result<Inode> inode = manifest_->GetInode(entry.ino);
+          if (inode.ok()) MaybePrefetch(entry.ino, *inode);
+        }
       }
     }
     if (!add(name, st, pos + 1)) break;
   }
   buf.resize(used);
   return buf;
+}
+
+void Filesystem::MaybePrefetch(uint64_t ino, const Inode& inode) {
+  if (!S_ISREG(inode.mode) || inode.is_inline()) return;
+  Result<Digest> digest = manifest_->FileDigest(ino);
+  if (digest.ok()) prefetch_.Enqueue(*digest, inode.size);
 }
 
 void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
@@ -258,6 +295,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
                  "read at " + std::to_string(start) + " failed: " + why);
     return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
   }
+  Prefetch(*obj, start, len);
   for (uint64_t b = first; b <= last; ++b) {
     size_t at = (b - first) * kBlockSize;
     size_t n = std::min<size_t>(kBlockSize, len - at);

@@ -21,6 +21,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/fuse/open_file.h"
+#include "fs/fuse/prefetch.h"
 #include "fs/fuse/stats.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -77,6 +78,8 @@ class Filesystem {
                                                       const Inode& inode);
   fuse_entry_param EntryFor(const struct stat& st) const;
   struct stat StatFor(const Inode& inode) const;
+  // Queues a listed regular file's object for prefetching.
+  void MaybePrefetch(uint64_t ino, const Inode& inode);
   // Logs `what` about object `digest` unless already reported.
   void ReportObject(const Digest& digest, uint64_t ino,
                     const std::string& what);
@@ -86,6 +89,7 @@ class Filesystem {
   std::string label_;
   Stats stats_;
   OpenObjectTable open_;
+  Prefetcher prefetch_;
   int64_t mounted_at_sec_ = 0;
 
   std::once_flag total_once_;

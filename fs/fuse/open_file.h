@@ -7,6 +7,7 @@
 #ifndef SEALFS_FS_FUSE_OPEN_FILE_H_
 #define SEALFS_FS_FUSE_OPEN_FILE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +27,9 @@ struct OpenObject {
   UniqueFd fd;
   std::unique_ptr<BlockVerifier> verifier;
   int refs = 0;  // guarded by the table's mutex
+  // End of the object range already handed to posix_fadvise(WILLNEED) by
+  // sequential reads; a hint only, so relaxed ordering suffices.
+  std::atomic<uint64_t> prefetched_to{0};
 };
 
 class OpenObjectTable {

@@ -11,6 +11,7 @@
 #include <new>
 #include <string>
 
+#include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/stats.h"
 
@@ -48,6 +49,10 @@ void FuseInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
   // libfuse derives the kernel's max_pages from max_write; large requests
   // mean fewer round trips and one pread per request.
   conn->max_write = kMaxRequestBytes;
+  // The kernel caps the mount's readahead at this; SetMountReadahead()
+  // raises the bdi default (128 KiB) so cold sequential reads arrive as
+  // several large requests in flight, whose hashing overlaps the disk.
+  conn->max_readahead = kReadaheadKb * 1024;
   conn->time_gran = 1;
 }
 

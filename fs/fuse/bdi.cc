@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// SetMountReadahead: the mount's device number from /proc/self/mountinfo,
+// then one write to its bdi's read_ahead_kb.
+#include "fs/fuse/bdi.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+#include "fs/util/io.h"
+#include "sealfs/unique_fd.h"
+
+namespace sealfs::fuse {
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
+        s[i + 1] <= '7') {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
+                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status SetMountReadahead(const std::string& mountpoint, unsigned kb) {
+  char* resolved = ::realpath(mountpoint.c_str(), nullptr);
+  if (resolved == nullptr) return ErrnoStatus(mountpoint + ": realpath");
+  std::string path(resolved);
+  ::free(resolved);
+  // A stream, not ReadFileBytes: proc files report size 0.
+  std::ifstream lines("/proc/self/mountinfo");
+  if (!lines) return ErrnoStatus("/proc/self/mountinfo");
+  std::string line, dev;
+  // The last matching line is the topmost mount there: ours.
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    if (!(fields >> id >> parent >> majmin >> root >> point)) continue;
+    if (Unescape(point) != path) continue;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos ||
+        line.compare(dash + 3, 4, "fuse") != 0) {
+      continue;
+    }
+    dev = majmin;
+  }
+  if (dev.empty()) {
+    return Status::FromErrno(ENOENT, path + ": no FUSE mount in mountinfo");
+  }
+  for (char c : dev) {
+    if ((c < '0' || c > '9') && c != ':') {
+      return Status::Corrupt("mountinfo: bad device " + dev);
+    }
+  }
+  const std::string sys = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  UniqueFd fd(::open(sys.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(sys);
+  const std::string value = std::to_string(kb) + "\n";
+  return WriteFull(fd.get(),
+                   {reinterpret_cast<const uint8_t*>(value.data()),
+                    value.size()});
+}
+
+}  // namespace sealfs::fuse
