@@ -4,7 +4,6 @@
 #include "fs/fuse/bdi.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 
 #include <cstdint>
 #include <fstream>
@@ -35,11 +34,7 @@ std::string Unescape(std::string_view s) {
 
 }  // namespace
 
-Status SetMountReadahead(const std::string& mountpoint, unsigned kb) {
-  char* resolved = ::realpath(mountpoint.c_str(), nullptr);
-  if (resolved == nullptr) return ErrnoStatus(mountpoint + ": realpath");
-  std::string path(resolved);
-  ::free(resolved);
+Status SetMountReadahead(const std::string& path, unsigned kb) {
   // A stream, not ReadFileBytes: proc files report size 0.
   std::ifstream lines("/proc/self/mountinfo");
   if (!lines) return ErrnoStatus("/proc/self/mountinfo");

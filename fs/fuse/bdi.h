@@ -15,11 +15,12 @@ namespace sealfs::fuse {
 inline constexpr unsigned kReadaheadKb = 4096;
 
 // Writes `kb` to /sys/class/bdi/<dev>/read_ahead_kb for the FUSE mount at
-// `mountpoint`. The device is found in /proc/self/mountinfo, never by
-// touching the mount, so this may run before the session loop answers INIT.
-// Needs root (call it before privileges are dropped). Best effort for the
-// caller: failure only costs speed.
-Status SetMountReadahead(const std::string& mountpoint, unsigned kb);
+// `path`, which must be canonical (as mountinfo spells it): resolving it
+// here would stat the new mount and wait for the INIT this thread has not
+// answered yet. The device comes from /proc/self/mountinfo. Needs root
+// (call it before privileges are dropped). Best effort for the caller:
+// failure only costs speed.
+Status SetMountReadahead(const std::string& path, unsigned kb);
 
 }  // namespace sealfs::fuse
 

@@ -17,6 +17,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/log.h"
 #include "fs/fuse/ops.h"
@@ -154,6 +155,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
       return watchdog.status();
     }
   }
+  // Writing the bdi's readahead needs root, so it happens before the drop.
+  // Failure only costs speed: the kernel default (128 KiB) stays.
+  if (own_watchdog) (void)SetMountReadahead(watch_path, kReadaheadKb);
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) {
     fuse_session_unmount(se.get());
