@@ -163,6 +163,7 @@ Result<UniqueFd> OpenFanoutDir(int store_fd, const char* top,
 TempFile::TempFile(TempFile&& other) noexcept
     : fd_(std::move(other.fd_)),
       dir_fd_(other.dir_fd_),
+      link_dir_(other.link_dir_),
       temp_name_(std::move(other.temp_name_)) {
   other.temp_name_.clear();
 }
@@ -172,6 +173,7 @@ TempFile& TempFile::operator=(TempFile&& other) noexcept {
     Discard();
     fd_ = std::move(other.fd_);
     dir_fd_ = other.dir_fd_;
+    link_dir_ = other.link_dir_;
     temp_name_ = std::move(other.temp_name_);
     other.temp_name_.clear();
   }
@@ -210,19 +212,20 @@ Result<TempFile> TempFile::Create(int dir_fd) {
 }
 
 Result<bool> TempFile::Link(const std::string& name) {
+  const int target = link_dir_ >= 0 ? link_dir_ : dir_fd_;
   int rc;
   if (named()) {
-    rc = ::linkat(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str(), 0);
+    rc = ::linkat(dir_fd_, temp_name_.c_str(), target, name.c_str(), 0);
   } else {
     char proc_path[64];
     std::snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d",
                   fd_.get());
-    rc = ::linkat(AT_FDCWD, proc_path, dir_fd_, name.c_str(),
+    rc = ::linkat(AT_FDCWD, proc_path, target, name.c_str(),
                   AT_SYMLINK_FOLLOW);
     if (rc != 0 && errno == ENOENT) {
       // No /proc mounted: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, but is
       // the only other way to name an O_TMPFILE inode.
-      rc = ::linkat(fd_.get(), "", dir_fd_, name.c_str(), AT_EMPTY_PATH);
+      rc = ::linkat(fd_.get(), "", target, name.c_str(), AT_EMPTY_PATH);
     }
   }
   const int err = rc == 0 ? 0 : errno;

@@ -70,6 +70,11 @@ class TempFile {
   // (fsync or syncfs), so a crash never exposes a partial file.
   Result<bool> Link(const std::string& name);
 
+  // Makes Link() name the file in `dir_fd` (same filesystem, must stay open)
+  // instead of the directory it was created in: for content whose digest,
+  // and so whose fan-out directory, is known only after it was written.
+  void set_link_dir(int dir_fd) { link_dir_ = dir_fd; }
+
   // For a named temp, closes the fd (the name keeps the file for Link()), so
   // a waiting file costs no descriptor. No-op for O_TMPFILE, whose fd is the
   // only reference to the file.
@@ -82,6 +87,7 @@ class TempFile {
  private:
   UniqueFd fd_;
   int dir_fd_ = -1;        // not owned
+  int link_dir_ = -1;      // not owned; -1: dir_fd_
   std::string temp_name_;  // empty for O_TMPFILE
 };
 

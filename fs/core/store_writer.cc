@@ -107,6 +107,9 @@ struct StoreWriter::Impl {
   Result<bool> Exists(int dir_fd, const std::string& name, uint64_t size,
                       const std::string& what);
   Status Add(const MerkleTree& expected, const Source& source);
+  Result<Digest> AddStream(uint64_t size, const StreamReader& read,
+                           const Digest* expected);
+  Result<int> ObjectsDir();
   Status Push(std::vector<Pending> files, const Digest& digest);
   Status FlushLocked();
 
@@ -117,6 +120,7 @@ struct StoreWriter::Impl {
   // Fan-out directory fds, [0] objects and [1] trees, opened on first use and
   // kept for the writer's life. Protected by dirs_mu.
   std::array<std::array<UniqueFd, 256>, 2> dirs;
+  UniqueFd objects_dir;  // objects/ itself, for streams of unknown digest
 
   std::mutex mu;  // protects the members below; a flush runs under it
   std::vector<Pending> pending;
@@ -216,6 +220,86 @@ Status StoreWriter::Impl::Add(const MerkleTree& expected,
     files.push_back({std::move(tree), leaf, tree_bytes->size(), false});
   }
   return Push(std::move(files), digest);
+}
+
+Result<int> StoreWriter::Impl::ObjectsDir() {
+  std::lock_guard lock(dirs_mu);
+  if (!objects_dir.valid()) {
+    SEALFS_ASSIGN_OR_RETURN(
+        objects_dir,
+        OpenBeneath(store->dir_fd(), kObjectsDir,
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  return objects_dir.get();
+}
+
+Result<Digest> StoreWriter::Impl::AddStream(uint64_t size,
+                                            const StreamReader& read,
+                                            const Digest* expected) {
+  {
+    std::lock_guard lock(mu);
+    if (!failed.ok()) return failed;
+  }
+  // The fan-out directory depends on the digest, known only at the end: the
+  // temp file starts in objects/ and is linked into place from there.
+  SEALFS_ASSIGN_OR_RETURN(int top, ObjectsDir());
+  SEALFS_ASSIGN_OR_RETURN(TempFile object, TempFile::Create(top));
+  std::vector<uint8_t> buffer(
+      static_cast<size_t>(std::clamp<uint64_t>(size, 1, kCopyChunk)));
+  MerkleBuilder builder;
+  for (uint64_t off = 0; off < size;) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - off));
+    SEALFS_ASSIGN_OR_RETURN(size_t got,
+                            read(std::span<uint8_t>(buffer).first(want)));
+    if (got == 0 || got > want) {
+      return Status::Corrupt("stream ended after " + std::to_string(off) +
+                             " of " + std::to_string(size) + " bytes");
+    }
+    std::span<const uint8_t> chunk =
+        std::span<const uint8_t>(buffer).first(got);
+    builder.Update(chunk);
+    SEALFS_RETURN_IF_ERROR(PwriteFull(object.fd(), chunk, off));
+    off += got;
+  }
+  MerkleTree tree = builder.Finish();
+  const Digest digest = tree.digest;
+  if (expected != nullptr && digest != *expected) {
+    return Status::FromErrno(kErrDigest,
+                             "object " + Store::ObjectPath(*expected) +
+                                 ": content hashes to " + digest.ToString());
+  }
+  {
+    std::lock_guard lock(mu);
+    if (pending_digests.contains(digest)) return digest;
+  }
+  const std::string leaf = LeafName(digest);
+  SEALFS_ASSIGN_OR_RETURN(int object_dir, FanoutDir(false, digest));
+  SEALFS_ASSIGN_OR_RETURN(
+      bool have_object,
+      Exists(object_dir, leaf, size, "object " + Store::ObjectPath(digest)));
+  std::vector<Pending> files;
+  if (!have_object) {
+    object.set_link_dir(object_dir);
+    object.CloseFdIfNamed();
+    files.push_back({std::move(object), leaf, size, true});
+  }
+  if (TreeGeometry::For(size).tree_blocks > 0) {
+    const std::string tree_what = "tree " + Store::TreePath(digest);
+    SEALFS_ASSIGN_OR_RETURN(int tree_dir, FanoutDir(true, digest));
+    SEALFS_ASSIGN_OR_RETURN(
+        bool have_tree, Exists(tree_dir, leaf, tree.tree.size(), tree_what));
+    if (!have_tree) {
+      SEALFS_ASSIGN_OR_RETURN(TempFile tree_file, TempFile::Create(tree_dir));
+      Status wrote = PwriteFull(tree_file.fd(), tree.tree, 0);
+      if (!wrote.ok()) return wrote.WithPrefix(tree_what);
+      tree_file.CloseFdIfNamed();
+      files.push_back({std::move(tree_file), leaf, tree.tree.size(), false});
+    }
+  }
+  if (files.empty()) return digest;
+  SEALFS_RETURN_IF_ERROR(Push(std::move(files), digest));
+  return digest;
 }
 
 Status StoreWriter::Impl::Push(std::vector<Pending> files,
@@ -323,6 +407,12 @@ Status StoreWriter::AddFromFd(int src_fd, const MerkleTree& expected) {
     }
     return builder.Finish();
   });
+}
+
+Result<Digest> StoreWriter::AddFromStream(uint64_t size,
+                                          const StreamReader& read,
+                                          const Digest* expected) {
+  return impl_->AddStream(size, read, expected);
 }
 
 Status StoreWriter::Commit() {

@@ -9,6 +9,7 @@
 #define SEALFS_INCLUDE_SEALFS_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -82,6 +83,17 @@ class StoreWriter {
   // once if the object and its tree already exist.
   Status AddFromFd(int fd, const MerkleTree& expected);
   Status AddFromBytes(std::span<const uint8_t> data, const MerkleTree& expected);
+
+  // Reads into `buffer`; returns the bytes read, 0 only at the end.
+  using StreamReader = std::function<Result<size_t>(std::span<uint8_t> buffer)>;
+
+  // Adds `size` bytes read once, in order, from a stream whose digest is not
+  // known beforehand (a tar entry, a download). `read` is never asked for
+  // more than `size` bytes in total; a stream that ends early is kErrCorrupt.
+  // With `expected`, content hashing to anything else is refused
+  // (kErrDigest) and never gets a name. Returns the content's digest.
+  Result<Digest> AddFromStream(uint64_t size, const StreamReader& read,
+                               const Digest* expected = nullptr);
 
   // Makes every added object durable and visible. After OK, every digest
   // passed to Add* is in the store.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -323,6 +324,100 @@ TEST(StoreWriter, UncommittedWriterLeavesNothing) {
   EXPECT_TRUE(TempFiles(path).empty());
 }
 
+// A stream over `data` handing out at most `chunk` bytes per call.
+StoreWriter::StreamReader StreamOf(const std::vector<uint8_t>& data,
+                                   size_t chunk = 7777) {
+  auto pos = std::make_shared<size_t>(0);
+  return [&data, pos, chunk](std::span<uint8_t> buf) -> Result<size_t> {
+    const size_t n = std::min({buf.size(), chunk, data.size() - *pos});
+    std::copy_n(data.begin() + static_cast<ptrdiff_t>(*pos), n, buf.begin());
+    *pos += n;
+    return n;
+  };
+}
+
+TEST(StoreWriterStream, RoundTripWithAndWithoutExpectedDigest) {
+  TempDir dir;
+  const std::string path = dir / "s";
+  StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
+  for (size_t i = 0; i < kSizes.size(); ++i) {
+    std::vector<uint8_t> data = RandomBytes(kSizes[i], 500 + i);
+    const Digest want = ComputeMerkleTree(data).digest;
+    Result<Digest> got = writer.AddFromStream(data.size(), StreamOf(data),
+                                              i % 2 ? &want : nullptr);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, want);
+  }
+  EXPECT_TRUE(ObjectNames(path).empty()) << "visible before Commit";
+  ASSERT_TRUE(writer.Commit().ok());
+  EXPECT_EQ(writer.objects_written(), kSizes.size());
+  for (size_t i = 0; i < kSizes.size(); ++i) {
+    ExpectStored(path, RandomBytes(kSizes[i], 500 + i));
+  }
+  EXPECT_TRUE(TempFiles(path).empty());
+}
+
+TEST(StoreWriterStream, WrongExpectedDigestIsRefusedAndInvisible) {
+  TempDir dir;
+  const std::string path = dir / "s";
+  StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
+  std::vector<uint8_t> data = RandomBytes(3 * kBlockSize + 11, 600);
+  std::vector<uint8_t> other = data;
+  other[kBlockSize + 1] ^= 1;
+  const Digest want = ComputeMerkleTree(other).digest;
+  Result<Digest> got = writer.AddFromStream(data.size(), StreamOf(data), &want);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().err(), kErrDigest);
+  ASSERT_TRUE(writer.Commit().ok());
+  EXPECT_TRUE(ObjectNames(path).empty());
+  EXPECT_FALSE(std::filesystem::exists(TreeFile(path, want)));
+  EXPECT_TRUE(TempFiles(path).empty());
+}
+
+TEST(StoreWriterStream, ShortStreamIsCorrupt) {
+  TempDir dir;
+  const std::string path = dir / "s";
+  StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
+  std::vector<uint8_t> data = RandomBytes(10000, 601);
+  Result<Digest> got = writer.AddFromStream(data.size() + 1, StreamOf(data));
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().err(), kErrCorrupt);
+  ASSERT_TRUE(writer.Commit().ok());
+  EXPECT_TRUE(ObjectNames(path).empty());
+}
+
+TEST(StoreWriterStream, ReaderErrorIsReturned) {
+  TempDir dir;
+  StoreWriter writer(MustOpen(dir / "s", Store::Mode::kCreate));
+  Result<Digest> got = writer.AddFromStream(
+      100, [](std::span<uint8_t>) -> Result<size_t> {
+        return Status::FromErrno(ETIMEDOUT, "remote stalled");
+      });
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().err(), ETIMEDOUT);
+}
+
+TEST(StoreWriterStream, PresentObjectIsNotRewrittenButMissingTreeIs) {
+  TempDir dir;
+  const std::string path = dir / "s";
+  std::vector<uint8_t> data = RandomBytes(5 * kBlockSize, 602);
+  const MerkleTree tree = ComputeMerkleTree(data);
+  {
+    StoreWriter first(MustOpen(path, Store::Mode::kCreate));
+    ASSERT_TRUE(first.AddFromBytes(data, tree).ok());
+    ASSERT_TRUE(first.Commit().ok());
+  }
+  const ino_t before = Inode(ObjectFile(path, tree.digest));
+  ASSERT_EQ(::unlink(TreeFile(path, tree.digest).c_str()), 0);
+  StoreWriter second(MustOpen(path, Store::Mode::kReadWrite));
+  ASSERT_TRUE(second.AddFromStream(data.size(), StreamOf(data)).ok());
+  ASSERT_TRUE(second.Commit().ok());
+  EXPECT_EQ(second.objects_written(), 0u);
+  EXPECT_EQ(Inode(ObjectFile(path, tree.digest)), before);
+  ExpectStored(path, data);
+  EXPECT_TRUE(TempFiles(path).empty());
+}
+
 // The fallback for filesystems without O_TMPFILE: named temps, link, unlink.
 class StoreWriterNamedTempTest : public ::testing::Test {
  protected:
@@ -360,6 +455,18 @@ TEST_F(StoreWriterNamedTempTest, UncommittedWriterRemovesTemps) {
     EXPECT_FALSE(TempFiles(path).empty());
   }
   EXPECT_TRUE(ObjectNames(path).empty());
+  EXPECT_TRUE(TempFiles(path).empty());
+}
+
+TEST_F(StoreWriterNamedTempTest, StreamLinksAcrossDirectories) {
+  TempDir dir;
+  const std::string path = dir / "s";
+  StoreWriter writer(MustOpen(path, Store::Mode::kCreate));
+  std::vector<uint8_t> data = RandomBytes(9 * kBlockSize + 1, 603);
+  ASSERT_TRUE(writer.AddFromStream(data.size(), StreamOf(data)).ok());
+  EXPECT_FALSE(TempFiles(path).empty());
+  ASSERT_TRUE(writer.Commit().ok());
+  ExpectStored(path, data);
   EXPECT_TRUE(TempFiles(path).empty());
 }
 
