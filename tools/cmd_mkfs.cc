@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fs/build/mkfs.h"
+#include "fs/store/tags.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -39,6 +40,8 @@ void PrintHelp() {
       "  --inline-max BYTES inline files of at most BYTES bytes in the\n"
       "                     manifest (default 64, at most %u)\n"
       "  --force            replace an existing IMAGE\n"
+      "  --tag NAME         also record the image as STORE/images/NAME, a\n"
+      "                     root for 'sealfs gc' (repeatable)\n"
       "  -h, --help         show this help\n"
       "\n"
       "Exit status: 0 success, 1 failure, 2 usage error.\n",
@@ -74,7 +77,7 @@ std::string HumanBytes(uint64_t bytes) {
 }  // namespace
 
 int CmdMkfs(int argc, char** argv) {
-  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce };
+  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce, kTag };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
       {"key", required_argument, nullptr, kKey},
@@ -82,6 +85,7 @@ int CmdMkfs(int argc, char** argv) {
       {"threads", required_argument, nullptr, kThreads},
       {"inline-max", required_argument, nullptr, kInlineMax},
       {"force", no_argument, nullptr, kForce},
+      {"tag", required_argument, nullptr, kTag},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -132,6 +136,12 @@ int CmdMkfs(int argc, char** argv) {
         break;
       case kForce:
         options.force = true;
+        break;
+      case kTag:
+        if (Status s = store::CheckTagName(optarg); !s.ok()) {
+          return UsageError(kCmd, s.context());
+        }
+        options.tags.push_back(optarg);
         break;
       case 'h':
         PrintHelp();

@@ -11,6 +11,7 @@
 
 #include "fs/build/hasher.h"
 #include "fs/build/walker.h"
+#include "fs/store/tags.h"
 #include "fs/util/io.h"
 #include "fs/util/progress.h"
 #include "sealfs/format.h"
@@ -31,6 +32,9 @@ Status CheckOptions(const MkfsOptions& options) {
   }
   if (options.threads < 1) {
     return Status::FromErrno(EINVAL, "threads must be at least 1");
+  }
+  for (const std::string& tag : options.tags) {
+    SEALFS_RETURN_IF_ERROR(store::CheckTagName(tag));
   }
   if (!options.force) {
     struct stat st;
@@ -122,6 +126,12 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
   SEALFS_RETURN_IF_ERROR(
       WriteFileAtomic(options.image, bytes, 0644, !options.force)
           .WithPrefix(options.image));
+  // Tagged while `writer` still holds the store lock: gc cannot sweep
+  // between "objects present" and "image is a root".
+  for (const std::string& tag : options.tags) {
+    SEALFS_RETURN_IF_ERROR(store::WriteTag(*store, tag, bytes)
+                               .WithPrefix("store " + options.store));
+  }
   return report;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sealfs/digest.h"
 #include "sealfs/status.h"
@@ -25,6 +26,7 @@ struct MkfsOptions {
   uint32_t inline_max = 64;      // inline files of at most this many bytes
   bool force = false;            // replace an existing image
   bool progress = false;         // progress bar (drawn only on a terminal)
+  std::vector<std::string> tags;  // STORE/images/ names to record it under
 };
 
 struct MkfsReport {
@@ -39,7 +41,7 @@ struct MkfsReport {
 
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
-// kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
+// kMaxInlineSize, threads < 1 or a bad tag name; otherwise the first failure, naming its path.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
 
 }  // namespace sealfs::build
