@@ -71,17 +71,27 @@ int CmdGc(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
-      case kStore: store_path = optarg; break;
+      case kStore:
+        store_path = optarg;
+        break;
       case kGrace: {
         Result<int64_t> grace = store::ParseDuration(optarg);
         if (!grace.ok()) return UsageError(kCmd, grace.status().context());
         options.grace_s = *grace;
         break;
       }
-      case kDryRun: options.dry_run = true; break;
-      case kJson: json = true; break;
-      case kNoWait: options.wait = false; break;
-      case 'h': PrintHelp(); return kExitOk;
+      case kDryRun:
+        options.dry_run = true;
+        break;
+      case kJson:
+        json = true;
+        break;
+      case kNoWait:
+        options.wait = false;
+        break;
+      case 'h':
+        PrintHelp();
+        return kExitOk;
       default:
         return UsageError(kCmd, std::string("unknown or incomplete option '") +
                                     argv[optind - 1] + "'");
@@ -110,20 +120,34 @@ int CmdGc(int argc, char** argv) {
   if (json) {
     JsonWriter w;
     w.BeginObject();
-    w.Key("store"); w.String(store_path);
-    w.Key("dry_run"); w.Bool(options.dry_run);
-    w.Key("grace_seconds"); w.Int(options.grace_s);
-    w.Key("tags"); w.Uint(r.tags);
-    w.Key("live_objects"); w.Uint(r.live_objects);
-    w.Key("live_bytes"); w.Uint(r.live_bytes);
-    w.Key("recent_objects"); w.Uint(r.recent_objects);
-    w.Key("recent_bytes"); w.Uint(r.recent_bytes);
-    w.Key("removed_objects"); w.Uint(r.removed_objects);
-    w.Key("removed_object_bytes"); w.Uint(r.removed_object_bytes);
-    w.Key("removed_trees"); w.Uint(r.removed_trees);
-    w.Key("removed_tree_bytes"); w.Uint(r.removed_tree_bytes);
-    w.Key("removed_temp_files"); w.Uint(r.removed_temps);
-    w.Key("removed_temp_bytes"); w.Uint(r.removed_temp_bytes);
+    w.Key("store");
+    w.String(store_path);
+    w.Key("dry_run");
+    w.Bool(options.dry_run);
+    w.Key("grace_seconds");
+    w.Int(options.grace_s);
+    w.Key("tags");
+    w.Uint(r.tags);
+    w.Key("live_objects");
+    w.Uint(r.live_objects);
+    w.Key("live_bytes");
+    w.Uint(r.live_bytes);
+    w.Key("recent_objects");
+    w.Uint(r.recent_objects);
+    w.Key("recent_bytes");
+    w.Uint(r.recent_bytes);
+    w.Key("removed_objects");
+    w.Uint(r.removed_objects);
+    w.Key("removed_object_bytes");
+    w.Uint(r.removed_object_bytes);
+    w.Key("removed_trees");
+    w.Uint(r.removed_trees);
+    w.Key("removed_tree_bytes");
+    w.Uint(r.removed_tree_bytes);
+    w.Key("removed_temp_files");
+    w.Uint(r.removed_temps);
+    w.Key("removed_temp_bytes");
+    w.Uint(r.removed_temp_bytes);
     w.Key("removed");
     w.BeginArray();
     for (const std::string& p : r.removed) w.String(p);

@@ -58,9 +58,15 @@ int CmdTag(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
-      case kStore: store_path = optarg; break;
-      case kDelete: remove = true; break;
-      case 'h': PrintHelp(); return kExitOk;
+      case kStore:
+        store_path = optarg;
+        break;
+      case kDelete:
+        remove = true;
+        break;
+      case 'h':
+        PrintHelp();
+        return kExitOk;
       default:
         return UsageError(kCmd, std::string("unknown or incomplete option '") +
                                     argv[optind - 1] + "'");
@@ -68,7 +74,8 @@ int CmdTag(int argc, char** argv) {
   }
   const int args = argc - optind;
   if (remove ? args != 1 : args != 2) {
-    return UsageError(kCmd, remove ? "expected NAME" : "expected IMAGE and NAME");
+    return UsageError(kCmd,
+                      remove ? "expected NAME" : "expected IMAGE and NAME");
   }
   const std::string name = argv[argc - 1];
   if (Status s = store::CheckTagName(name); !s.ok()) {
@@ -91,16 +98,16 @@ int CmdTag(int argc, char** argv) {
   if (!bytes.ok()) return Fail(kCmd, bytes.status().WithPrefix(image));
   Result<std::shared_ptr<const Manifest>> manifest = store::ParseImage(*bytes);
   if (!manifest.ok()) {
-    return Fail(kCmd, manifest.status().WithPrefix(image + ": not a valid image"));
+    return Fail(kCmd,
+                manifest.status().WithPrefix(image + ": not a valid image"));
   }
-  Result<std::vector<store::ObjectRef>> refs =
-      store::ImageObjects(**manifest);
+  Result<std::vector<store::ObjectRef>> refs = store::ImageObjects(**manifest);
   if (!refs.ok()) return Fail(kCmd, refs.status().WithPrefix(image));
 
   // Shared, like a build: the tag lands either before a gc reads the tags
   // (its objects are then live) or after the sweep ends.
-  Result<StoreLock> lock = StoreLock::Acquire(
-      st.dir_fd(), StoreLock::Kind::kShared, /*wait=*/true);
+  Result<StoreLock> lock =
+      StoreLock::Acquire(st.dir_fd(), StoreLock::Kind::kShared, /*wait=*/true);
   if (!lock.ok()) return Fail(kCmd, lock.status().WithPrefix("store"));
   uint64_t missing = 0;
   for (const store::ObjectRef& ref : *refs) {

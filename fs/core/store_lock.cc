@@ -66,14 +66,13 @@ Result<StoreLock> StoreLock::Acquire(int store_fd, Kind kind, bool wait,
   if (Flock(fd.get(), op | LOCK_NB) == 0) return StoreLock(std::move(fd));
   if (errno != EWOULDBLOCK) return ErrnoStatus(kWhat + ": flock");
   if (!wait) {
-    return Status::FromErrno(EWOULDBLOCK,
-                             kind == Kind::kShared
-                                 ? "store is being garbage collected"
-                                 : "store is in use by " +
-                                       std::to_string(std::max(
-                                           CountSharedLockHolders(fd.get()),
-                                           1)) +
-                                       " writer(s)");
+    return Status::FromErrno(
+        EWOULDBLOCK, kind == Kind::kShared
+                         ? "store is being garbage collected"
+                         : "store is in use by " +
+                               std::to_string(std::max(
+                                   CountSharedLockHolders(fd.get()), 1)) +
+                               " writer(s)");
   }
   if (on_wait) on_wait(CountSharedLockHolders(fd.get()));
   if (Flock(fd.get(), op) != 0) return ErrnoStatus(kWhat + ": flock");

@@ -45,8 +45,8 @@ class Checker {
       : store_(store),
         options_(options),
         quarantine_(store.dir_fd(), options.format_record),
-        limiter_(options.max_rate, std::max<uint64_t>(options.max_rate / 10,
-                                                      kChunk)) {}
+        limiter_(options.max_rate,
+                 std::max<uint64_t>(options.max_rate / 10, kChunk)) {}
 
   Result<FsckReport> Run();
 
@@ -200,13 +200,12 @@ void Checker::WriteTree(const Digest& digest, const MerkleTree& tree,
                         FsckProblem& problem) {
   Result<UniqueFd> dir =
       OpenFanoutDir(store_.dir_fd(), kTreesDir, digest, /*create=*/true);
-  Status wrote = dir.ok() ? WriteNewFile(dir->get(), LeafName(digest),
-                                         tree.tree)
-                          : dir.status();
+  Status wrote = dir.ok()
+                     ? WriteNewFile(dir->get(), LeafName(digest), tree.tree)
+                     : dir.status();
   if (wrote.ok()) {
-    problem.action = problem.action.empty()
-                         ? "rebuilt"
-                         : problem.action + ", rebuilt";
+    problem.action =
+        problem.action.empty() ? "rebuilt" : problem.action + ", rebuilt";
     std::lock_guard lock(mu_);
     ++report_.repaired;
   } else {
@@ -254,13 +253,14 @@ void Checker::CheckTree(const ScanEntry& object, const MerkleTree& tree,
           bad = "read error: " + got.status().ToString();
         } else if (*got != want) {
           bad = "shrank while reading";
-        } else if (!std::equal(buffer.begin(),
-                               buffer.begin() + static_cast<ptrdiff_t>(want),
-                               tree.tree.begin() +
-                                   static_cast<ptrdiff_t>(off))) {
-          bad = "does not match the tree of the object (first difference in "
-                "block " +
-                std::to_string(off / kBlockSize) + " or later)";
+        } else if (!std::equal(
+                       buffer.begin(),
+                       buffer.begin() + static_cast<ptrdiff_t>(want),
+                       tree.tree.begin() + static_cast<ptrdiff_t>(off))) {
+          bad =
+              "does not match the tree of the object (first difference in "
+              "block " +
+              std::to_string(off / kBlockSize) + " or later)";
         }
         off += want;
       }
@@ -388,8 +388,8 @@ Result<FsckReport> Checker::Run() {
               return a->st.st_size > b->st.st_size;
             });
   if (options_.progress) {
-    progress_ = std::make_unique<Progress>("fsck", total_bytes,
-                                           Progress::Unit::kBytes);
+    progress_ =
+        std::make_unique<Progress>("fsck", total_bytes, Progress::Unit::kBytes);
   }
   std::atomic<size_t> next{0};
   auto worker = [&] {

@@ -18,10 +18,10 @@
 namespace sealfs::store {
 
 struct FsckOptions {
-  bool repair = false;        // rebuild missing or bad trees
-  int threads = 1;            // hashing threads, >= 1
-  uint64_t max_rate = 0;      // total read bytes per second; 0: unlimited
-  bool progress = false;      // progress bar (drawn only on a terminal)
+  bool repair = false;            // rebuild missing or bad trees
+  int threads = 1;                // hashing threads, >= 1
+  uint64_t max_rate = 0;          // total read bytes per second; 0: unlimited
+  bool progress = false;          // progress bar (drawn only on a terminal)
   RecordFormatter format_record;  // quarantine record contents
 };
 

@@ -33,7 +33,9 @@ class Sweeper {
     cutoff_ns_ = Nanos(now) - options.grace_s * 1'000'000'000;
   }
 
-  bool Old(const ScanEntry& e) const { return Nanos(e.st.st_mtim) <= cutoff_ns_; }
+  bool Old(const ScanEntry& e) const {
+    return Nanos(e.st.st_mtim) <= cutoff_ns_;
+  }
 
   // Removes one entry (or, in a dry run, pretends to). False if it failed.
   bool Remove(const ScanEntry& e) {
@@ -62,11 +64,24 @@ Result<int64_t> ParseDuration(std::string_view text) {
   if (text.empty()) return bad;
   int64_t unit = 1;
   switch (text.back()) {
-    case 's': unit = 1; text.remove_suffix(1); break;
-    case 'm': unit = 60; text.remove_suffix(1); break;
-    case 'h': unit = 3600; text.remove_suffix(1); break;
-    case 'd': unit = 86400; text.remove_suffix(1); break;
-    default: break;
+    case 's':
+      unit = 1;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      text.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   if (text.empty() || text.size() > 12) return bad;
   int64_t value = 0;
@@ -140,7 +155,8 @@ Result<GcReport> RunGc(const Store& store, const GcOptions& options) {
   // Trees after objects: an interrupted gc leaves at worst a tree without
   // its object, which the next gc removes; never an object without a tree
   // that it removed on purpose.
-  Result<std::vector<ScanEntry>> trees = ScanStoreDir(store.dir_fd(), kTreesDir);
+  Result<std::vector<ScanEntry>> trees =
+      ScanStoreDir(store.dir_fd(), kTreesDir);
   if (!trees.ok()) {
     if (trees.status().err() == ENOENT) return report;
     return trees.status();

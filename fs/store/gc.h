@@ -33,15 +33,15 @@ struct GcOptions {
 
 struct GcReport {
   uint64_t tags = 0;
-  uint64_t live_objects = 0;         // referenced and present
+  uint64_t live_objects = 0;  // referenced and present
   uint64_t live_bytes = 0;
-  uint64_t recent_objects = 0;       // unreferenced, kept by the grace period
+  uint64_t recent_objects = 0;  // unreferenced, kept by the grace period
   uint64_t recent_bytes = 0;
-  uint64_t removed_objects = 0;      // (or, dry run, that would be removed)
+  uint64_t removed_objects = 0;  // (or, dry run, that would be removed)
   uint64_t removed_object_bytes = 0;
   uint64_t removed_trees = 0;
   uint64_t removed_tree_bytes = 0;
-  uint64_t removed_temps = 0;        // stale ".tmp-" partial writes
+  uint64_t removed_temps = 0;  // stale ".tmp-" partial writes
   uint64_t removed_temp_bytes = 0;
   std::vector<std::string> removed;  // paths, in order (dry run: would be)
   std::vector<std::string> errors;   // removals that failed (left in place)

@@ -53,8 +53,7 @@ Result<std::string> Quarantine::Move(int dir_fd, const std::string& name,
                                      QuarantineRecord record) {
   SEALFS_ASSIGN_OR_RETURN(int qdir, Dir());
   record.time = static_cast<int64_t>(std::time(nullptr));
-  const std::string base =
-      Sanitise(stem) + "." + std::to_string(record.time);
+  const std::string base = Sanitise(stem) + "." + std::to_string(record.time);
   std::string target;
   for (int n = 0;; ++n) {
     target = n == 0 ? base : base + "." + std::to_string(n);
@@ -73,10 +72,12 @@ Result<std::string> Quarantine::Move(int dir_fd, const std::string& name,
   UniqueFd fd(::openat(qdir, record_name.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        0600));
-  Status wrote = fd.valid() ? WriteFull(fd.get(), std::span<const uint8_t>(
-                                  reinterpret_cast<const uint8_t*>(text.data()),
-                                  text.size()))
-                            : ErrnoStatus(record_name);
+  Status wrote =
+      fd.valid() ? WriteFull(fd.get(),
+                             std::span<const uint8_t>(
+                                 reinterpret_cast<const uint8_t*>(text.data()),
+                                 text.size()))
+                 : ErrnoStatus(record_name);
   if (wrote.ok() && ::fsync(fd.get()) != 0) wrote = ErrnoStatus("fsync");
   if (!wrote.ok()) shown += " (record not written: " + wrote.ToString() + ")";
   (void)::fsync(qdir);

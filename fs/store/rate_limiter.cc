@@ -21,8 +21,8 @@ void RateLimiter::Acquire(uint64_t bytes) {
     std::lock_guard lock(mu_);
     const Clock::time_point now = Clock::now();
     tokens_ = std::min(
-        burst_, tokens_ + std::chrono::duration<double>(now - last_).count() *
-                              rate_);
+        burst_,
+        tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
     last_ = now;
     tokens_ -= static_cast<double>(bytes);
     // Debt is paid by this caller's sleep; the next caller sees it too and

@@ -25,7 +25,7 @@ class RateLimiter {
   const double rate_;   // bytes per second
   const double burst_;  // bytes
   std::mutex mu_;
-  double tokens_;       // guarded by mu_; may go negative (debt)
+  double tokens_;           // guarded by mu_; may go negative (debt)
   Clock::time_point last_;  // guarded by mu_
 };
 

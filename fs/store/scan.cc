@@ -19,8 +19,7 @@ namespace sealfs::store {
 namespace {
 
 bool IsLowerHex(const std::string& s, size_t len) {
-  return s.size() == len &&
-         std::all_of(s.begin(), s.end(), [](char c) {
+  return s.size() == len && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
@@ -73,8 +72,7 @@ std::string PrintableName(const std::string& name) {
 }
 
 Result<std::vector<ScanEntry>> ScanStoreDir(int store_fd, const char* top) {
-  Result<UniqueFd> top_fd =
-      OpenBeneath(store_fd, top, O_RDONLY | O_DIRECTORY);
+  Result<UniqueFd> top_fd = OpenBeneath(store_fd, top, O_RDONLY | O_DIRECTORY);
   if (!top_fd.ok()) {
     return StoreOpenError(top_fd.status().err(), std::string(top) + "/");
   }

@@ -20,11 +20,11 @@ namespace sealfs::store {
 
 struct ScanEntry {
   enum class Kind {
-    kFile,       // a regular file named by a digest in its fan-out directory
-    kTemp,       // a ".tmp-" partial write
-    kNotRegular, // a digest name that is a symlink, directory, FIFO, ...
-    kBadName,    // a name in a fan-out directory that is not 62 hex digits
-    kBadFanout,  // an entry of objects/ (trees/) that is not a fan-out dir
+    kFile,        // a regular file named by a digest in its fan-out directory
+    kTemp,        // a ".tmp-" partial write
+    kNotRegular,  // a digest name that is a symlink, directory, FIFO, ...
+    kBadName,     // a name in a fan-out directory that is not 62 hex digits
+    kBadFanout,   // an entry of objects/ (trees/) that is not a fan-out dir
   };
   Kind kind = Kind::kFile;
   std::shared_ptr<UniqueFd> dir;  // the directory holding `name`

@@ -69,16 +69,16 @@ Result<std::vector<uint8_t>> ReadTagFile(int dir_fd, const std::string& name,
 Status CheckTagName(std::string_view name) {
   const std::string shown = PrintableName(std::string(name));
   if (name.empty() || name.size() > kMaxTagNameLen) {
-    return Status::FromErrno(EINVAL, "tag name '" + shown +
-                                         "': must be 1 to 128 characters");
+    return Status::FromErrno(
+        EINVAL, "tag name '" + shown + "': must be 1 to 128 characters");
   }
   if (!std::all_of(name.begin(), name.end(), IsTagChar)) {
     return Status::FromErrno(
         EINVAL, "tag name '" + shown + "': only A-Z a-z 0-9 . _ - allowed");
   }
   if (name.front() == '.') {
-    return Status::FromErrno(EINVAL,
-                             "tag name '" + shown + "': must not start with '.'");
+    return Status::FromErrno(
+        EINVAL, "tag name '" + shown + "': must not start with '.'");
   }
   if (name.find(kTempPrefix) != std::string_view::npos) {
     return Status::FromErrno(EINVAL, "tag name '" + shown +
@@ -119,7 +119,8 @@ Status DeleteTag(const Store& store, std::string_view name) {
     return dir.status();
   }
   if (::unlinkat(dir->get(), std::string(name).c_str(), 0) != 0) {
-    if (errno == ENOENT) return Status::FromErrno(ENOENT, what + ": no such tag");
+    if (errno == ENOENT)
+      return Status::FromErrno(ENOENT, what + ": no such tag");
     return ErrnoStatus(what);
   }
   if (::fsync(dir->get()) != 0) return ErrnoStatus(what + ": fsync images/");
@@ -143,8 +144,7 @@ Result<std::vector<Tag>> ListTags(const Store& store) {
     const std::string what = std::string(kImagesDir) + "/" + tag.name;
     tag.status = CheckTagName(name);
     if (tag.status.ok()) {
-      Result<std::vector<uint8_t>> bytes =
-          ReadTagFile(dir->get(), name, what);
+      Result<std::vector<uint8_t>> bytes = ReadTagFile(dir->get(), name, what);
       if (bytes.ok()) {
         tag.file_size = bytes->size();
         Result<std::shared_ptr<const Manifest>> m =

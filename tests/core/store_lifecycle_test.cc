@@ -76,8 +76,8 @@ TEST(StoreLock, StoreWriterHoldsSharedLockForItsLife) {
   auto store = MustOpen(dir / "s", Store::Mode::kCreate);
   {
     StoreWriter writer(store);
-    Result<StoreLock> ex = StoreLock::Acquire(
-        store->dir_fd(), StoreLock::Kind::kExclusive, false);
+    Result<StoreLock> ex =
+        StoreLock::Acquire(store->dir_fd(), StoreLock::Kind::kExclusive, false);
     ASSERT_FALSE(ex.ok());
     EXPECT_EQ(ex.status().err(), EWOULDBLOCK);
   }
@@ -139,11 +139,23 @@ TEST(TagName, AcceptsTheDocumentedAlphabet) {
 }
 
 TEST(TagName, RefusesEverythingElse) {
-  const std::vector<std::string> bad = {
-      "",        ".",          "..",         ".hidden",  "../etc",
-      "a/b",     "/abs",       "a b",        "tab\tx",   "nl\n",
-      "ä",       "a\\b",       "a:b",        "a*",       std::string(129, 'x'),
-      "x.tmp-1", std::string("nul\0x", 5)};
+  const std::vector<std::string> bad = {"",
+                                        ".",
+                                        "..",
+                                        ".hidden",
+                                        "../etc",
+                                        "a/b",
+                                        "/abs",
+                                        "a b",
+                                        "tab\tx",
+                                        "nl\n",
+                                        "ä",
+                                        "a\\b",
+                                        "a:b",
+                                        "a*",
+                                        std::string(129, 'x'),
+                                        "x.tmp-1",
+                                        std::string("nul\0x", 5)};
   for (const std::string& name : bad) {
     Status s = store::CheckTagName(name);
     EXPECT_EQ(s.err(), EINVAL) << store::PrintableName(name);
@@ -157,8 +169,8 @@ TEST(Duration, Parses) {
   EXPECT_EQ(*store::ParseDuration("10m"), 600);
   EXPECT_EQ(*store::ParseDuration("2h"), 7200);
   EXPECT_EQ(*store::ParseDuration("7d"), 7 * 86400);
-  for (const char* bad : {"", "s", "-1", "1.5h", "1w", "h1", "99999999999d",
-                          " 1", "1 "}) {
+  for (const char* bad :
+       {"", "s", "-1", "1.5h", "1w", "h1", "99999999999d", " 1", "1 "}) {
     Result<int64_t> r = store::ParseDuration(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().err(), EINVAL);

@@ -59,19 +59,22 @@ TEST(GcRace, BuildsAndGcNeverLoseATaggedObject) {
   const std::string builder =
       until + "i=0; while [ $(date +%s) -lt $end ]; do " + sealfs +
       " mkfs --force --store " + Q(store) + " --tag cur " + Q(src) + " " +
-      Q(work / "img") + " >/dev/null 2>>" + w + "/build.log || echo \"mkfs "
-      "$i failed\" >>" + w + "/fails; " + sealfs + " fsck --store " +
-      Q(store) + " >" + w + "/fsck.out 2>/dev/null || { echo \"after build "
-      "$i:\"; cat " + w + "/fsck.out; } >>" + w + "/fails; " + sealfs +
-      " tag --store " + Q(store) + " --delete cur >/dev/null; " + age +
+      Q(work / "img") + " >/dev/null 2>>" + w +
+      "/build.log || echo \"mkfs "
+      "$i failed\" >>" +
+      w + "/fails; " + sealfs + " fsck --store " + Q(store) + " >" + w +
+      "/fsck.out 2>/dev/null || { echo \"after build "
+      "$i:\"; cat " +
+      w + "/fsck.out; } >>" + w + "/fails; " + sealfs + " tag --store " +
+      Q(store) + " --delete cur >/dev/null; " + age +
       "; i=$((i+1)); done; echo $i >" + w + "/builds";
   const std::string collector =
       until + "n=0; while [ $(date +%s) -lt $end ]; do " + sealfs +
-      " gc --store " + Q(store) + " --grace 0 >>" + w + "/gc.log 2>&1 || "
-      "echo \"gc $n failed\" >>" + w + "/fails; n=$((n+1)); done; echo $n >" +
-      w + "/gcs";
-  CommandResult r =
-      Shell("(" + builder + ") & (" + collector + ") & wait");
+      " gc --store " + Q(store) + " --grace 0 >>" + w +
+      "/gc.log 2>&1 || "
+      "echo \"gc $n failed\" >>" +
+      w + "/fails; n=$((n+1)); done; echo $n >" + w + "/gcs";
+  CommandResult r = Shell("(" + builder + ") & (" + collector + ") & wait");
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   const std::string fails = work / "fails";
@@ -89,11 +92,11 @@ TEST(GcRace, BuildsAndGcNeverLoseATaggedObject) {
               gcs, removed.out.c_str());
 
   // One last tagged build, then the whole store must check clean.
-  ASSERT_EQ(Shell(sealfs + " mkfs --force --store " + Q(store) +
-                  " --tag final " + Q(src) + " " + Q(work / "img") +
-                  " >/dev/null 2>&1")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Shell(sealfs + " mkfs --force --store " + Q(store) + " --tag final " +
+            Q(src) + " " + Q(work / "img") + " >/dev/null 2>&1")
+          .exit_code,
+      0);
   r = st::Run({SealfsBin(), "fsck", "--store", store});
   EXPECT_EQ(r.exit_code, 0) << r.out;
 }
