@@ -123,8 +123,11 @@ void Checker::HandleJunk(const ScanEntry& e) {
 }
 
 Result<size_t> Checker::Read(int fd, std::span<uint8_t> out, uint64_t offset) {
-  limiter_.Acquire(out.size());
-  return PreadFull(fd, out, offset);
+  Result<size_t> got = PreadFull(fd, out, offset);
+  // Charged after the read, by what was read: the buffer is 1 MiB but most
+  // objects are small, and the EOF read costs nothing.
+  if (got.ok()) limiter_.Acquire(*got);
+  return got;
 }
 
 void Checker::CheckObject(const ScanEntry& e, std::vector<uint8_t>& buffer) {
