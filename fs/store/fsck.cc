@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,17 @@ namespace sealfs::store {
 namespace {
 
 constexpr size_t kChunk = size_t{1} << 20;
+
+// True if the first block of the file is in the page cache: a read that
+// must not block (RWF_NOWAIT) succeeds in full. Kernels or filesystems
+// without buffered RWF_NOWAIT say EAGAIN/EOPNOTSUPP, and we drop as before.
+bool IsCached(int fd, off_t size, std::vector<uint8_t>& buffer) {
+  if (size <= 0) return true;
+  const size_t want = static_cast<size_t>(
+      std::min<off_t>(size, static_cast<off_t>(kBlockSize)));
+  struct iovec iov = {buffer.data(), want};
+  return ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) == static_cast<ssize_t>(want);
+}
 
 // "is a FIFO, not a regular file" for an entry's lstat.
 std::string TypeProblem(const struct stat& st) {
@@ -155,6 +167,7 @@ void Checker::CheckObject(const ScanEntry& e, std::vector<uint8_t>& buffer) {
     Add(std::move(p));
     return;
   }
+  const bool was_cached = IsCached(fd.get(), st.st_size, buffer);
   (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   MerkleBuilder builder;
   uint64_t offset = 0;
@@ -170,8 +183,10 @@ void Checker::CheckObject(const ScanEntry& e, std::vector<uint8_t>& buffer) {
     offset += *got;
     if (progress_) progress_->Add(*got);
   }
-  // Hashing a store must not push every running workload out of the cache.
-  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+  // Hashing a store must not push every running workload out of the cache:
+  // drop what this read brought in, but not an object that was already
+  // cached (a running container is probably using it).
+  if (!was_cached) (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
   fd.reset();
   {
     std::lock_guard lock(mu_);
@@ -247,6 +262,7 @@ void Checker::CheckTree(const ScanEntry& object, const MerkleTree& tree,
       bad = "size " + std::to_string(st.st_size) + ", expected " +
             std::to_string(tree.tree.size());
     } else {
+      const bool was_cached = IsCached(fd->get(), st.st_size, buffer);
       for (uint64_t off = 0; off < tree.tree.size() && bad.empty();) {
         const size_t want = static_cast<size_t>(
             std::min<uint64_t>(buffer.size(), tree.tree.size() - off));
@@ -267,7 +283,9 @@ void Checker::CheckTree(const ScanEntry& object, const MerkleTree& tree,
         }
         off += want;
       }
-      (void)::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_DONTNEED);
+      if (!was_cached) {
+        (void)::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_DONTNEED);
+      }
     }
   }
   {
