@@ -629,6 +629,47 @@ TEST_F(StoreCmdsTest, GcNoWaitFailsWhileABuildHoldsTheLock) {
   EXPECT_EQ(Sealfs({"gc", "--store", store_, "--no-wait"}).exit_code, 0);
 }
 
+// A gc that finds a build running waits for it (saying so once on a
+// terminal, here a pty from script(1)), then sweeps.
+TEST_F(StoreCmdsTest, GcWaitsForRunningBuild) {
+  if (!st::HaveProgram("script")) GTEST_SKIP() << "script(1) not installed";
+  Mkfs(src_b_, work_ / "b.img");
+  AgeObjects();
+  Result<std::shared_ptr<Store>> store =
+      Store::Open(store_, Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  const std::string log = work_ / "gc.typescript";
+  auto log_text = [&] {
+    if (!Exists(log)) return std::string();
+    std::vector<uint8_t> b = ReadFile(log);
+    return std::string(b.begin(), b.end());
+  };
+  {
+    StoreWriter writer(*store);
+    ASSERT_EQ(Shell("script -qfc " +
+                    Q(Q(SealfsBin()) + " gc --grace 0 --store " + Q(store_)) +
+                    " " + Q(log) + " >/dev/null 2>&1 </dev/null &")
+                  .exit_code,
+              0);
+    // Bounded poll (60 s) for the message; not a timing assertion.
+    for (int i = 0; i < 600 && log_text().find("waiting") == std::string::npos;
+         ++i) {
+      ::usleep(100000);
+    }
+    EXPECT_NE(log_text().find("sealfs gc: waiting for 1 writer to finish"),
+              std::string::npos)
+        << log_text();
+    EXPECT_TRUE(Exists(ObjectFile(tool_b_)));  // nothing swept yet
+  }
+  for (int i = 0; i < 600 && log_text().find("freed") == std::string::npos;
+       ++i) {
+    ::usleep(100000);
+  }
+  EXPECT_NE(log_text().find("removed 2 objects"), std::string::npos)
+      << log_text();
+  EXPECT_FALSE(Exists(ObjectFile(tool_b_)));
+}
+
 TEST_F(StoreCmdsTest, GcExitCodes) {
   EXPECT_EQ(Sealfs({"gc", "--help"}).exit_code, 0);
   EXPECT_EQ(Sealfs({"gc", "--grace", "5x"}).exit_code, 2);
