@@ -37,18 +37,16 @@ Result<uint64_t> CheckObjects(const ParsedDump& dump,
   const std::string& store_path = options.output.store;
   Result<std::shared_ptr<Store>> store =
       Store::Open(store_path, Store::Mode::kReadOnly);
-  if (!store.ok() && !options.allow_missing) {
+  // A store that does not exist holds no object: report the first file.
+  if (!store.ok() && store.status().err() != ENOENT) {
     return store.status().WithPrefix("store " + store_path);
   }
   std::unordered_set<Digest, DigestHash> seen;
   uint64_t missing = 0;
   for (const DumpStoredFile& f : dump.stored) {
     if (!seen.insert(f.digest).second) continue;
-    if (!store.ok()) {
-      ++missing;
-      continue;
-    }
-    Result<UniqueFd> obj = (*store)->OpenObject(f.digest);
+    Result<UniqueFd> obj = store.ok() ? (*store)->OpenObject(f.digest)
+                                      : Result<UniqueFd>(store.status());
     if (!obj.ok()) {
       if (obj.status().err() == ENOENT) {
         if (options.allow_missing) {
