@@ -7,7 +7,7 @@
 
 #include <memory>
 #include <optional>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "fs/build/dump_parser.h"
 #include "sealfs/store.h"
@@ -41,10 +41,20 @@ Result<uint64_t> CheckObjects(const ParsedDump& dump,
   if (!store.ok() && store.status().err() != ENOENT) {
     return store.status().WithPrefix("store " + store_path);
   }
-  std::unordered_set<Digest, DigestHash> seen;
+  // Size of each digest seen: one digest names one content, so one size.
+  std::unordered_map<Digest, uint64_t, DigestHash> seen;
   uint64_t missing = 0;
   for (const DumpStoredFile& f : dump.stored) {
-    if (!seen.insert(f.digest).second) continue;
+    auto [it, first] = seen.emplace(f.digest, f.size);
+    if (!first) {
+      if (it->second != f.size) {
+        return Status::FromErrno(
+            EINVAL, f.path + ": SIZE is " + std::to_string(f.size) +
+                        " but an earlier file with DIGEST " + f.digest.Hex() +
+                        " has SIZE " + std::to_string(it->second));
+      }
+      continue;
+    }
     Result<UniqueFd> obj = store.ok() ? (*store)->OpenObject(f.digest)
                                       : Result<UniqueFd>(store.status());
     if (!obj.ok()) {

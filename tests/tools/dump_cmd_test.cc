@@ -155,6 +155,21 @@ TEST_F(DumpCmdTest, ObjectOfTheWrongSizeIsRefused) {
       << r.err;
 }
 
+TEST_F(DumpCmdTest, OneDigestWithTwoSizesIsRefusedEvenIfMissing) {
+  const std::string hex(64, 'e');
+  const std::string payload = hex.substr(0, 2) + "/" + hex.substr(2);
+  WriteFile(work_ / "d", "/ 0 40755 2 0 0 0 0.0 - - -\n"
+                         "/a 5000 100644 1 0 0 0 0.0 " + payload + " - " +
+                             hex + "\n" + "/b 6000 100644 1 0 0 0 0.0 " +
+                             payload + " - " + hex + "\n");
+  CommandResult r = Sealfs({"mkfs", "--store", store_, "--allow-missing",
+                            "--from-dump", work_ / "d", work_ / "x.img"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/b: SIZE is 6000 but an earlier file with DIGEST"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(DumpCmdTest, PayloadWithoutDigestIsRefusedWithItsLine) {
   WriteFile(work_ / "d",
             "/ 0 40755 2 0 0 0 0.0 - - -\n"
