@@ -10,49 +10,12 @@
 #include <string>
 
 #include "tests/integration/mount_fixture.h"
+#include "tests/integration/store_files.h"
 
 namespace sealfs::testing {
 namespace {
 
-constexpr size_t kBlock = 4096;
-
-// STORE/objects/XX/<62 hex> of the file at `path`, via `fsverity digest`.
-std::string ObjectPathFor(const std::string& store, const std::string& path) {
-  CommandResult r = RunCmd({"fsverity", "digest", path});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string hex = r.out.substr(r.out.find(':') + 1, 64);
-  return store + "/objects/" + hex.substr(0, 2) + "/" + hex.substr(2);
-}
-
-void FlipByte(const std::string& path, off_t offset) {
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  unsigned char c = 0;
-  ASSERT_EQ(pread(fd, &c, 1, offset), 1);
-  c ^= 0x01;
-  ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
-  close(fd);
-}
-
-// Reads block `index` of `path` with O_DIRECT, so the request reaching the
-// daemon is exactly that block (no readahead of neighbours). Returns 0 or
-// the errno, and the bytes.
-int ReadBlock(const std::string& path, size_t index,
-              std::vector<uint8_t>* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd < 0) return errno;
-  void* buf = nullptr;
-  if (posix_memalign(&buf, kBlock, kBlock) != 0) abort();
-  ssize_t n = pread(fd, buf, kBlock, static_cast<off_t>(index * kBlock));
-  int err = n < 0 ? errno : 0;
-  if (n > 0) {
-    auto* p = static_cast<uint8_t*>(buf);
-    out->assign(p, p + n);
-  }
-  free(buf);
-  close(fd);
-  return err;
-}
+constexpr size_t kBlock = kTestBlock;
 
 class CorruptionTest : public MountTest {
  protected:
