@@ -5,14 +5,14 @@
 # runs); crashes land in fuzz/crashes/TARGET. Exit status: the fuzzer's (0
 # when it found nothing).
 #
-#   scripts/fuzz.sh manifest 600        targets: manifest signature merkle
+#   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -36,7 +36,7 @@ mkdir -p "$corpus" "$crashes"
 
 # Seeds: real images of a tree with every file kind, built by the release
 # sealfs (signed and unsigned), for the targets that parse images.
-if [ "$target" = manifest ] && [ ! -e "$corpus/.seeded" ]; then
+if [[ $target =~ ^(manifest|dump)$ ]] && [ ! -e "$corpus/.seeded" ]; then
   [ -x build/tools/sealfs ] || bash scripts/install.sh >/dev/null
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -50,9 +50,16 @@ if [ "$target" = manifest ] && [ ! -e "$corpus/.seeded" ]; then
   mknod "$src/d/null" c 1 3
   setfattr -n user.k -v value "$src/small" 2>/dev/null || true
   build/tools/sealfs keygen "$work/key" >/dev/null
-  build/tools/sealfs mkfs --store "$work/store" "$src" "$corpus/seed-unsigned" >/dev/null 2>&1
   build/tools/sealfs mkfs --store "$work/store" --key "$work/key" --inline-max 4096 \
-    "$src" "$corpus/seed-signed" >/dev/null 2>&1
+    "$src" "$work/signed" >/dev/null 2>&1
+  build/tools/sealfs mkfs --store "$work/store" "$src" "$work/unsigned" >/dev/null 2>&1
+  if [ "$target" = manifest ]; then
+    cp "$work/signed" "$corpus/seed-signed"
+    cp "$work/unsigned" "$corpus/seed-unsigned"
+  else
+    build/tools/sealfs dump "$work/signed" >"$corpus/seed-inline"
+    build/tools/sealfs dump "$work/unsigned" >"$corpus/seed-stored"
+  fi
   touch "$corpus/.seeded"
 fi
 

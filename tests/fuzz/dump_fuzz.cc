@@ -2,17 +2,7 @@
 // libFuzzer target for the composefs dump parser. Any input must be parsed or
 // refused with "line N: reason", never crash; an accepted dump must give a
 // manifest the reader accepts, whose dump parses back to the same manifest.
-// Not part of the default build (needs clang); build and run by hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-//     -Iinclude -I. tests/fuzz/dump_fuzz.cc fs/build/dump_format.cc \
-//     fs/build/dump_parser.cc fs/build/dump_writer.cc fs/build/image_walk.cc \
-//     fs/core/manifest_reader.cc fs/core/manifest_validate.cc \
-//     fs/core/manifest_writer.cc fs/core/digest.cc fs/core/merkle.cc \
-//     fs/util/mapped_file.cc fs/util/hex.cc fs/util/io.cc fs/util/status.cc \
-//     -lcrypto -o /tmp/dump_fuzz
-//   mkdir -p /tmp/dump_corpus && printf '/ 0 40755 2 0 0 0 0.0 - - -\n' \
-//     > /tmp/dump_corpus/root
-//   /tmp/dump_fuzz -max_total_time=60 /tmp/dump_corpus
+// Run: scripts/fuzz.sh dump SECONDS.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
