@@ -50,6 +50,7 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
     : manifest_(std::move(manifest)),
       store_(std::move(store)),
       label_(std::move(label)),
+      paths_(manifest_),
       prefetch_(store_) {}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
@@ -176,8 +177,8 @@ void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
     std::lock_guard<std::mutex> lock(report_mu_);
     if (!reported_.insert(digest).second) return;
   }
-  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): inode " +
-                   std::to_string(ino) + ": object " + digest.ToString() +
+  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): " +
+                   paths_.PathOf(ino) + ": object " + digest.ToString() +
                    ": " + what);
 }
 
@@ -287,9 +288,8 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     if (!st.ok()) {
       if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
       Stats::Add(stats_.blocks_verified, b - first);
-      ReportObject(obj->digest, ino,
-                   "block " + std::to_string(b) +
-                       " failed verification: " + st.ToString());
+      // The verifier's message names the block ("block 7: ...").
+      ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
       return st;
     }
   }

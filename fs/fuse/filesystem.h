@@ -20,6 +20,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/fuse/inode_paths.h"
 #include "fs/fuse/open_file.h"
 #include "fs/fuse/prefetch.h"
 #include "fs/fuse/read_buffer.h"
@@ -90,6 +91,7 @@ class Filesystem {
   std::shared_ptr<const Manifest> manifest_;
   std::shared_ptr<const Store> store_;
   std::string label_;
+  InodePaths paths_;  // names files in reports
   Stats stats_;
   OpenObjectTable open_;
   Prefetcher prefetch_;
