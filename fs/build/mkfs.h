@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "sealfs/digest.h"
+#include "sealfs/manifest_writer.h"
+#include "sealfs/signature.h"
 #include "sealfs/status.h"
 
 namespace sealfs::build {
@@ -41,8 +43,22 @@ struct MkfsReport {
 
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
-// kMaxInlineSize, threads < 1 or a bad tag name; otherwise the first failure, naming its path.
+// kMaxInlineSize, threads < 1 or a bad tag name; otherwise the first failure,
+// naming its path. Each of options.tags is written to STORE/images/ after the
+// image, while the build still holds the store lock.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
+
+// The steps every builder (tree, dump, tar) shares around its own work.
+// PrepareImageOutput runs before any work: EEXIST if options.image exists
+// and !force; loads options.key_path (nullopt when empty). WriteImage runs
+// last, once every object the tree names is durable: serialises `tree`
+// (mtimes clamped to options.epoch), reads it back (never publishes an image
+// the reader refuses), signs it with `key` if set, writes options.image
+// atomically, and sets report->identity and report->image_bytes.
+Result<std::optional<SigningKey>> PrepareImageOutput(
+    const MkfsOptions& options);
+Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
+                  const std::optional<SigningKey>& key, MkfsReport* report);
 
 }  // namespace sealfs::build
 

@@ -187,6 +187,12 @@ TEST_F(StoreCmdsTest, MkfsTagWritesTagsAfterTheImage) {
   Mkfs(src_a_, work_ / "a.img", {"--tag", "one", "--tag", "two"});
   EXPECT_EQ(ReadFile(store_ + "/images/one"), ReadFile(work_ / "a.img"));
   EXPECT_EQ(ReadFile(store_ + "/images/two"), ReadFile(work_ / "a.img"));
+  // A dump build takes no store lock, so it does not tag (sealfs tag does).
+  WriteFile(work_ / "d.dump", "/ 4096 40755 2 0 0 0 0.0 - - -\n");
+  CommandResult r = Sealfs({"mkfs", "--store", store_, "--tag", "d",
+                            "--from-dump", work_ / "d.dump", work_ / "d.img"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_FALSE(Exists(store_ + "/images/d"));
 }
 
 TEST_F(StoreCmdsTest, TagRefusesInvalidImagesAndMissingStore) {
