@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Crash safety of builds: `sealfs mkfs` killed with SIGKILL at 20 random
-// moments into one store. Afterwards every object in the store is whole and
-// named by its content's digest, every tree matches its object, no
-// half-written image exists, and a build run to the end succeeds.
+// moments into one store. Afterwards `sealfs fsck` is clean, every object in
+// the store is whole and named by its content's digest (checked here too,
+// independently), every tree matches its object, an image that exists is
+// complete, and a build run to the end succeeds.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -152,7 +153,12 @@ TEST(CrashSafety, SigkillDuringBuildsLeavesAConsistentStore) {
     } else {
       EXPECT_TRUE(WIFSIGNALED(status)) << "a finished build left no image";
     }
-    if (fs::exists(store + "/objects")) ExpectStoreConsistent(store);
+    if (fs::exists(store + "/objects")) {
+      ExpectStoreConsistent(store);
+      CommandResult fsck =
+          testing::Run({SealfsBin(), "fsck", "--store", store});
+      EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+    }
   }
   std::printf("crash safety: %d of 20 builds killed while running (a whole "
               "build: %lld ms)\n",
