@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
     {"cat", CmdCat, "print a file of an image, verified, without mounting"},
     {"digest", CmdDigest, "print fs-verity digests of files"},
     {"stats", CmdStats, "print a mounted image's counters as JSON"},
+    {"pull", CmdPull, "fetch an image's missing objects, verified"},
 };
 
 void PrintUsage(FILE* out) {
