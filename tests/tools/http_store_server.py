@@ -75,8 +75,13 @@ def main():
                 return  # connection closed early (Connection: close)
             self.wfile.write(body)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass  # clients hanging up on purpose (size checks) are expected
+
+    server = Server(("127.0.0.1", args.port), Handler)
     print("PORT %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
