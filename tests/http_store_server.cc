@@ -15,12 +15,13 @@ namespace sealfs::testing {
 
 std::string HttpStoreServer::Start(const std::string& root,
                                    const std::string& mode,
-                                   const std::string& log) {
+                                   const std::string& log, int port) {
   Stop();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
   const std::string script =
       std::string(SEALFS_SOURCE_DIR) + "/tests/tools/http_store_server.py";
+  const std::string port_arg = std::to_string(port);
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -31,10 +32,12 @@ std::string HttpStoreServer::Start(const std::string& root,
     dup2(fds[1], STDOUT_FILENO);
     if (log.empty()) {
       execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
-             "--mode", mode.c_str(), static_cast<char*>(nullptr));
+             "--mode", mode.c_str(), "--port", port_arg.c_str(),
+             static_cast<char*>(nullptr));
     } else {
       execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
-             "--mode", mode.c_str(), "--log", log.c_str(),
+             "--mode", mode.c_str(), "--port", port_arg.c_str(), "--log",
+             log.c_str(),
              static_cast<char*>(nullptr));
     }
     _exit(127);

@@ -20,11 +20,12 @@ class HttpStoreServer {
   HttpStoreServer& operator=(const HttpStoreServer&) = delete;
 
   // Serves `root` in `mode` (normal, corrupt, truncated, wrong-length,
-  // stall, 404, 500, slow) on 127.0.0.1, port chosen by the kernel, logging
-  // each request to `log` if not empty. Returns an empty string once it
-  // listens, else why it could not start.
+  // stall, 404, 500, slow) on 127.0.0.1, on `port` (0: chosen by the
+  // kernel; a server restarted on its old port looks to clients like one
+  // that came back), logging each request to `log` if not empty. Returns an
+  // empty string once it listens, else why it could not start.
   std::string Start(const std::string& root, const std::string& mode,
-                    const std::string& log = "");
+                    const std::string& log = "", int port = 0);
   // Kills the server (SIGKILL) and reaps it. Idempotent.
   void Stop();
 
