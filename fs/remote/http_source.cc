@@ -312,7 +312,12 @@ Result<size_t> Transfer::Read(std::span<uint8_t> out) {
       if (buffer_pos_ == buffer_.size() && paused_) {
         paused_ = false;
         // May call Write() at once with the held-back data.
-        curl_easy_pause(conn_->easy, CURLPAUSE_CONT);
+        if (CURLcode rc = curl_easy_pause(conn_->easy, CURLPAUSE_CONT);
+            rc != CURLE_OK) {
+          return Status::FromErrno(EIO, what_ + " from " + url_ +
+                                            ": cannot resume: " +
+                                            curl_easy_strerror(rc));
+        }
       }
       return n;
     }

@@ -234,5 +234,20 @@ TEST_F(LazyFetchTest, RepairLoopWhileAHandleStaysOpen) {
   close(held);
 }
 
+TEST_F(LazyFetchTest, BadRemoteOptionsAreRefused) {
+  std::string mnt = tmp_ / "mnt";
+  CommandResult r = Mount(image_, mnt, Options(remote_) + ",remote_timeout=0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("remote_timeout must be 1..3600"), std::string::npos)
+      << r.err;
+  r = Mount(image_, mnt, Options("ftp://example.invalid/store"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos)
+      << r.err;
+  r = Mount(image_, mnt, Options(tmp_ / "no-such-store"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_FALSE(IsMounted(mnt));
+}
+
 }  // namespace
 }  // namespace sealfs::testing
