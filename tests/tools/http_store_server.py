@@ -13,7 +13,7 @@ import threading
 import time
 
 MODES = ("normal", "corrupt", "truncated", "wrong-length", "stall", "404",
-         "slow", "500")
+         "slow", "500", "redirect-file")
 PATH_RE = re.compile(r"^/(objects/[0-9a-f]{2}/[0-9a-f]{62}|images/[A-Za-z0-9_.-]{1,128})$")
 
 
@@ -44,6 +44,13 @@ def main():
             if (full is None or not os.path.isfile(full) or
                     (args.mode == "404" and is_object)):
                 self.send_error(404)
+                return
+            if args.mode == "redirect-file" and is_object:
+                # A redirect to another protocol must not be followed.
+                self.send_response(302)
+                self.send_header("Location", "file://" + os.path.abspath(full))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if args.mode == "500" and is_object:
                 self.send_error(500)

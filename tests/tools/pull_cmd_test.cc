@@ -223,6 +223,38 @@ TEST_F(PullTest, NotFoundAndServerErrorsAreNamed) {
   EXPECT_NE(r.err.find("(HTTP 500)"), std::string::npos) << r.err;
 }
 
+TEST_F(PullTest, RedirectToAnotherProtocolIsNotFollowed) {
+  StartServer("redirect-file");
+  CommandResult r = Pull(server_.url(), image_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(JsonNumber(r.out, "failed"), 7);
+  EXPECT_TRUE(ScanObjects(store_).objects.empty());
+}
+
+TEST_F(PullTest, StoreDirectorySourceFollowsNoSymlinkAndChecksSizes) {
+  // One object replaced by a symlink to a file with the right bytes, one
+  // by a file of the wrong size: both refused, the rest pulled.
+  auto it = expected_.begin();
+  const std::string linked = source_store_ + "/objects/" + *it++;
+  const std::string resized = source_store_ + "/objects/" + *it;
+  const std::string outside = work_ / "outside";
+  fs::copy_file(linked, outside);
+  fs::remove(linked);
+  fs::create_symlink(outside, linked);
+  std::vector<uint8_t> longer = st::ReadFile(resized);
+  longer.push_back(0);
+  fs::remove(resized);
+  WriteFile(resized, longer);
+
+  CommandResult r = Pull(source_store_, image_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(JsonNumber(r.out, "failed"), 2);
+  EXPECT_EQ(JsonNumber(r.out, "fetched"), 5);
+  EXPECT_NE(r.err.find("the manifest says"), std::string::npos) << r.err;
+  EXPECT_EQ(ScanObjects(store_).objects.size(), 5u);
+  ExpectStoreClean();
+}
+
 TEST_F(PullTest, ServerDownFailsEveryObject) {
   StartServer("normal");
   const std::string url = server_.url();
