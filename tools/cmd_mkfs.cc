@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fs/build/mkfs.h"
+#include "fs/build/mkfs_dump.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -25,9 +26,12 @@ constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 void PrintHelp() {
   std::printf(
       "Usage: sealfs mkfs [OPTIONS] SOURCE IMAGE\n"
+      "       sealfs mkfs [OPTIONS] --from-dump DUMP IMAGE\n"
       "Build the image IMAGE from the directory tree SOURCE: every regular\n"
       "file's content goes into the object store under its fs-verity digest,\n"
       "all metadata into the manifest. Prints the image identity on stdout.\n"
+      "With --from-dump, build IMAGE from a composefs dump file instead\n"
+      "(see sealfs-dump(1)): the objects it names must be in the store.\n"
       "\n"
       "Options:\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
@@ -39,6 +43,11 @@ void PrintHelp() {
       "  --inline-max BYTES inline files of at most BYTES bytes in the\n"
       "                     manifest (default 64, at most %u)\n"
       "  --force            replace an existing IMAGE\n"
+      "  --from-dump DUMP   read the tree from composefs dump DUMP ('-' for\n"
+      "                     standard input); SOURCE is not given\n"
+      "  --allow-missing    with --from-dump: build even if objects are\n"
+      "                     missing from the store (reads of those files fail\n"
+      "                     until the objects are added)\n"
       "  -h, --help         show this help\n"
       "\n"
       "Exit status: 0 success, 1 failure, 2 usage error.\n",
@@ -71,10 +80,40 @@ std::string HumanBytes(uint64_t bytes) {
   return buf;
 }
 
+// Builds from a composefs dump: no hashing, the objects are already stored.
+int MkfsFromDump(const build::DumpMkfsOptions& options) {
+  Result<build::DumpMkfsReport> report = build::BuildImageFromDump(options);
+  if (!report.ok()) return Fail(kCmd, report.status());
+  std::printf("%s\n", report->identity.ToString().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "sealfs mkfs: %llu inodes, %llu stored files (%s), image %s\n",
+               static_cast<unsigned long long>(report->inodes),
+               static_cast<unsigned long long>(report->files),
+               HumanBytes(report->file_bytes).c_str(),
+               HumanBytes(report->image_bytes).c_str());
+  if (report->objects_missing > 0) {
+    std::fprintf(stderr,
+                 "sealfs mkfs: warning: %llu objects are missing from the "
+                 "store; reads of their files fail until they are added\n",
+                 static_cast<unsigned long long>(report->objects_missing));
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdMkfs(int argc, char** argv) {
-  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce };
+  enum {
+    kStore = 256,
+    kKey,
+    kEpoch,
+    kThreads,
+    kInlineMax,
+    kForce,
+    kFromDump,
+    kAllowMissing,
+  };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
       {"key", required_argument, nullptr, kKey},
@@ -82,10 +121,14 @@ int CmdMkfs(int argc, char** argv) {
       {"threads", required_argument, nullptr, kThreads},
       {"inline-max", required_argument, nullptr, kInlineMax},
       {"force", no_argument, nullptr, kForce},
+      {"from-dump", required_argument, nullptr, kFromDump},
+      {"allow-missing", no_argument, nullptr, kAllowMissing},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   build::MkfsOptions options;
+  std::string from_dump;
+  bool allow_missing = false;
   const char* env_store = std::getenv("SEALFS_STORE");
   options.store = env_store != nullptr && *env_store != '\0' ? env_store
                                                              : kDefaultStore;
@@ -133,6 +176,12 @@ int CmdMkfs(int argc, char** argv) {
       case kForce:
         options.force = true;
         break;
+      case kFromDump:
+        from_dump = optarg;
+        break;
+      case kAllowMissing:
+        allow_missing = true;
+        break;
       case 'h':
         PrintHelp();
         return kExitOk;
@@ -140,6 +189,20 @@ int CmdMkfs(int argc, char** argv) {
         return UsageError(kCmd, std::string("unknown or incomplete option '") +
                                     argv[optind - 1] + "'");
     }
+  }
+  if (allow_missing && from_dump.empty()) {
+    return UsageError(kCmd, "--allow-missing needs --from-dump");
+  }
+  if (!from_dump.empty()) {
+    if (argc - optind != 1) {
+      return UsageError(kCmd, "expected IMAGE only with --from-dump");
+    }
+    build::DumpMkfsOptions dump_options;
+    options.image = argv[optind];
+    dump_options.output = options;
+    dump_options.dump_path = from_dump;
+    dump_options.allow_missing = allow_missing;
+    return MkfsFromDump(dump_options);
   }
   if (argc - optind != 2) {
     return UsageError(kCmd, "expected SOURCE and IMAGE");

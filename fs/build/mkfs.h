@@ -11,6 +11,8 @@
 #include <string>
 
 #include "sealfs/digest.h"
+#include "sealfs/manifest_writer.h"
+#include "sealfs/signature.h"
 #include "sealfs/status.h"
 
 namespace sealfs::build {
@@ -41,6 +43,18 @@ struct MkfsReport {
 // !force (checked before any work); EINVAL for an inline_max over
 // kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
+
+// The steps every builder (tree, dump, tar) shares around its own work.
+// PrepareImageOutput runs before any work: EEXIST if options.image exists
+// and !force; loads options.key_path (nullopt when empty). WriteImage runs
+// last, once every object the tree names is durable: serialises `tree`
+// (mtimes clamped to options.epoch), reads it back (never publishes an image
+// the reader refuses), signs it with `key` if set, writes options.image
+// atomically, and sets report->identity and report->image_bytes.
+Result<std::optional<SigningKey>> PrepareImageOutput(
+    const MkfsOptions& options);
+Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
+                  const std::optional<SigningKey>& key, MkfsReport* report);
 
 }  // namespace sealfs::build
 
