@@ -37,8 +37,7 @@ std::string HttpStoreServer::Start(const std::string& root,
     } else {
       execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
              "--mode", mode.c_str(), "--port", port_arg.c_str(), "--log",
-             log.c_str(),
-             static_cast<char*>(nullptr));
+             log.c_str(), static_cast<char*>(nullptr));
     }
     _exit(127);
   }

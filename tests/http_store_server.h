@@ -30,7 +30,9 @@ class HttpStoreServer {
   void Stop();
 
   // "http://127.0.0.1:PORT".
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
   int port() const { return port_; }
 
  private:

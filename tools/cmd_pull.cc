@@ -88,8 +88,7 @@ Status WriteImage(const Store& store, const std::string& name,
     return ErrnoStatus(store.path() + "/images: mkdir");
   }
   // images/ must be a real directory of the store, not a symlink out of it.
-  if (!OpenBeneath(store.dir_fd(), "images", O_RDONLY | O_DIRECTORY |
-                                                 O_CLOEXEC)
+  if (!OpenBeneath(store.dir_fd(), "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
            .ok()) {
     return Status::Corrupt(store.path() + "/images: not a directory");
   }
@@ -275,7 +274,8 @@ int CmdPull(int argc, char** argv) {
       static_cast<unsigned long long>(report->repaired),
       report->failures.size(), seconds,
       Mib(static_cast<uint64_t>(rate)).c_str());
-  if (!tag_status.ok()) return Fail(kCmd, tag_status.WithPrefix("image " + tag));
+  if (!tag_status.ok())
+    return Fail(kCmd, tag_status.WithPrefix("image " + tag));
   return report->failures.empty() ? kExitOk : kExitFailure;
 }
 

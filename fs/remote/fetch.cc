@@ -24,10 +24,9 @@ Status FetchObject(ObjectSource& source, StoreWriter& writer,
     const size_t at = ctx.rfind("sha256:");
     const std::string got =
         at == std::string::npos ? "something else" : ctx.substr(at);
-    return Status::FromErrno(kErrDigest,
-                             what + ": " + source.location() +
-                                 " served wrong bytes (hashes to " + got +
-                                 ")");
+    return Status::FromErrno(kErrDigest, what + ": " + source.location() +
+                                             " served wrong bytes (hashes to " +
+                                             got + ")");
   }
   if (st.context().find(digest.ToString()) != std::string::npos) return st;
   return st.WithPrefix(what);

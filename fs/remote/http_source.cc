@@ -5,14 +5,14 @@
 // whole object ever being held in memory.
 #include "fs/remote/http_source.h"
 
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <utility>
 #include <vector>
-
-#include <curl/curl.h>
 
 #include "fs/core/store_io.h"
 #include "sealfs/store.h"
@@ -88,7 +88,7 @@ class Transfer : public ObjectStream {
   Status abort_;  // why a callback stopped the transfer
   std::vector<uint8_t> buffer_;
   size_t buffer_pos_ = 0;
-  uint64_t received_ = 0;  // body bytes accepted into buffer_
+  uint64_t received_ = 0;   // body bytes accepted into buffer_
   uint64_t delivered_ = 0;  // bytes handed out by Read()
 };
 
@@ -182,14 +182,13 @@ size_t Transfer::Header(std::string_view line) {
   }
   curl_off_t length = -1;
   curl_easy_getinfo(conn_->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-  if (length >= 0 &&
-      (exact_ ? static_cast<uint64_t>(length) != limit_
-              : static_cast<uint64_t>(length) > limit_)) {
-    abort_ = Status::Corrupt(
-        what_ + ": " + url_ + " serves " + std::to_string(length) +
-        " bytes (Content-Length), " +
-        (exact_ ? "the manifest says " : "the limit is ") +
-        std::to_string(limit_));
+  if (length >= 0 && (exact_ ? static_cast<uint64_t>(length) != limit_
+                             : static_cast<uint64_t>(length) > limit_)) {
+    abort_ =
+        Status::Corrupt(what_ + ": " + url_ + " serves " +
+                        std::to_string(length) + " bytes (Content-Length), " +
+                        (exact_ ? "the manifest says " : "the limit is ") +
+                        std::to_string(limit_));
     return 0;
   }
   headers_done_ = true;
@@ -232,7 +231,8 @@ Status Transfer::Start(const FetchLimits& limits) {
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytes);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(limits.stall_timeout_s));
-  curl_easy_setopt(e, CURLOPT_TIMEOUT, static_cast<long>(limits.total_timeout_s));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT,
+                   static_cast<long>(limits.total_timeout_s));
   // For an object, a wrong Content-Length gets our own message (Header());
   // for an image, libcurl refuses an oversized one before the body.
   if (!exact_) {
@@ -245,8 +245,8 @@ Status Transfer::Start(const FetchLimits& limits) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "sealfs");
   if (CURLMcode mc = curl_multi_add_handle(conn_->multi, e); mc != CURLM_OK) {
-    return Status::FromErrno(EIO, what_ + ": libcurl: " +
-                                      curl_multi_strerror(mc));
+    return Status::FromErrno(EIO,
+                             what_ + ": libcurl: " + curl_multi_strerror(mc));
   }
   added_ = true;
   while (!headers_done_ && !done_) SEALFS_RETURN_IF_ERROR(Step());
@@ -262,8 +262,8 @@ Status Transfer::Step() {
     mc = curl_multi_poll(conn_->multi, nullptr, 0, kPollMs, nullptr);
   }
   if (mc != CURLM_OK) {
-    return Status::FromErrno(EIO, what_ + ": libcurl: " +
-                                      curl_multi_strerror(mc));
+    return Status::FromErrno(EIO,
+                             what_ + ": libcurl: " + curl_multi_strerror(mc));
   }
   int queued = 0;
   while (CURLMsg* msg = curl_multi_info_read(conn_->multi, &queued)) {
@@ -294,9 +294,9 @@ Status Transfer::Failure() const {
       return Status::Corrupt(from + "larger than " + std::to_string(limit_) +
                              " bytes");
     case CURLE_PARTIAL_FILE:
-      return Status::FromErrno(
-          EIO, from + "connection closed after " +
-                   std::to_string(received_) + " bytes (" + detail + ")");
+      return Status::FromErrno(EIO, from + "connection closed after " +
+                                        std::to_string(received_) + " bytes (" +
+                                        detail + ")");
     default:
       return Status::FromErrno(EIO, from + detail);
   }
@@ -314,9 +314,9 @@ Result<size_t> Transfer::Read(std::span<uint8_t> out) {
         // May call Write() at once with the held-back data.
         if (CURLcode rc = curl_easy_pause(conn_->easy, CURLPAUSE_CONT);
             rc != CURLE_OK) {
-          return Status::FromErrno(EIO, what_ + " from " + url_ +
-                                            ": cannot resume: " +
-                                            curl_easy_strerror(rc));
+          return Status::FromErrno(
+              EIO, what_ + " from " + url_ +
+                       ": cannot resume: " + curl_easy_strerror(rc));
         }
       }
       return n;
@@ -324,10 +324,10 @@ Result<size_t> Transfer::Read(std::span<uint8_t> out) {
     if (done_) {
       if (result_ != CURLE_OK) return Failure();
       if (exact_ && delivered_ < limit_) {
-        return Status::FromErrno(
-            EIO, what_ + " from " + url_ + ": body ended after " +
-                     std::to_string(delivered_) + " of " +
-                     std::to_string(limit_) + " bytes");
+        return Status::FromErrno(EIO, what_ + " from " + url_ +
+                                          ": body ended after " +
+                                          std::to_string(delivered_) + " of " +
+                                          std::to_string(limit_) + " bytes");
       }
       return size_t{0};
     }
@@ -359,8 +359,8 @@ Result<std::unique_ptr<ObjectSource>> OpenHttpSource(
   static CURLcode init = CURLE_OK;
   std::call_once(once, [] { init = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (init != CURLE_OK) {
-    return Status::FromErrno(EIO, std::string("libcurl: ") +
-                                      curl_easy_strerror(init));
+    return Status::FromErrno(
+        EIO, std::string("libcurl: ") + curl_easy_strerror(init));
   }
   return std::unique_ptr<ObjectSource>(new HttpSource(url, limits));
 }

@@ -15,8 +15,8 @@
 
 namespace sealfs::remote {
 
-Status CheckLocalObject(const Store& store, const Digest& digest,
-                        uint64_t size, bool* tree_fixed) {
+Status CheckLocalObject(const Store& store, const Digest& digest, uint64_t size,
+                        bool* tree_fixed) {
   *tree_fixed = false;
   const std::string what = "object " + digest.ToString();
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, store.OpenObject(digest));
@@ -25,13 +25,12 @@ Status CheckLocalObject(const Store& store, const Digest& digest,
   if (static_cast<uint64_t>(st.st_size) != size) {
     return Status::Corrupt(what + ": local copy has " +
                            std::to_string(st.st_size) +
-                           " bytes, the manifest says " +
-                           std::to_string(size));
+                           " bytes, the manifest says " + std::to_string(size));
   }
   SEALFS_ASSIGN_OR_RETURN(MerkleTree tree, ComputeMerkleTree(fd.get()));
   if (tree.digest != digest || tree.data_size != size) {
-    return Status::FromErrno(kErrDigest, what + ": local copy hashes to " +
-                                             tree.digest.ToString());
+    return Status::FromErrno(
+        kErrDigest, what + ": local copy hashes to " + tree.digest.ToString());
   }
   if (TreeGeometry::For(size).tree_blocks == 0 || !store.writable()) return {};
 

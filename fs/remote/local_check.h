@@ -18,8 +18,8 @@ namespace sealfs::remote {
 // ("hashes to sha256:...") or kErrCorrupt (wrong size, not a regular file)
 // if the object is bad: the caller quarantines and re-fetches it. ENOENT if
 // missing; other errno for I/O errors.
-Status CheckLocalObject(const Store& store, const Digest& digest,
-                        uint64_t size, bool* tree_fixed);
+Status CheckLocalObject(const Store& store, const Digest& digest, uint64_t size,
+                        bool* tree_fixed);
 
 }  // namespace sealfs::remote
 

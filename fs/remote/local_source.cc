@@ -62,10 +62,9 @@ class LocalSource : public ObjectSource {
     struct stat st;
     if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
     if (static_cast<uint64_t>(st.st_size) != size) {
-      return Status::Corrupt(what + ": source has " +
-                             std::to_string(st.st_size) +
-                             " bytes, the manifest says " +
-                             std::to_string(size));
+      return Status::Corrupt(
+          what + ": source has " + std::to_string(st.st_size) +
+          " bytes, the manifest says " + std::to_string(size));
     }
     return std::unique_ptr<ObjectStream>(
         new FileStream(std::move(*fd), size, what));
@@ -74,8 +73,8 @@ class LocalSource : public ObjectSource {
   Result<std::vector<uint8_t>> ReadImage(const std::string& name) override {
     const std::string rel = "images/" + name;
     const std::string what = "image " + name + " at " + store_->path();
-    Result<UniqueFd> fd = OpenBeneath(store_->dir_fd(), rel,
-                                      O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    Result<UniqueFd> fd =
+        OpenBeneath(store_->dir_fd(), rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (!fd.ok()) {
       if (fd.status().err() == ENOENT) {
         return Status::FromErrno(ENOENT, what + ": not found");
@@ -108,8 +107,7 @@ class LocalSource : public ObjectSource {
 
 }  // namespace
 
-Result<std::unique_ptr<ObjectSource>> OpenLocalSource(
-    const std::string& path) {
+Result<std::unique_ptr<ObjectSource>> OpenLocalSource(const std::string& path) {
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
                           Store::Open(path, Store::Mode::kReadOnly));
   return std::unique_ptr<ObjectSource>(new LocalSource(std::move(store)));

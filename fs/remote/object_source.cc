@@ -17,8 +17,7 @@ bool IsValidImageName(std::string_view name) {
   if (name.empty() || name.size() > 128 || name.front() == '.') return false;
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                    c == '-';
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;

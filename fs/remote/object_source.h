@@ -50,8 +50,8 @@ class ObjectSource {
   // if the source lacks it; kErrCorrupt if the source's object has another
   // size (refused before any byte is read); EIO/ETIMEDOUT/ECONNREFUSED...
   // when the source cannot be reached. The bytes are NOT verified.
-  virtual Result<std::unique_ptr<ObjectStream>> OpenObject(
-      const Digest& digest, uint64_t size) = 0;
+  virtual Result<std::unique_ptr<ObjectStream>> OpenObject(const Digest& digest,
+                                                           uint64_t size) = 0;
 
   // Reads the image file images/`name` (at most kMaxImageBytes). ENOENT if
   // absent. The bytes are NOT validated: use Manifest::FromBytes.

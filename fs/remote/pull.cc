@@ -43,7 +43,8 @@ class Puller {
   Result<PullReport> Run() {
     const unsigned jobs = std::clamp(options_.jobs, 1u, 64u);
     std::vector<std::thread> workers;
-    for (unsigned i = 1; i < jobs; ++i) workers.emplace_back([this] { Work(); });
+    for (unsigned i = 1; i < jobs; ++i)
+      workers.emplace_back([this] { Work(); });
     Work();
     for (std::thread& t : workers) t.join();
     {

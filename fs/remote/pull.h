@@ -46,8 +46,8 @@ struct PullReport {
   uint64_t fetched_bytes = 0;
   uint64_t skipped = 0;  // already present (and, with verify, good)
   uint64_t skipped_bytes = 0;
-  uint64_t repaired = 0;       // corrupt local copies quarantined and fetched
-  uint64_t trees_fixed = 0;    // with verify: tree files rewritten
+  uint64_t repaired = 0;     // corrupt local copies quarantined and fetched
+  uint64_t trees_fixed = 0;  // with verify: tree files rewritten
   std::vector<PullFailure> failures;  // sorted by digest
 };
 

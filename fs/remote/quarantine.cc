@@ -44,8 +44,8 @@ Result<std::string> QuarantineObject(const Store& store, const Digest& digest,
     return ErrnoStatus(store.path() + "/" + kQuarantineDir + ": mkdir");
   }
   SEALFS_ASSIGN_OR_RETURN(
-      UniqueFd qdir, OpenBeneath(dir, kQuarantineDir,
-                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd qdir,
+      OpenBeneath(dir, kQuarantineDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   SEALFS_ASSIGN_OR_RETURN(UniqueFd odir,
                           OpenFanoutDir(dir, kObjectsDir, digest, false));
   const std::string leaf = LeafName(digest);
@@ -71,8 +71,8 @@ Result<std::string> QuarantineObject(const Store& store, const Digest& digest,
   const std::string record =
       "{\"digest\":" + JsonEscape(digest.ToString()) +
       ",\"object\":" + JsonEscape(Store::ObjectPath(digest)) +
-      ",\"reason\":" + JsonEscape(reason) + ",\"time\":" +
-      std::to_string(now) + ",\"by\":\"sealfs pull --verify\"}\n";
+      ",\"reason\":" + JsonEscape(reason) + ",\"time\":" + std::to_string(now) +
+      ",\"by\":\"sealfs pull --verify\"}\n";
   SEALFS_RETURN_IF_ERROR(WriteNewFile(
       qdir.get(), name + ".json",
       {reinterpret_cast<const uint8_t*>(record.data()), record.size()}));

@@ -196,8 +196,8 @@ TEST_F(LazyFetchTest, RepairLoopServesARepairedObjectWithoutRemount) {
   std::vector<uint8_t> got;
   EXPECT_EQ(ReadAll(mnt + "/f3", &got), EIO);
 
-  CommandResult r = RunCmd({SealfsBin(), "pull", "--verify", "--from",
-                            remote_, "--store", store_, image_});
+  CommandResult r = RunCmd({SealfsBin(), "pull", "--verify", "--from", remote_,
+                            "--store", store_, image_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(object), contents_[3]);
 
@@ -225,8 +225,8 @@ TEST_F(LazyFetchTest, RepairLoopWhileAHandleStaysOpen) {
   EXPECT_EQ(pread(held, buf, sizeof(buf), 0), -1);
   EXPECT_EQ(errno, EIO);
 
-  CommandResult r = RunCmd({SealfsBin(), "pull", "--verify", "--from",
-                            remote_, "--store", store_, image_});
+  CommandResult r = RunCmd({SealfsBin(), "pull", "--verify", "--from", remote_,
+                            "--store", store_, image_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<uint8_t> got;
   EXPECT_EQ(ReadAll(mnt + "/f4", &got), 0);

@@ -94,7 +94,7 @@ class PullTest : public ::testing::Test {
 
   CommandResult Pull(const std::string& from, const std::string& target,
                      std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {SealfsBin(), "pull",  "--from", from,
+    std::vector<std::string> argv = {SealfsBin(), "pull", "--from", from,
                                      "--store",   store_, "--json"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(target);
@@ -129,10 +129,10 @@ TEST_F(PullTest, FromStoreDirectoryFetchesAllThenNothing) {
   EXPECT_EQ(JsonNumber(r.out, "failed"), 0);
   EXPECT_EQ(ScanObjects(store_).objects, expected_);
   ExpectStoreClean();
-  EXPECT_EQ(st::Run({"diff", "-r", source_store_ + "/objects",
-                     store_ + "/objects"})
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      st::Run({"diff", "-r", source_store_ + "/objects", store_ + "/objects"})
+          .exit_code,
+      0);
 
   r = Pull(source_store_, image_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -149,12 +149,11 @@ TEST_F(PullTest, OverHttpFetchesAllThenNothing) {
   EXPECT_EQ(st::CountLogLines(log_, "/objects/"), 7);
   // Trees are rebuilt locally, never requested.
   EXPECT_EQ(st::CountLogLines(log_, "/trees/"), 0);
-  EXPECT_EQ(st::Run({"diff", "-r", source_store_ + "/objects",
-                     store_ + "/objects"})
-                .exit_code,
-            0);
-  EXPECT_EQ(st::Run({"diff", "-r", source_store_ + "/trees",
-                     store_ + "/trees"})
+  EXPECT_EQ(
+      st::Run({"diff", "-r", source_store_ + "/objects", store_ + "/objects"})
+          .exit_code,
+      0);
+  EXPECT_EQ(st::Run({"diff", "-r", source_store_ + "/trees", store_ + "/trees"})
                 .exit_code,
             0);
 
@@ -203,7 +202,8 @@ TEST_F(PullTest, StallingServerTimesOut) {
   StartServer("stall");
   // 7 objects, 7 jobs, 1 s stall time-out: fails, never hangs (ctest's own
   // time-out would catch a hang).
-  CommandResult r = Pull(server_.url(), image_, {"--timeout", "1", "--jobs", "7"});
+  CommandResult r =
+      Pull(server_.url(), image_, {"--timeout", "1", "--jobs", "7"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
   EXPECT_TRUE(ScanObjects(store_).objects.empty());
@@ -408,7 +408,8 @@ TEST_F(PullTest, ExitCodes) {
   EXPECT_EQ(r.err.rfind("sealfs pull: ", 0), 0u) << r.err;
   r = Pull("ftp://example.invalid/store", image_);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos)
+      << r.err;
   r = Pull(work_ / "no-such-store", image_);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   WriteFile(work_ / "notimage", "garbage");
