@@ -16,8 +16,9 @@
 namespace sealfs::remote {
 
 Status CheckLocalObject(const Store& store, const Digest& digest, uint64_t size,
-                        bool* tree_fixed) {
+                        bool* tree_fixed, std::optional<Digest>* actual) {
   *tree_fixed = false;
+  actual->reset();
   const std::string what = "object " + digest.ToString();
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, store.OpenObject(digest));
   struct stat st;
@@ -29,6 +30,7 @@ Status CheckLocalObject(const Store& store, const Digest& digest, uint64_t size,
   }
   SEALFS_ASSIGN_OR_RETURN(MerkleTree tree, ComputeMerkleTree(fd.get()));
   if (tree.digest != digest || tree.data_size != size) {
+    *actual = tree.digest;
     return Status::FromErrno(
         kErrDigest, what + ": local copy hashes to " + tree.digest.ToString());
   }

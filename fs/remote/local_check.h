@@ -5,6 +5,7 @@
 #define SEALFS_FS_REMOTE_LOCAL_CHECK_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "sealfs/digest.h"
 #include "sealfs/status.h"
@@ -16,10 +17,11 @@ namespace sealfs::remote {
 // `digest`. OK if so; then a tree file that is not the tree of those bytes
 // is replaced (trees are rebuildable) and `*tree_fixed` is set. kErrDigest
 // ("hashes to sha256:...") or kErrCorrupt (wrong size, not a regular file)
-// if the object is bad: the caller quarantines and re-fetches it. ENOENT if
-// missing; other errno for I/O errors.
+// if the object is bad: the caller quarantines and re-fetches it; for
+// kErrDigest `*actual` is what the local copy hashes to. ENOENT if missing;
+// other errno for I/O errors.
 Status CheckLocalObject(const Store& store, const Digest& digest, uint64_t size,
-                        bool* tree_fixed);
+                        bool* tree_fixed, std::optional<Digest>* actual);
 
 }  // namespace sealfs::remote
 

@@ -15,6 +15,8 @@ bool IsHttpSource(std::string_view spec) {
 
 bool IsValidImageName(std::string_view name) {
   if (name.empty() || name.size() > 128 || name.front() == '.') return false;
+  // NAME.tmp-XXXXXXXX is an atomic tag write in progress, never a tag.
+  if (name.find(".tmp-") != std::string_view::npos) return false;
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';

@@ -71,8 +71,9 @@ Result<std::unique_ptr<ObjectSource>> OpenObjectSource(
 // Whether `spec` names an HTTP(S) source.
 bool IsHttpSource(std::string_view spec);
 
-// Image (tag) names: [A-Za-z0-9._-]{1,128}, not starting with '.', so a name
-// is always one plain file in images/ and never a hidden or temp file.
+// Image (tag) names: [A-Za-z0-9._-]{1,128}, not starting with '.' and not
+// containing ".tmp-" (docs/FORMAT.md), so a name is always one plain file in
+// images/ and never a hidden or temp file.
 bool IsValidImageName(std::string_view name);
 
 }  // namespace sealfs::remote

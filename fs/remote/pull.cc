@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -87,8 +88,9 @@ class Puller {
         return {};
       }
       bool tree_fixed = false;
-      Status check =
-          CheckLocalObject(*store_, item.digest, item.size, &tree_fixed);
+      std::optional<Digest> actual;
+      Status check = CheckLocalObject(*store_, item.digest, item.size,
+                                      &tree_fixed, &actual);
       if (tree_fixed) {
         std::lock_guard lock(report_mu_);
         ++report_.trees_fixed;
@@ -101,7 +103,7 @@ class Puller {
         return check;  // an I/O error says nothing about the content
       }
       Result<std::string> moved =
-          QuarantineObject(*store_, item.digest, check.ToString());
+          QuarantineObject(*store_, item.digest, check.ToString(), actual);
       if (!moved.ok() && moved.status().err() != ENOENT) {
         return moved.status().WithPrefix("quarantine");
       }

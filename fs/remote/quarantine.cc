@@ -38,7 +38,8 @@ std::string JsonEscape(const std::string& s) {
 }  // namespace
 
 Result<std::string> QuarantineObject(const Store& store, const Digest& digest,
-                                     const std::string& reason) {
+                                     const std::string& reason,
+                                     const std::optional<Digest>& actual) {
   const int dir = store.dir_fd();
   if (::mkdirat(dir, kQuarantineDir, 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(store.path() + "/" + kQuarantineDir + ": mkdir");
@@ -49,29 +50,32 @@ Result<std::string> QuarantineObject(const Store& store, const Digest& digest,
   SEALFS_ASSIGN_OR_RETURN(UniqueFd odir,
                           OpenFanoutDir(dir, kObjectsDir, digest, false));
   const std::string leaf = LeafName(digest);
-  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const std::string stem = digest.Hex() + "." + std::to_string(now);
   std::string name;
-  // The name is the digest and the time; a second quarantine of the same
-  // object within one second takes the next free second.
+  // <hex>.<time>, or <hex>.<time>.N when quarantined twice in one second.
   for (int attempt = 0;; ++attempt) {
-    name = digest.Hex() + "." + std::to_string(now + attempt);
+    name = attempt == 0 ? stem : stem + "." + std::to_string(attempt);
     if (::renameat2(odir.get(), leaf.c_str(), qdir.get(), name.c_str(),
                     RENAME_NOREPLACE) == 0) {
       break;
     }
-    if (errno != EEXIST || attempt >= 100) {
+    if (errno != EEXIST || attempt >= 1000) {
       return ErrnoStatus("quarantine " + Store::ObjectPath(digest));
     }
   }
-  // The tree may have been built from the bad bytes' neighbours or be bad
-  // itself; it is rebuildable, so it goes (ENOENT: there was none).
+  // The tree may be bad too; it is rebuildable, so it goes (ENOENT: there
+  // was none).
   Result<UniqueFd> tdir = OpenFanoutDir(dir, kTreesDir, digest, false);
   if (tdir.ok()) (void)::unlinkat(tdir->get(), leaf.c_str(), 0);
 
   const std::string record =
-      "{\"digest\":" + JsonEscape(digest.ToString()) +
-      ",\"object\":" + JsonEscape(Store::ObjectPath(digest)) +
-      ",\"reason\":" + JsonEscape(reason) + ",\"time\":" + std::to_string(now) +
+      "{\"original\":" + JsonEscape(Store::ObjectPath(digest)) +
+      ",\"reason\":" + JsonEscape(reason) +
+      ",\"expected\":" + JsonEscape(digest.ToString()) + ",\"actual\":" +
+      (actual.has_value() ? JsonEscape(actual->ToString()) : "null") +
+      ",\"time\":" + std::to_string(now) + ",\"quarantined_as\":" +
+      JsonEscape(std::string(kQuarantineDir) + "/" + name) +
       ",\"by\":\"sealfs pull --verify\"}\n";
   SEALFS_RETURN_IF_ERROR(WriteNewFile(
       qdir.get(), name + ".json",

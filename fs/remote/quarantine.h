@@ -7,6 +7,7 @@
 #ifndef SEALFS_FS_REMOTE_QUARANTINE_H_
 #define SEALFS_FS_REMOTE_QUARANTINE_H_
 
+#include <optional>
 #include <string>
 
 #include "sealfs/digest.h"
@@ -18,12 +19,15 @@ namespace sealfs::remote {
 inline constexpr char kQuarantineDir[] = "quarantine";
 
 // Renames objects/XX/<62 hex> of `digest` into quarantine/ (created 0700 if
-// missing) and writes the JSON record {"digest", "object", "reason",
-// "time", "by"}. Returns the name inside quarantine/. ENOENT if the object
-// is gone already (a concurrent quarantine). Its tree, if any, is removed:
-// trees are rebuilt from a good object.
+// missing) as <64 hex>.<unix time> (plus ".N" if that name is taken) and
+// writes the fsck record {"original", "reason", "expected", "actual"
+// (what the bytes hash to, or null), "time", "quarantined_as", "by"}.
+// Returns the name inside quarantine/. ENOENT if the object is gone already
+// (a concurrent quarantine). Its tree, if any, is removed: trees are
+// rebuilt from a good object.
 Result<std::string> QuarantineObject(const Store& store, const Digest& digest,
-                                     const std::string& reason);
+                                     const std::string& reason,
+                                     const std::optional<Digest>& actual);
 
 }  // namespace sealfs::remote
 

@@ -376,8 +376,14 @@ TEST_F(PullTest, VerifyQuarantinesAndRepairsAFlippedObject) {
     if (name.ends_with(".json")) {
       ++records;
       std::vector<uint8_t> rec = st::ReadFile(e.path().string());
-      EXPECT_NE(std::string(rec.begin(), rec.end()).find("hashes to sha256:"),
-                std::string::npos);
+      const std::string text(rec.begin(), rec.end());
+      EXPECT_NE(text.find("hashes to sha256:"), std::string::npos) << text;
+      EXPECT_NE(text.find("\"expected\":\"sha256:" + hex + "\""),
+                std::string::npos)
+          << text;
+      EXPECT_NE(text.find("\"quarantined_as\":\"quarantine/" + hex),
+                std::string::npos)
+          << text;
     } else {
       ++copies;
       EXPECT_EQ(st::ReadFile(e.path().string()), bad);
@@ -406,6 +412,8 @@ TEST_F(PullTest, ExitCodes) {
   r = Pull(source_store_, "../etc/passwd");  // neither a file nor a tag
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err.rfind("sealfs pull: ", 0), 0u) << r.err;
+  EXPECT_EQ(Pull(source_store_, "web.tmp-1234abcd").exit_code, 2);  // temp
+  EXPECT_EQ(Pull(source_store_, ".hidden").exit_code, 2);
   r = Pull("ftp://example.invalid/store", image_);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos)
