@@ -8,6 +8,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libfuse3-dev libssl-dev libcap-dev libgtest-dev libgmock-dev
+  libcurl4-openssl-dev
   # run
   fuse3 openssl
   # tests: reference tools that check sealfs independently

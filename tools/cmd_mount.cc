@@ -37,6 +37,8 @@ constexpr char kUsage[] =
     "       allow_other       let other users in (default when root)\n"
     "       threads=N         worker threads (default 8)\n"
     "       user=NAME         run the daemon as NAME after mounting\n"
+    "       remote=URL|DIR    fetch missing objects on first open (verified)\n"
+    "       remote_timeout=S  connect/stall time-out of a fetch (default 5)\n"
     "       debug             trace FUSE requests (with -f)\n"
     "       nodev,nosuid,noexec,noatime,...  standard flags, passed on\n"
     "  -h, --help         show this help\n"

@@ -22,6 +22,7 @@ int CmdTag(int argc, char** argv);
 int CmdImages(int argc, char** argv);
 int CmdFsck(int argc, char** argv);
 int CmdGc(int argc, char** argv);
+int CmdPull(int argc, char** argv);
 // `mount.fuse.sealfs SOURCE DIR [-sfnv] [-o OPTIONS]`, as mount(8) calls it.
 int CmdMountHelper(int argc, char** argv);
 

@@ -36,6 +36,7 @@ constexpr Command kCommands[] = {
     {"images", CmdImages, "list a store's tagged images and their sizes"},
     {"fsck", CmdFsck, "check a store; quarantine corrupt objects"},
     {"gc", CmdGc, "remove objects no tagged image references"},
+    {"pull", CmdPull, "fetch an image's missing objects, verified"},
 };
 
 void PrintUsage(FILE* out) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fs/fuse/log.h"
+#include "fs/remote/lazy_fetcher.h"
 #include "fs/util/io.h"
 
 namespace sealfs::fuse {
@@ -182,14 +183,22 @@ void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
                    ": " + what);
 }
 
-Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
-    uint64_t ino, const Inode& inode) {
-  SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
-  auto obj = std::make_unique<OpenObject>();
-  obj->digest = digest;
-  obj->ino = ino;
-  obj->size = inode.size;
+Result<UniqueFd> Filesystem::OpenOrFetch(const Digest& digest, uint64_t ino,
+                                         uint64_t size) {
   Result<UniqueFd> fd = store_->OpenObject(digest);
+  if (!fd.ok() && fd.status().err() == ENOENT && fetcher_ != nullptr) {
+    // Verified and stored atomically by the fetcher, then opened like any
+    // other object. Bounded by remote_timeout; a failure is not remembered,
+    // so the next open tries again.
+    Status fetched = fetcher_->Fetch(digest, size);
+    if (!fetched.ok()) {
+      Stats::Add(stats_.missing_objects);
+      Log(LOG_ERR, label_ + ": " + paths_.PathOf(ino) +
+                       ": fetching missing object: " + fetched.ToString());
+      return Status::FromErrno(EIO, "fetch object " + digest.ToString());
+    }
+    fd = store_->OpenObject(digest);
+  }
   if (!fd.ok()) {
     if (fd.status().err() == ENOENT) {
       Stats::Add(stats_.missing_objects);
@@ -200,7 +209,17 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
     }
     return Status::FromErrno(EIO, "open object " + digest.ToString());
   }
-  obj->fd = std::move(*fd);
+  return fd;
+}
+
+Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
+    uint64_t ino, const Inode& inode) {
+  SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
+  auto obj = std::make_unique<OpenObject>();
+  obj->digest = digest;
+  obj->ino = ino;
+  obj->size = inode.size;
+  SEALFS_ASSIGN_OR_RETURN(obj->fd, OpenOrFetch(digest, ino, inode.size));
   struct stat st {};
   if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
   if (static_cast<uint64_t>(st.st_size) != inode.size) {
@@ -278,6 +297,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
         got.ok() ? "object shorter than recorded" : got.status().ToString();
     ReportObject(obj->digest, ino,
                  "read at " + std::to_string(start) + " failed: " + why);
+    open_.Evict(obj);
     return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
   }
   Prefetch(*obj, start, len);
@@ -287,6 +307,9 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     Status st = obj->verifier->VerifyBlock(b, {buf + at, n});
     if (!st.ok()) {
       if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
+      // Opens from now on start afresh from the store (the repair loop);
+      // handles already open keep failing on this copy.
+      open_.Evict(obj);
       Stats::Add(stats_.blocks_verified, b - first);
       // The verifier's message names the block ("block 7: ...").
       ReportObject(obj->digest, ino, "verification failed: " + st.ToString());

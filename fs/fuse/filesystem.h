@@ -28,6 +28,10 @@
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
 
+namespace sealfs::remote {
+class LazyFetcher;
+}  // namespace sealfs::remote
+
 namespace sealfs::fuse {
 
 // Entries and attributes never change, so the kernel may cache them for long.
@@ -57,7 +61,9 @@ class Filesystem {
   Result<uint64_t> Open(uint64_t ino, int flags);
   // Returns up to `size` verified bytes at `offset`, in `buffer` (or in the
   // manifest, for inline files). kErrDigest if a block fails verification
-  // (the whole read fails; reported once per object).
+  // (the whole read fails; reported once per object), and the object's open
+  // state is dropped so that the next open re-opens it from the store (which
+  // `sealfs pull --verify` may have repaired meanwhile).
   Result<std::span<const uint8_t>> Read(uint64_t ino, uint64_t fh, size_t size,
                                         uint64_t offset, ReadBuffer& buffer);
   void Release(uint64_t fh);
@@ -76,6 +82,11 @@ class Filesystem {
   // The record the stats ioctl returns.
   void FillStats(StatsRecord* rec);
   void set_mounted_at(int64_t sec) { mounted_at_sec_ = sec; }
+  // Fetch objects missing from the store on first open (remote=). Call
+  // before serving.
+  void set_fetcher(std::shared_ptr<remote::LazyFetcher> fetcher) {
+    fetcher_ = std::move(fetcher);
+  }
 
  private:
   Result<std::unique_ptr<OpenObject>> OpenStoreObject(uint64_t ino,
@@ -84,6 +95,10 @@ class Filesystem {
   struct stat StatFor(const Inode& inode) const;
   // Queues a listed regular file's object for prefetching.
   void MaybePrefetch(uint64_t ino, const Inode& inode);
+  // Opens the object, fetching it first when it is missing and a fetcher
+  // is set. EIO (reported) when it is missing and cannot be fetched.
+  Result<UniqueFd> OpenOrFetch(const Digest& digest, uint64_t ino,
+                               uint64_t size);
   // Logs `what` about object `digest` unless already reported.
   void ReportObject(const Digest& digest, uint64_t ino,
                     const std::string& what);
@@ -95,6 +110,7 @@ class Filesystem {
   Stats stats_;
   OpenObjectTable open_;
   Prefetcher prefetch_;
+  std::shared_ptr<remote::LazyFetcher> fetcher_;  // null: no remote=
   int64_t mounted_at_sec_ = 0;
 
   std::once_flag total_once_;

@@ -86,6 +86,19 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
       return Status::FromErrno(EINVAL, "threads must be 1..256");
     }
     out->threads = n;
+  } else if (key == "remote") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->remote.assign(value);
+  } else if (key == "remote_timeout") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    unsigned n = 0;
+    auto [ptr, ec] =
+        std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
+        n > 3600) {
+      return Status::FromErrno(EINVAL, "remote_timeout must be 1..3600");
+    }
+    out->remote_timeout_s = n;
   } else if (key == "user") {
     if (!has_value) return Status();  // fstab's "user" (user-mountable)
     SEALFS_RETURN_IF_ERROR(need_value());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsing of `-o` mount options: sealfs's own (store=, pubkey=, keyring=,
-// digest=, threads=, insecure, user=) and the standard ones passed to the
+// digest=, threads=, insecure, user=, remote=, remote_timeout=) and the standard ones passed to the
 // kernel. Reentrant.
 #ifndef SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
 #define SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
@@ -25,6 +25,10 @@ struct MountOptions {
   bool insecure = false;             // mount even if not trusted
   std::string user;                  // switch to this user after mounting
   bool debug = false;                // libfuse request tracing (foreground)
+  // Where missing objects are fetched from on first open (a store
+  // directory or an http(s):// URL); empty: never fetch.
+  std::string remote;
+  unsigned remote_timeout_s = 5;     // connect/stall time-out of one fetch
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };

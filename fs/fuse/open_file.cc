@@ -32,11 +32,25 @@ bool OpenObjectTable::Release(OpenObject* obj) {
     std::lock_guard<std::mutex> lock(mu_);
     if (--obj->refs > 0) return false;
     auto it = open_.find(obj->digest);
-    if (it == open_.end() || it->second.get() != obj) return false;
+    if (it == open_.end() || it->second.get() != obj) {
+      auto ev = evicted_.find(obj);
+      if (ev == evicted_.end()) return false;
+      doomed = std::move(ev->second);
+      evicted_.erase(ev);
+      return true;
+    }
     doomed = std::move(it->second);
     open_.erase(it);
   }
   return true;
+}
+
+void OpenObjectTable::Evict(OpenObject* obj) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = open_.find(obj->digest);
+  if (it == open_.end() || it->second.get() != obj) return;  // done already
+  evicted_.emplace(obj, std::move(it->second));
+  open_.erase(it);
 }
 
 size_t OpenObjectTable::size() const {

@@ -44,12 +44,19 @@ class OpenObjectTable {
   // Drops one reference; closes the object with the last one. Returns true
   // if it was closed.
   bool Release(OpenObject* obj);
+  // Detaches `obj` from its digest: later Acquires create a fresh one (the
+  // store may have been repaired), while `obj` lives on for the handles
+  // that still hold it and is freed by their last Release. For an object
+  // found corrupt.
+  void Evict(OpenObject* obj);
 
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<Digest, std::unique_ptr<OpenObject>, DigestHash> open_;
+  // Evicted objects still referenced by open handles; guarded by mu_.
+  std::unordered_map<OpenObject*, std::unique_ptr<OpenObject>> evicted_;
 };
 
 }  // namespace sealfs::fuse

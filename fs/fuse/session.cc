@@ -24,6 +24,8 @@
 #include "fs/fuse/privileges.h"
 #include "fs/fuse/trust.h"
 #include "fs/fuse/watchdog.h"
+#include "fs/remote/lazy_fetcher.h"
+#include "fs/remote/object_source.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -249,10 +251,25 @@ Status RunMount(const MountRequest& req) {
   if (!warning.empty()) {
     std::fprintf(stderr, "sealfs mount: warning: %s\n", warning.c_str());
   }
-  Result<std::shared_ptr<Store>> store =
-      Store::Open(req.options.store, Store::Mode::kReadOnly);
+  // With remote=, missing objects are added to the store on first open, so
+  // it must be writable (by root, or by user= after the switch).
+  const bool lazy = !req.options.remote.empty();
+  Result<std::shared_ptr<Store>> store = Store::Open(
+      req.options.store, lazy ? Store::Mode::kReadWrite : Store::Mode::kReadOnly);
   if (!store.ok())
     return store.status().WithPrefix("store " + req.options.store);
+  std::shared_ptr<remote::LazyFetcher> fetcher;
+  if (lazy) {
+    remote::FetchLimits limits;
+    limits.connect_timeout_s = req.options.remote_timeout_s;
+    limits.stall_timeout_s = req.options.remote_timeout_s;
+    // Opened before the fork: libcurl's global set-up must precede threads.
+    Result<std::unique_ptr<remote::ObjectSource>> source =
+        remote::OpenObjectSource(req.options.remote, limits);
+    if (!source.ok()) return source.status().WithPrefix("remote");
+    fetcher =
+        std::make_shared<remote::LazyFetcher>(*store, std::move(*source));
+  }
   if (!req.options.user.empty()) {
     SEALFS_RETURN_IF_ERROR(CheckUserExists(req.options.user));
   }
@@ -264,6 +281,7 @@ Status RunMount(const MountRequest& req) {
     return Status::FromErrno(ENOTDIR, req.mountpoint);
   }
   Filesystem fs(*manifest, *store, req.image);
+  if (fetcher != nullptr) fs.set_fetcher(std::move(fetcher));
 
   if (req.options.debug || req.foreground) {
     InstallFuseLogger();

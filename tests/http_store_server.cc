@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// HttpStoreServer: fork/exec of the python3 test server, reading its port.
+#include "tests/http_store_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+namespace sealfs::testing {
+
+std::string HttpStoreServer::Start(const std::string& root,
+                                   const std::string& mode,
+                                   const std::string& log, int port) {
+  Stop();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
+  const std::string script =
+      std::string(SEALFS_SOURCE_DIR) + "/tests/tools/http_store_server.py";
+  const std::string port_arg = std::to_string(port);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return "fork failed";
+  }
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    if (log.empty()) {
+      execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
+             "--mode", mode.c_str(), "--port", port_arg.c_str(),
+             static_cast<char*>(nullptr));
+    } else {
+      execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
+             "--mode", mode.c_str(), "--port", port_arg.c_str(), "--log",
+             log.c_str(), static_cast<char*>(nullptr));
+    }
+    _exit(127);
+  }
+  close(fds[1]);
+  pid_ = pid;
+  std::string line;
+  // The server prints "PORT <n>\n" once it listens (python starts in well
+  // under a second; 30 s only guards against a wedged machine).
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0) break;
+    char c;
+    if (read(fds[0], &c, 1) != 1 || c == '\n') break;
+    line.push_back(c);
+  }
+  close(fds[0]);
+  if (line.rfind("PORT ", 0) != 0) {
+    Stop();
+    return "test server did not start (got '" + line + "')";
+  }
+  port_ = std::stoi(line.substr(5));
+  return "";
+}
+
+void HttpStoreServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int CountLogLines(const std::string& log, const std::string& needle) {
+  std::ifstream in(log);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+}  // namespace sealfs::testing

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// HttpStoreServer: runs tests/tools/http_store_server.py (a real HTTP server
+// serving a store directory on a loopback port, misbehaving in a chosen
+// mode) as a child process for the length of a test, and kills it when the
+// object goes away.
+#ifndef SEALFS_TESTS_HTTP_STORE_SERVER_H_
+#define SEALFS_TESTS_HTTP_STORE_SERVER_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace sealfs::testing {
+
+class HttpStoreServer {
+ public:
+  HttpStoreServer() = default;
+  ~HttpStoreServer() { Stop(); }
+  HttpStoreServer(const HttpStoreServer&) = delete;
+  HttpStoreServer& operator=(const HttpStoreServer&) = delete;
+
+  // Serves `root` in `mode` (normal, corrupt, truncated, wrong-length,
+  // stall, 404, 500, slow) on 127.0.0.1, on `port` (0: chosen by the
+  // kernel; a server restarted on its old port looks to clients like one
+  // that came back), logging each request to `log` if not empty. Returns an
+  // empty string once it listens, else why it could not start.
+  std::string Start(const std::string& root, const std::string& mode,
+                    const std::string& log = "", int port = 0);
+  // Kills the server (SIGKILL) and reaps it. Idempotent.
+  void Stop();
+
+  // "http://127.0.0.1:PORT".
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Lines of `log` (a server's request log) that contain `needle`.
+int CountLogLines(const std::string& log, const std::string& needle);
+
+}  // namespace sealfs::testing
+
+#endif  // SEALFS_TESTS_HTTP_STORE_SERVER_H_
