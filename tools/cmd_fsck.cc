@@ -46,19 +46,6 @@ void PrintHelp() {
       "repaired), 2 could not run (no such store, usage error).\n");
 }
 
-std::string Record(const store::QuarantineRecord& r) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("original"); w.String(r.original);
-  w.Key("reason"); w.String(r.reason);
-  w.Key("expected"); r.expected.empty() ? w.Null() : w.String(r.expected);
-  w.Key("actual"); r.actual.empty() ? w.Null() : w.String(r.actual);
-  w.Key("time"); w.Int(r.time);
-  w.Key("quarantined_as"); w.String(r.quarantined_as);
-  w.Key("by"); w.String("sealfs fsck");
-  w.End();
-  return w.str();
-}
 
 }  // namespace
 
@@ -113,7 +100,9 @@ int CmdFsck(int argc, char** argv) {
   }
   if (optind != argc) return UsageError(kCmd, "unexpected argument");
   options.progress = !json && isatty(STDERR_FILENO) == 1;
-  options.format_record = Record;
+  options.format_record = [](const store::QuarantineRecord& r) {
+    return QuarantineRecordJson(r, "sealfs fsck");
+  };
 
   Result<std::shared_ptr<Store>> opened =
       Store::Open(store_path, Store::Mode::kReadWrite);

@@ -21,6 +21,7 @@
 #include "sealfs/store.h"
 #include "tools/cli.h"
 #include "tools/command.h"
+#include "tools/store_cli.h"
 
 namespace sealfs::tools {
 namespace {
@@ -114,6 +115,9 @@ int CmdPull(int argc, char** argv) {
   std::string store_path =
       env_store != nullptr && *env_store != '\0' ? env_store : kDefaultStore;
   remote::PullOptions options;
+  options.format_record = [](const store::QuarantineRecord& r) {
+    return QuarantineRecordJson(r, "sealfs pull --verify");
+  };
   remote::FetchLimits limits;
   bool json = false;
   unsigned long value = 0;

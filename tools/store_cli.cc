@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "tools/cli.h"
+
 namespace sealfs::tools {
 
 std::string DefaultStore() {
@@ -25,6 +27,21 @@ std::string HumanBytes(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.2f GiB", b / 1073741824.0);
   }
   return buf;
+}
+
+std::string QuarantineRecordJson(const store::QuarantineRecord& r,
+                                 const char* by) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("original"); w.String(r.original);
+  w.Key("reason"); w.String(r.reason);
+  w.Key("expected"); r.expected.empty() ? w.Null() : w.String(r.expected);
+  w.Key("actual"); r.actual.empty() ? w.Null() : w.String(r.actual);
+  w.Key("time"); w.Int(r.time);
+  w.Key("quarantined_as"); w.String(r.quarantined_as);
+  w.Key("by"); w.String(by);
+  w.End();
+  return w.str();
 }
 
 }  // namespace sealfs::tools

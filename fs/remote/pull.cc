@@ -17,7 +17,9 @@
 
 #include "fs/remote/fetch.h"
 #include "fs/remote/local_check.h"
-#include "fs/remote/quarantine.h"
+#include "fs/core/store_io.h"
+#include "fs/store/quarantine.h"
+#include "sealfs/format.h"
 
 namespace sealfs::remote {
 namespace {
@@ -38,6 +40,7 @@ class Puller {
         writer_(store_),
         items_(items),
         options_(options),
+        quarantine_(store_->dir_fd(), options.format_record),
         progress_(progress),
         last_commit_(std::chrono::steady_clock::now()) {}
 
@@ -80,6 +83,29 @@ class Puller {
     }
   }
 
+  // Moves the object into quarantine/ (the layout fsck uses) and removes
+  // its tree, which is rebuilt from the good copy. ENOENT if the object is
+  // gone already (a concurrent quarantine).
+  Result<std::string> QuarantineObject(const Digest& digest,
+                                       const std::string& reason,
+                                       const std::optional<Digest>& actual) {
+    const int dir = store_->dir_fd();
+    SEALFS_ASSIGN_OR_RETURN(UniqueFd odir,
+                            OpenFanoutDir(dir, kObjectsDir, digest, false));
+    store::QuarantineRecord record;
+    record.original = Store::ObjectPath(digest);
+    record.reason = reason;
+    record.expected = digest.ToString();
+    if (actual.has_value()) record.actual = actual->ToString();
+    const std::string leaf = LeafName(digest);
+    SEALFS_ASSIGN_OR_RETURN(
+        std::string moved,
+        quarantine_.Move(odir.get(), leaf, digest.Hex(), std::move(record)));
+    Result<UniqueFd> tdir = OpenFanoutDir(dir, kTreesDir, digest, false);
+    if (tdir.ok()) (void)::unlinkat(tdir->get(), leaf.c_str(), 0);
+    return moved;
+  }
+
   Status PullOne(const PullItem& item) {
     bool repairing = false;
     if (store_->HasObject(item.digest)) {
@@ -103,7 +129,7 @@ class Puller {
         return check;  // an I/O error says nothing about the content
       }
       Result<std::string> moved =
-          QuarantineObject(*store_, item.digest, check.ToString(), actual);
+          QuarantineObject(item.digest, check.ToString(), actual);
       if (!moved.ok() && moved.status().err() != ENOENT) {
         return moved.status().WithPrefix("quarantine");
       }
@@ -147,6 +173,7 @@ class Puller {
   StoreWriter writer_;  // thread-safe
   const std::vector<PullItem>& items_;
   const PullOptions options_;
+  store::Quarantine quarantine_;
   Progress* progress_;
   std::atomic<size_t> next_{0};
 

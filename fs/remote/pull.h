@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fs/remote/object_source.h"
+#include "fs/store/quarantine.h"
 #include "fs/util/progress.h"
 #include "sealfs/digest.h"
 #include "sealfs/manifest_reader.h"
@@ -33,6 +34,7 @@ Result<std::vector<PullItem>> ObjectsOf(const Manifest& manifest);
 struct PullOptions {
   unsigned jobs = 4;    // parallel transfers, 1..64
   bool verify = false;  // re-hash objects already present; replace bad ones
+  store::RecordFormatter format_record;  // quarantine records (with verify)
 };
 
 struct PullFailure {
