@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `sealfs mkfs`: builds an image (manifest, optionally signed) from a
-// directory tree and adds every file's content to the object store.
+// directory tree, or from tar layers (--from-tar), and adds every file's
+// content to the object store.
 #include <getopt.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,8 +11,10 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fs/build/mkfs.h"
+#include "fs/build/tar_import.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -25,11 +28,16 @@ constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 void PrintHelp() {
   std::printf(
       "Usage: sealfs mkfs [OPTIONS] SOURCE IMAGE\n"
-      "Build the image IMAGE from the directory tree SOURCE: every regular\n"
-      "file's content goes into the object store under its fs-verity digest,\n"
-      "all metadata into the manifest. Prints the image identity on stdout.\n"
+      "       sealfs mkfs [OPTIONS] --from-tar LAYER [--from-tar LAYER...] "
+      "IMAGE\n"
+      "Build the image IMAGE from the directory tree SOURCE, or from OCI\n"
+      "layers (tar, pax or GNU tar; plain, gzip, zstd, xz or bzip2; '-' is\n"
+      "stdin) applied in order with whiteouts: every regular file's content\n"
+      "goes into the object store under its fs-verity digest, all metadata\n"
+      "into the manifest. Prints the image identity on stdout.\n"
       "\n"
       "Options:\n"
+      "  --from-tar LAYER   read the tree from this layer (repeatable)\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
       "                     created if missing)\n"
       "  --key KEYFILE      sign the image with this Ed25519 private key\n"
@@ -74,7 +82,7 @@ std::string HumanBytes(uint64_t bytes) {
 }  // namespace
 
 int CmdMkfs(int argc, char** argv) {
-  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce };
+  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce, kFromTar };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
       {"key", required_argument, nullptr, kKey},
@@ -82,10 +90,12 @@ int CmdMkfs(int argc, char** argv) {
       {"threads", required_argument, nullptr, kThreads},
       {"inline-max", required_argument, nullptr, kInlineMax},
       {"force", no_argument, nullptr, kForce},
+      {"from-tar", required_argument, nullptr, kFromTar},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   build::MkfsOptions options;
+  std::vector<std::string> layers;
   const char* env_store = std::getenv("SEALFS_STORE");
   options.store = env_store != nullptr && *env_store != '\0' ? env_store
                                                              : kDefaultStore;
@@ -133,6 +143,9 @@ int CmdMkfs(int argc, char** argv) {
       case kForce:
         options.force = true;
         break;
+      case kFromTar:
+        layers.emplace_back(optarg);
+        break;
       case 'h':
         PrintHelp();
         return kExitOk;
@@ -141,11 +154,17 @@ int CmdMkfs(int argc, char** argv) {
                                     argv[optind - 1] + "'");
     }
   }
-  if (argc - optind != 2) {
+  if (!layers.empty()) {
+    if (argc - optind != 1) {
+      return UsageError(kCmd, "with --from-tar, expected only IMAGE");
+    }
+    options.image = argv[optind];
+  } else if (argc - optind != 2) {
     return UsageError(kCmd, "expected SOURCE and IMAGE");
+  } else {
+    options.source = argv[optind];
+    options.image = argv[optind + 1];
   }
-  options.source = argv[optind];
-  options.image = argv[optind + 1];
   options.progress = isatty(STDERR_FILENO) == 1;
   // The walk holds one fd per directory level and the store writer batches
   // temp files by the fd limit: use the whole hard limit.
@@ -156,7 +175,9 @@ int CmdMkfs(int argc, char** argv) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  Result<build::MkfsReport> report = build::BuildImage(options);
+  Result<build::MkfsReport> report =
+      layers.empty() ? build::BuildImage(options)
+                     : build::BuildImageFromTar(layers, options);
   if (!report.ok()) return Fail(kCmd, report.status());
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)

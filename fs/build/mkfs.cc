@@ -43,7 +43,20 @@ Status CheckOptions(const MkfsOptions& options) {
   return Status();
 }
 
-Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
+}  // namespace
+
+Result<std::optional<SigningKey>> PrepareBuild(const MkfsOptions& options) {
+  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
+  std::optional<SigningKey> key;
+  if (!options.key_path.empty()) {
+    Result<SigningKey> loaded = SigningKey::Load(options.key_path);
+    if (!loaded.ok()) return loaded.status().WithPrefix(options.key_path);
+    key.emplace(std::move(*loaded));
+  }
+  return key;
+}
+
+Result<std::shared_ptr<Store>> OpenBuildStore(const std::string& path) {
   // Store::Open creates the store directory itself; its parents (e.g.
   // /var/lib/sealfs) are made here.
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -57,16 +70,35 @@ Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
   return store;
 }
 
-}  // namespace
+Status FinishImage(const ImageTree& tree, StoreWriter& writer,
+                   const std::optional<SigningKey>& key,
+                   const MkfsOptions& options, MkfsReport& report) {
+  // Every object is durable before the image that names them exists.
+  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
+  report.objects_written = writer.objects_written();
+  report.bytes_written = writer.bytes_written();
+
+  WriteOptions write_options;
+  write_options.clamp_mtime_sec = options.epoch;
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                          WriteManifest(tree, write_options));
+  // Read back what was written: never publish an image the reader refuses.
+  Result<std::shared_ptr<const Manifest>> check = Manifest::FromBytes(bytes);
+  if (!check.ok()) return check.status().WithPrefix("manifest self-check");
+  report.identity = (*check)->identity();
+  if (key.has_value()) {
+    Signature sig{key->public_key(), key->Sign(report.identity)};
+    std::vector<uint8_t> block = EncodeSignatureBlock({&sig, 1});
+    bytes.insert(bytes.end(), block.begin(), block.end());
+  }
+  report.image_bytes = bytes.size();
+  return WriteFileAtomic(options.image, bytes, 0644, !options.force)
+      .WithPrefix(options.image);
+}
 
 Result<MkfsReport> BuildImage(const MkfsOptions& options) {
-  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
-  std::optional<SigningKey> key;
-  if (!options.key_path.empty()) {
-    Result<SigningKey> loaded = SigningKey::Load(options.key_path);
-    if (!loaded.ok()) return loaded.status().WithPrefix(options.key_path);
-    key.emplace(std::move(*loaded));
-  }
+  SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
+                          PrepareBuild(options));
 
   WalkOptions walk_options;
   walk_options.inline_max = options.inline_max;
@@ -74,7 +106,7 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
                           WalkTree(options.source, walk_options));
 
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
-                          OpenStore(options.store));
+                          OpenBuildStore(options.store));
   StoreWriter writer(store);
   MkfsReport report;
   report.inodes = walked.inode_count;
@@ -100,28 +132,8 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
       walked.tree.inode(h.node).digest = h.digest;
     }
   }
-  // Every object is durable before the image that names them exists.
-  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
-  report.objects_written = writer.objects_written();
-  report.bytes_written = writer.bytes_written();
-
-  WriteOptions write_options;
-  write_options.clamp_mtime_sec = options.epoch;
-  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                          WriteManifest(walked.tree, write_options));
-  // Read back what was written: never publish an image the reader refuses.
-  Result<std::shared_ptr<const Manifest>> check = Manifest::FromBytes(bytes);
-  if (!check.ok()) return check.status().WithPrefix("manifest self-check");
-  report.identity = (*check)->identity();
-  if (key.has_value()) {
-    Signature sig{key->public_key(), key->Sign(report.identity)};
-    std::vector<uint8_t> block = EncodeSignatureBlock({&sig, 1});
-    bytes.insert(bytes.end(), block.begin(), block.end());
-  }
-  report.image_bytes = bytes.size();
   SEALFS_RETURN_IF_ERROR(
-      WriteFileAtomic(options.image, bytes, 0644, !options.force)
-          .WithPrefix(options.image));
+      FinishImage(walked.tree, writer, key, options, report));
   return report;
 }
 

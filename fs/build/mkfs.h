@@ -7,11 +7,15 @@
 #define SEALFS_FS_BUILD_MKFS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "sealfs/digest.h"
+#include "sealfs/manifest_writer.h"
+#include "sealfs/signature.h"
 #include "sealfs/status.h"
+#include "sealfs/store.h"
 
 namespace sealfs::build {
 
@@ -41,6 +45,21 @@ struct MkfsReport {
 // !force (checked before any work); EINVAL for an inline_max over
 // kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
+
+// The steps every builder (directory, tar, dump) shares, so that all of them
+// check, sign and publish an image the same way.
+//
+// Checks `options` as BuildImage does (EEXIST, EINVAL) and loads the signing
+// key, if any: everything that can fail before any work is done.
+Result<std::optional<SigningKey>> PrepareBuild(const MkfsOptions& options);
+// Opens (creating if needed) the store at `path` and its parents.
+Result<std::shared_ptr<Store>> OpenBuildStore(const std::string& path);
+// Commits `writer`, serialises `tree`, reads the manifest back, signs it with
+// `key` if set and writes options.image atomically. Sets identity,
+// objects_written, bytes_written and image_bytes in `report`.
+Status FinishImage(const ImageTree& tree, StoreWriter& writer,
+                   const std::optional<SigningKey>& key,
+                   const MkfsOptions& options, MkfsReport& report);
 
 }  // namespace sealfs::build
 
