@@ -7,6 +7,7 @@
 
 #include <utility>
 
+#include "fs/build/image_file.h"
 #include "sealfs/format.h"
 
 namespace sealfs::build {
@@ -74,7 +75,7 @@ Result<NodeId> LayerApplier::MakeParents(
     Result<NodeId> child = tree_.Lookup(dir, parts[i]);
     if (child.ok()) {
       if (!IsDir(tree_.inode(*child))) {
-        return Status::FromErrno(ENOTDIR, "parent " + path +
+        return Status::FromErrno(ENOTDIR, "parent " + EscapeName(path) +
                                               " is not a directory");
       }
       dir = *child;
@@ -127,11 +128,11 @@ Status LayerApplier::ApplyWhiteout(const std::vector<std::string>& parts) {
     return HideLower(dir, JoinParts(parts, parts.size() - 1));
   }
   if (name.starts_with(kMetaWhiteoutPrefix)) {
-    return Status::FromErrno(EINVAL, "unknown whiteout marker " + name);
+    return Status::FromErrno(EINVAL, "unknown whiteout marker");
   }
   const std::string target = name.substr(sizeof(kWhiteoutPrefix) - 1);
   if (target.empty() || target == "." || target == "..") {
-    return Status::FromErrno(EINVAL, "whiteout " + name + " names nothing");
+    return Status::FromErrno(EINVAL, "whiteout names nothing");
   }
   // Nothing to hide when the path does not exist (OCI: not an error); a
   // whiteout never creates parents.
@@ -202,18 +203,18 @@ Status LayerApplier::ApplyHardLink(std::string_view path,
   if (parts.back().starts_with(kWhiteoutPrefix)) return ApplyWhiteout(parts);
   Result<std::vector<std::string>> target_parts = SplitEntryPath(target);
   if (!target_parts.ok()) {
-    return target_parts.status().WithPrefix("hard link target");
+    return target_parts.status().WithPrefix("target");
   }
   NodeId node = ImageTree::kRoot;
   for (const std::string& part : *target_parts) {
     Result<NodeId> child = tree_.Lookup(node, part);
     if (!child.ok()) {
-      return Status::FromErrno(ENOENT, "hard link target does not exist");
+      return Status::FromErrno(ENOENT, "target does not exist");
     }
     node = *child;
   }
   if (IsDir(tree_.inode(node))) {
-    return Status::FromErrno(EPERM, "hard link target is a directory");
+    return Status::FromErrno(EPERM, "target is a directory");
   }
   SEALFS_ASSIGN_OR_RETURN(NodeId dir, MakeParents(parts));
   const std::string& name = parts.back();

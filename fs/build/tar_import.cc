@@ -131,7 +131,8 @@ class LayerReader {
     if (path == nullptr) return Status::Corrupt("entry without a path");
     if (const char* target = archive_entry_hardlink(entry); target != nullptr) {
       // Its content, if a writer stored one, is the target's: skipped.
-      return applier_.ApplyHardLink(path, target);
+      return applier_.ApplyHardLink(path, target)
+          .WithPrefix("hard link to " + EscapeName(target));
     }
     SEALFS_ASSIGN_OR_RETURN(std::vector<std::string> parts,
                             SplitEntryPath(path));
