@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -210,11 +211,24 @@ class LayerReader {
     if (declared < 0) return Status::Corrupt("negative size");
     const uint64_t size = static_cast<uint64_t>(declared);
     spec.size = size;
+    // archive_read_data fills the holes of a sparse entry up to its last
+    // data block but stops there: the trailing hole is ours to fill. Only a
+    // sparse entry may end early; any other is refused as truncated.
+    const bool sparse = archive_entry_sparse_count(entry) > 0;
+    uint64_t delivered = 0;
     StoreWriter::StreamReader read =
-        [this](std::span<uint8_t> buffer) -> Result<size_t> {
+        [this, sparse, size, &delivered](
+            std::span<uint8_t> buffer) -> Result<size_t> {
       la_ssize_t n = archive_read_data(a_, buffer.data(), buffer.size());
       if (n < 0) return ArchiveError(a_, source_);
-      return static_cast<size_t>(n);
+      size_t got = static_cast<size_t>(n);
+      if (got == 0 && sparse && delivered < size) {
+        got = static_cast<size_t>(
+            std::min<uint64_t>(buffer.size(), size - delivered));
+        std::memset(buffer.data(), 0, got);
+      }
+      delivered += got;
+      return got;
     };
     if (size > options_.inline_max) {
       Result<Digest> digest = writer_.AddFromStream(size, read);
@@ -309,7 +323,13 @@ namespace {
 
 // Opens one layer: "-" is stdin (not closed), anything else a path.
 Result<UniqueFd> OpenLayer(const std::string& layer) {
-  if (layer == "-") return UniqueFd();
+  if (layer == "-") {
+    // A layer is never typed in: waiting on a terminal would only hang.
+    if (isatty(STDIN_FILENO) == 1) {
+      return Status::FromErrno(ENOTTY, "stdin is a terminal, not a tar layer");
+    }
+    return UniqueFd();
+  }
   UniqueFd fd(open(layer.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd.valid()) return ErrnoStatus("open");
   struct stat st;

@@ -148,6 +148,12 @@ TEST_F(MkfsTarTest, PaxLayerMatchesGnuTarUnpackPlainGzipZstdAndStdin) {
       {SealfsBin(), "mkfs", "--store", store_, "--from-tar", "-", Image()},
       std::string(zst.begin(), zst.end()));
   EXPECT_EQ(Identity(piped), expected);
+  // Sparse entries (-S: holes recorded as a map, the trailing one too)
+  // give the same image as the dense archive.
+  r = Shell(std::string(kTarCreate) + " --format=pax -S -C '" + src +
+            "' -cf '" + tar + ".sparse' .");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Identity(MkfsTar({tar + ".sparse"}, Image())), expected);
   // Everything inlined or nothing inlined: the same rule as the walker.
   for (const char* inline_max : {"0", "4096"}) {
     EXPECT_EQ(Identity(MkfsTar({tar}, Image(), {"--inline-max", inline_max})),
@@ -156,7 +162,7 @@ TEST_F(MkfsTarTest, PaxLayerMatchesGnuTarUnpackPlainGzipZstdAndStdin) {
   }
 }
 
-TEST_F(MkfsTarTest, GnuFormatLongNamesMatchGnuTarUnpack) {
+TEST_F(MkfsTarTest, GnuFormatLongNamesAndSparseMatchGnuTarUnpack) {
   const std::string src = work_ / "src";
   MakeRichTree(src);
   ASSERT_FALSE(HasFatalFailure());
@@ -164,9 +170,13 @@ TEST_F(MkfsTarTest, GnuFormatLongNamesMatchGnuTarUnpack) {
   // --format=gnu keeps long names and link targets in ././@LongLink entries
   // and has no xattrs or sub-second times; both sides see the same.
   CommandResult r = Shell("tar --numeric-owner --format=gnu -C '" + src +
-                          "' -cf '" + tar + "' .");
+                          "' -cf '" + tar + "' . && tar --numeric-owner "
+                          "--format=gnu -S -C '" + src + "' -cf '" + tar +
+                          ".sparse' .");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(Identity(MkfsTar({tar}, Image())), IdentityOfUnpacked(tar));
+  const std::string expected = IdentityOfUnpacked(tar);
+  EXPECT_EQ(Identity(MkfsTar({tar}, Image())), expected);
+  EXPECT_EQ(Identity(MkfsTar({tar + ".sparse"}, Image())), expected);
 }
 
 TEST_F(MkfsTarTest, IdentityIgnoresEntryOrderAndSourceLocation) {
