@@ -32,31 +32,12 @@ Status CheckOptions(const MkfsOptions& options) {
   if (options.threads < 1) {
     return Status::FromErrno(EINVAL, "threads must be at least 1");
   }
-  if (!options.force) {
-    struct stat st;
-    if (lstat(options.image.c_str(), &st) == 0) {
-      return Status::FromErrno(EEXIST,
-                               options.image + ": exists (use --force)");
-    }
-    if (errno != ENOENT) return ErrnoStatus(options.image);
-  }
   return Status();
 }
 
 }  // namespace
 
-Result<std::optional<SigningKey>> PrepareBuild(const MkfsOptions& options) {
-  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
-  std::optional<SigningKey> key;
-  if (!options.key_path.empty()) {
-    Result<SigningKey> loaded = SigningKey::Load(options.key_path);
-    if (!loaded.ok()) return loaded.status().WithPrefix(options.key_path);
-    key.emplace(std::move(*loaded));
-  }
-  return key;
-}
-
-Result<std::shared_ptr<Store>> OpenBuildStore(const std::string& path) {
+Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
   // Store::Open creates the store directory itself; its parents (e.g.
   // /var/lib/sealfs) are made here.
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -70,35 +51,10 @@ Result<std::shared_ptr<Store>> OpenBuildStore(const std::string& path) {
   return store;
 }
 
-Status FinishImage(const ImageTree& tree, StoreWriter& writer,
-                   const std::optional<SigningKey>& key,
-                   const MkfsOptions& options, MkfsReport& report) {
-  // Every object is durable before the image that names them exists.
-  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
-  report.objects_written = writer.objects_written();
-  report.bytes_written = writer.bytes_written();
-
-  WriteOptions write_options;
-  write_options.clamp_mtime_sec = options.epoch;
-  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                          WriteManifest(tree, write_options));
-  // Read back what was written: never publish an image the reader refuses.
-  Result<std::shared_ptr<const Manifest>> check = Manifest::FromBytes(bytes);
-  if (!check.ok()) return check.status().WithPrefix("manifest self-check");
-  report.identity = (*check)->identity();
-  if (key.has_value()) {
-    Signature sig{key->public_key(), key->Sign(report.identity)};
-    std::vector<uint8_t> block = EncodeSignatureBlock({&sig, 1});
-    bytes.insert(bytes.end(), block.begin(), block.end());
-  }
-  report.image_bytes = bytes.size();
-  return WriteFileAtomic(options.image, bytes, 0644, !options.force)
-      .WithPrefix(options.image);
-}
-
 Result<MkfsReport> BuildImage(const MkfsOptions& options) {
+  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
   SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
-                          PrepareBuild(options));
+                          PrepareImageOutput(options));
 
   WalkOptions walk_options;
   walk_options.inline_max = options.inline_max;
@@ -106,7 +62,7 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
                           WalkTree(options.source, walk_options));
 
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
-                          OpenBuildStore(options.store));
+                          OpenStore(options.store));
   StoreWriter writer(store);
   MkfsReport report;
   report.inodes = walked.inode_count;
@@ -132,9 +88,52 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
       walked.tree.inode(h.node).digest = h.digest;
     }
   }
-  SEALFS_RETURN_IF_ERROR(
-      FinishImage(walked.tree, writer, key, options, report));
+  // Every object is durable before the image that names them exists.
+  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
+  report.objects_written = writer.objects_written();
+  report.bytes_written = writer.bytes_written();
+
+  SEALFS_RETURN_IF_ERROR(WriteImage(walked.tree, options, key, &report));
   return report;
+}
+
+Result<std::optional<SigningKey>> PrepareImageOutput(
+    const MkfsOptions& options) {
+  if (!options.force) {
+    struct stat st;
+    if (lstat(options.image.c_str(), &st) == 0) {
+      return Status::FromErrno(EEXIST,
+                               options.image + ": exists (use --force)");
+    }
+    if (errno != ENOENT) return ErrnoStatus(options.image);
+  }
+  std::optional<SigningKey> key;
+  if (!options.key_path.empty()) {
+    Result<SigningKey> loaded = SigningKey::Load(options.key_path);
+    if (!loaded.ok()) return loaded.status().WithPrefix(options.key_path);
+    key.emplace(std::move(*loaded));
+  }
+  return key;
+}
+
+Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
+                  const std::optional<SigningKey>& key, MkfsReport* report) {
+  WriteOptions write_options;
+  write_options.clamp_mtime_sec = options.epoch;
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                          WriteManifest(tree, write_options));
+  // Read back what was written: never publish an image the reader refuses.
+  Result<std::shared_ptr<const Manifest>> check = Manifest::FromBytes(bytes);
+  if (!check.ok()) return check.status().WithPrefix("manifest self-check");
+  report->identity = (*check)->identity();
+  if (key.has_value()) {
+    Signature sig{key->public_key(), key->Sign(report->identity)};
+    std::vector<uint8_t> block = EncodeSignatureBlock({&sig, 1});
+    bytes.insert(bytes.end(), block.begin(), block.end());
+  }
+  report->image_bytes = bytes.size();
+  return WriteFileAtomic(options.image, bytes, 0644, !options.force)
+      .WithPrefix(options.image);
 }
 
 }  // namespace sealfs::build

@@ -15,7 +15,10 @@
 #include "sealfs/manifest_writer.h"
 #include "sealfs/signature.h"
 #include "sealfs/status.h"
-#include "sealfs/store.h"
+
+namespace sealfs {
+class Store;
+}  // namespace sealfs
 
 namespace sealfs::build {
 
@@ -41,25 +44,26 @@ struct MkfsReport {
   uint64_t image_bytes = 0;      // size of the image file
 };
 
+// Opens the object store at `path` for a build, creating it and its parents
+// if missing. Errors are prefixed "store PATH".
+Result<std::shared_ptr<Store>> OpenStore(const std::string& path);
+
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
 // kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
 
-// The steps every builder (directory, tar, dump) shares, so that all of them
-// check, sign and publish an image the same way.
-//
-// Checks `options` as BuildImage does (EEXIST, EINVAL) and loads the signing
-// key, if any: everything that can fail before any work is done.
-Result<std::optional<SigningKey>> PrepareBuild(const MkfsOptions& options);
-// Opens (creating if needed) the store at `path` and its parents.
-Result<std::shared_ptr<Store>> OpenBuildStore(const std::string& path);
-// Commits `writer`, serialises `tree`, reads the manifest back, signs it with
-// `key` if set and writes options.image atomically. Sets identity,
-// objects_written, bytes_written and image_bytes in `report`.
-Status FinishImage(const ImageTree& tree, StoreWriter& writer,
-                   const std::optional<SigningKey>& key,
-                   const MkfsOptions& options, MkfsReport& report);
+// The steps every builder (tree, dump, tar) shares around its own work.
+// PrepareImageOutput runs before any work: EEXIST if options.image exists
+// and !force; loads options.key_path (nullopt when empty). WriteImage runs
+// last, once every object the tree names is durable: serialises `tree`
+// (mtimes clamped to options.epoch), reads it back (never publishes an image
+// the reader refuses), signs it with `key` if set, writes options.image
+// atomically, and sets report->identity and report->image_bytes.
+Result<std::optional<SigningKey>> PrepareImageOutput(
+    const MkfsOptions& options);
+Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
+                  const std::optional<SigningKey>& key, MkfsReport* report);
 
 }  // namespace sealfs::build
 

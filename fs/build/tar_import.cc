@@ -374,10 +374,16 @@ Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
   if (stdin_count > 1) {
     return Status::FromErrno(EINVAL, "stdin ('-') given as more than one layer");
   }
+  if (options.inline_max > kMaxInlineSize) {
+    return Status::FromErrno(EINVAL, "inline size " +
+                                         std::to_string(options.inline_max) +
+                                         " exceeds " +
+                                         std::to_string(kMaxInlineSize));
+  }
   SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
-                          PrepareBuild(options));
+                          PrepareImageOutput(options));
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
-                          OpenBuildStore(options.store));
+                          OpenStore(options.store));
   StoreWriter writer(store);
   // A layer that does not give the root its metadata ("./") gets the same
   // one as an implicit parent directory.
@@ -408,7 +414,11 @@ Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
   }
   MkfsReport report;
   CountTree(tree, report);
-  SEALFS_RETURN_IF_ERROR(FinishImage(tree, writer, key, options, report));
+  // Every object is durable before the image that names them exists.
+  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
+  report.objects_written = writer.objects_written();
+  report.bytes_written = writer.bytes_written();
+  SEALFS_RETURN_IF_ERROR(WriteImage(tree, options, key, &report));
   return report;
 }
 
