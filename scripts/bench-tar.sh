@@ -4,7 +4,7 @@
 # tree, each into a fresh store, in the same run. Prints wall and CPU
 # seconds (median of REPS) and the ratio, and checks both give one identity.
 #
-#   BENCH_DIR=/var/tmp/sealfs-bench-tar REPS=3 FILES=20000 BIG_FILES=8 \
+#   BENCH_DIR=/var/tmp/sealfs-bench-tar REPS=3 FILES=20000 BIG_FILES=11 \
 #     BIG_MIB=24 scripts/bench-tar.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench-tar}
 REPS=${REPS:-3}
 FILES=${FILES:-20000}
-BIG_FILES=${BIG_FILES:-8}
+BIG_FILES=${BIG_FILES:-11}
 BIG_MIB=${BIG_MIB:-24}
 sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
 [ -x "$sealfs" ] || { echo "bench-tar: build sealfs first ($sealfs)" >&2; exit 2; }

@@ -68,6 +68,15 @@ InodeSpec ImplicitDirSpec() {
 
 Result<NodeId> LayerApplier::MakeParents(
     const std::vector<std::string>& parts) {
+  // A whiteout name is a marker, never a directory: refused before any
+  // change, so "x/.wh.y/z" cannot smuggle a ".wh.y" directory into the image.
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].starts_with(kWhiteoutPrefix)) {
+      return Status::FromErrno(EINVAL, "whiteout name " +
+                                           EscapeName(parts[i]) +
+                                           " used as a directory");
+    }
+  }
   NodeId dir = ImageTree::kRoot;
   std::string path;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

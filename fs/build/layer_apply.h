@@ -60,15 +60,17 @@ class LayerApplier {
   // Refusals (the tree is unchanged by the refused entry): EINVAL for a bad
   // path (see SplitEntryPath), a root that is not a directory, a whiteout
   // name that names nothing (".wh." alone) or an unknown ".wh..wh." marker,
-  // an unknown file type; ENOTDIR if a parent is not a directory (e.g. a
-  // symlink: paths are never resolved through symlinks).
+  // an unknown file type, a whiteout name as a parent ("a/.wh.b/c");
+  // ENOTDIR if a parent is not a directory (e.g. a symlink: paths are never
+  // resolved through symlinks).
   Status Apply(std::string_view path, InodeSpec spec);
 
   // Adds `path` as a hard link to the inode at `target`, which is looked up
   // in the tree as it is now: an entry earlier in this layer or one of an
   // earlier layer. ENOENT if `target` does not exist, EPERM if it is a
   // directory (including the root), EINVAL for a bad path or an empty `path`
-  // (the root), ENOTDIR for a non-directory parent.
+  // (the root), ENOTDIR for a non-directory parent. A `path` whose name is
+  // a whiteout is applied as the whiteout (the name decides, not the type).
   Status ApplyHardLink(std::string_view path, std::string_view target);
 
  private:

@@ -336,6 +336,8 @@ TEST_F(LayerApplyTest, RefusesBadEntriesWithoutChangingTheTree) {
       {"a/.wh..", File(""), EINVAL},
       {".wh...", File(""), EINVAL},
       {".wh..wh.plnk", File(""), EINVAL},  // aufs metadata
+      {"a/.wh.dir/child", File("x"), EINVAL},  // a marker is no directory
+      {".wh.dir/.wh..wh..opq", File(""), EINVAL},
       {"sock", socket, EINVAL},
       {"typeless", no_type, EINVAL},
       {"sym/.wh..wh..opq", File(""), ENOTDIR},
@@ -362,6 +364,7 @@ TEST_F(LayerApplyTest, RefusesBadEntriesWithoutChangingTheTree) {
       {"./", "f", EINVAL},  // the root as a hard link
       {"../l", "f", EINVAL},
       {"sym/l", "f", ENOTDIR},
+      {".wh.x/l", "f", EINVAL},
   };
   for (const LinkCase& c : links) {
     Status s = applier_.ApplyHardLink(c.path, c.target);
