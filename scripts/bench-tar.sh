@@ -25,12 +25,14 @@ mkdir -p "$BENCH_DIR"
 
 if [ ! -f "$layer" ]; then
   echo "bench-tar: generating $FILES files + $BIG_FILES x $BIG_MIB MiB" >&2
-  rm -rf "$tree"
-  python3 scripts/gen-corpus.py "$tree" --files "$FILES" --big-mib 0
-  mkdir -p "$tree/opt/big"
+  # Generated aside and renamed, so a half-made tree is never used.
+  rm -rf "$tree" "$tree.tmp.$$"
+  python3 scripts/gen-corpus.py "$tree.tmp.$$" --files "$FILES" --big-mib 0
+  mkdir -p "$tree.tmp.$$/opt/big"
   for i in $(seq 1 "$BIG_FILES"); do
-    head -c "$((BIG_MIB << 20))" /dev/urandom > "$tree/opt/big/blob$i.bin"
+    head -c "$((BIG_MIB << 20))" /dev/urandom > "$tree.tmp.$$/opt/big/blob$i.bin"
   done
+  mv -T "$tree.tmp.$$" "$tree"
   tar --format=pax --xattrs --xattrs-include='*' -C "$tree" -c . |
     zstd -q -T0 -3 > "$layer.tmp"
   mv "$layer.tmp" "$layer"
