@@ -2,7 +2,8 @@
 # Tar import benchmark: `sealfs mkfs --from-tar - < layer.tar.zst` against
 # unpacking the same layer with GNU tar and running `sealfs mkfs` on the
 # tree, each into a fresh store, in the same run. Prints wall and CPU
-# seconds (median of REPS) and the ratio, and checks both give one identity.
+# seconds (median of REPS, order alternating, writeback settled before each)
+# and the ratio, and checks both give one identity.
 #
 #   BENCH_DIR=/var/tmp/sealfs-bench-tar REPS=3 FILES=20000 BIG_FILES=11 \
 #     BIG_MIB=24 scripts/bench-tar.sh
@@ -53,12 +54,22 @@ declare -A s
 import_cmd="'$sealfs' mkfs --store '$work/store-a' --from-tar - '$work/a.img' < '$layer'"
 untar_cmd="mkdir '$work/tree' && zstd -dc '$layer' | tar --xattrs --xattrs-include='*' --same-owner -xpf - -C '$work/tree'"
 mkfs_cmd="'$sealfs' mkfs --store '$work/store-b' '$work/tree' '$work/b.img'"
-for _ in $(seq 1 "$REPS"); do
-  rm -rf "$work"; mkdir -p "$work"; sync
+# quiet: lets writeback of what came before (the previous repetition's
+# deleted stores and tree) finish, so it is not charged to the next command.
+quiet() { sync; sleep 3; }
+run_import() {
+  quiet
   r=$(timed "$import_cmd"); s[import.wall]+="${r% *} "; s[import.cpu]+="${r#* } "
-  sync
+}
+run_untar_mkfs() {
+  quiet
   r=$(timed "$untar_cmd"); s[untar.wall]+="${r% *} "; s[untar.cpu]+="${r#* } "
   r=$(timed "$mkfs_cmd"); s[mkfs.wall]+="${r% *} "; s[mkfs.cpu]+="${r#* } "
+}
+for rep in $(seq 1 "$REPS"); do
+  rm -rf "$work"; mkdir -p "$work"
+  # Alternate which goes first, so neither always runs on a warmer cache.
+  if ((rep % 2)); then run_import; run_untar_mkfs; else run_untar_mkfs; run_import; fi
   a=$("$sealfs" inspect "$work/a.img" 2>/dev/null | awk '/identity/ { print $2; exit }' || true)
   b=$("$sealfs" inspect "$work/b.img" 2>/dev/null | awk '/identity/ { print $2; exit }' || true)
   if [ -z "$a" ] || [ "$a" != "$b" ]; then

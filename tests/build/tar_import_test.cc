@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,33 @@ TEST_F(TarImportTest, SmallLayerBecomesTheExpectedTree) {
   EXPECT_EQ(*hard, *big);
   EXPECT_EQ(tree.inode(*sym).symlink_target, "etc/small");
   EXPECT_FALSE(tree.Lookup(ImageTree::kRoot, ".wh.gone").ok());
+}
+
+// bsdtar's LIBARCHIVE.xattr.* records (URL-encoded name, base64 value) and
+// GNU tar's SCHILY.xattr.* (raw bytes) both become xattrs.
+TEST_F(TarImportTest, PaxXattrRecordsOfBothWritersAreKept) {
+  const std::string out = tmp_ / "xattrs.tar";
+  ASSERT_EQ(Shell("python3 - <<'EOF'\n"
+                  "import tarfile, io\n"
+                  "with tarfile.open('" + out +
+                  "', 'w', format=tarfile.PAX_FORMAT) as t:\n"
+                  "    i = tarfile.TarInfo('f')\n"
+                  "    i.pax_headers = {'LIBARCHIVE.xattr.user.lib': "
+                  "'dmFsdWU=', 'SCHILY.xattr.user.schily': 'raw'}\n"
+                  "    t.addfile(i, io.BytesIO(b''))\n"
+                  "EOF\n")
+                .exit_code,
+            0);
+  ImageTree tree(ImplicitDirSpec());
+  Status s = Import(ReadFile(out), &tree);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  Result<NodeId> f = tree.Lookup(ImageTree::kRoot, "f");
+  ASSERT_TRUE(f.ok());
+  std::map<std::string, std::string> xattrs;
+  for (const Xattr& x : tree.inode(*f).xattrs) xattrs[x.key] = x.value;
+  std::map<std::string, std::string> expected = {{"user.lib", "value"},
+                                                 {"user.schily", "raw"}};
+  EXPECT_EQ(xattrs, expected);
 }
 
 // Prefixes and single-byte flips of a layer: each import ends, with
