@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fs/build/mkfs.h"
+#include "fs/build/mkfs_dump.h"
 #include "fs/build/tar_import.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
@@ -28,16 +29,19 @@ constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 void PrintHelp() {
   std::printf(
       "Usage: sealfs mkfs [OPTIONS] SOURCE IMAGE\n"
+      "       sealfs mkfs [OPTIONS] --from-dump DUMP IMAGE\n"
       "       sealfs mkfs [OPTIONS] --from-tar LAYER [--from-tar LAYER...] "
       "IMAGE\n"
-      "Build the image IMAGE from the directory tree SOURCE, or from OCI\n"
-      "layers (tar, pax or GNU tar; plain, gzip, zstd, xz or bzip2; '-' is\n"
-      "stdin) applied in order with whiteouts: every regular file's content\n"
-      "goes into the object store under its fs-verity digest, all metadata\n"
-      "into the manifest. Prints the image identity on stdout.\n"
+      "Build the image IMAGE from the directory tree SOURCE: every regular\n"
+      "file's content goes into the object store under its fs-verity digest,\n"
+      "all metadata into the manifest. Prints the image identity on stdout.\n"
+      "With --from-dump, build IMAGE from a composefs dump file instead\n"
+      "(see sealfs-dump(1)): the objects it names must be in the store.\n"
+      "With --from-tar, build IMAGE from OCI layers (tar, pax or GNU tar;\n"
+      "plain, gzip, zstd, xz or bzip2; '-' is stdin) applied in order with\n"
+      "whiteouts, streaming their files into the store.\n"
       "\n"
       "Options:\n"
-      "  --from-tar LAYER   read the tree from this layer (repeatable)\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
       "                     created if missing)\n"
       "  --key KEYFILE      sign the image with this Ed25519 private key\n"
@@ -47,6 +51,13 @@ void PrintHelp() {
       "  --inline-max BYTES inline files of at most BYTES bytes in the\n"
       "                     manifest (default 64, at most %u)\n"
       "  --force            replace an existing IMAGE\n"
+      "  --from-dump DUMP   read the tree from composefs dump DUMP ('-' for\n"
+      "                     standard input); SOURCE is not given\n"
+      "  --allow-missing    with --from-dump: build even if objects are\n"
+      "                     missing from the store (reads of those files fail\n"
+      "                     until the objects are added)\n"
+      "  --from-tar LAYER   read the tree from this tar layer ('-' for\n"
+      "                     standard input; repeat for more, lowest first)\n"
       "  -h, --help         show this help\n"
       "\n"
       "Exit status: 0 success, 1 failure, 2 usage error.\n",
@@ -79,10 +90,41 @@ std::string HumanBytes(uint64_t bytes) {
   return buf;
 }
 
+// Builds from a composefs dump: no hashing, the objects are already stored.
+int MkfsFromDump(const build::DumpMkfsOptions& options) {
+  Result<build::DumpMkfsReport> report = build::BuildImageFromDump(options);
+  if (!report.ok()) return Fail(kCmd, report.status());
+  std::printf("%s\n", report->identity.ToString().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "sealfs mkfs: %llu inodes, %llu stored files (%s), image %s\n",
+               static_cast<unsigned long long>(report->inodes),
+               static_cast<unsigned long long>(report->files),
+               HumanBytes(report->file_bytes).c_str(),
+               HumanBytes(report->image_bytes).c_str());
+  if (report->objects_missing > 0) {
+    std::fprintf(stderr,
+                 "sealfs mkfs: warning: %llu objects are missing from the "
+                 "store; reads of their files fail until they are added\n",
+                 static_cast<unsigned long long>(report->objects_missing));
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdMkfs(int argc, char** argv) {
-  enum { kStore = 256, kKey, kEpoch, kThreads, kInlineMax, kForce, kFromTar };
+  enum {
+    kStore = 256,
+    kKey,
+    kEpoch,
+    kThreads,
+    kInlineMax,
+    kForce,
+    kFromDump,
+    kAllowMissing,
+    kFromTar,
+  };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
       {"key", required_argument, nullptr, kKey},
@@ -90,11 +132,15 @@ int CmdMkfs(int argc, char** argv) {
       {"threads", required_argument, nullptr, kThreads},
       {"inline-max", required_argument, nullptr, kInlineMax},
       {"force", no_argument, nullptr, kForce},
+      {"from-dump", required_argument, nullptr, kFromDump},
+      {"allow-missing", no_argument, nullptr, kAllowMissing},
       {"from-tar", required_argument, nullptr, kFromTar},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   build::MkfsOptions options;
+  std::string from_dump;
+  bool allow_missing = false;
   std::vector<std::string> layers;
   const char* env_store = std::getenv("SEALFS_STORE");
   options.store = env_store != nullptr && *env_store != '\0' ? env_store
@@ -143,6 +189,12 @@ int CmdMkfs(int argc, char** argv) {
       case kForce:
         options.force = true;
         break;
+      case kFromDump:
+        from_dump = optarg;
+        break;
+      case kAllowMissing:
+        allow_missing = true;
+        break;
       case kFromTar:
         layers.emplace_back(optarg);
         break;
@@ -153,6 +205,23 @@ int CmdMkfs(int argc, char** argv) {
         return UsageError(kCmd, std::string("unknown or incomplete option '") +
                                     argv[optind - 1] + "'");
     }
+  }
+  if (allow_missing && from_dump.empty()) {
+    return UsageError(kCmd, "--allow-missing needs --from-dump");
+  }
+  if (!from_dump.empty() && !layers.empty()) {
+    return UsageError(kCmd, "--from-dump and --from-tar exclude each other");
+  }
+  if (!from_dump.empty()) {
+    if (argc - optind != 1) {
+      return UsageError(kCmd, "expected IMAGE only with --from-dump");
+    }
+    build::DumpMkfsOptions dump_options;
+    options.image = argv[optind];
+    dump_options.output = options;
+    dump_options.dump_path = from_dump;
+    dump_options.allow_missing = allow_missing;
+    return MkfsFromDump(dump_options);
   }
   if (!layers.empty()) {
     if (argc - optind != 1) {

@@ -16,6 +16,8 @@ int CmdLs(int argc, char** argv);
 int CmdCat(int argc, char** argv);
 int CmdMount(int argc, char** argv);
 int CmdStats(int argc, char** argv);
+int CmdDump(int argc, char** argv);
+int CmdDiff(int argc, char** argv);
 // `mount.fuse.sealfs SOURCE DIR [-sfnv] [-o OPTIONS]`, as mount(8) calls it.
 int CmdMountHelper(int argc, char** argv);
 

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
     {"cat", CmdCat, "print a file of an image, verified, without mounting"},
     {"digest", CmdDigest, "print fs-verity digests of files"},
     {"stats", CmdStats, "print a mounted image's counters as JSON"},
+    {"dump", CmdDump, "write an image as a composefs dump file"},
+    {"diff", CmdDiff, "compare two images path by path"},
 };
 
 void PrintUsage(FILE* out) {

@@ -18,23 +18,6 @@
 namespace sealfs::fuse {
 namespace {
 
-// A per-thread read buffer that only grows, so steady-state reads allocate
-// nothing. Not value-initialised: every byte handed out was just read.
-struct ReadBuffer {
-  std::unique_ptr<uint8_t[]> data;
-  size_t capacity = 0;
-
-  uint8_t* Reserve(size_t n) {
-    if (n > capacity) {
-      data.reset(new uint8_t[n]);
-      capacity = n;
-    }
-    return data.get();
-  }
-};
-
-thread_local ReadBuffer read_buffer;
-
 // Reads at least this large come from kernel readahead of a sequential
 // stream; smaller (random 4 KiB) reads never trigger a prefetch.
 constexpr size_t kPrefetchMinRead = 128 * 1024;
@@ -67,6 +50,7 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
     : manifest_(std::move(manifest)),
       store_(std::move(store)),
       label_(std::move(label)),
+      paths_(manifest_),
       prefetch_(store_) {}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
@@ -193,8 +177,8 @@ void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
     std::lock_guard<std::mutex> lock(report_mu_);
     if (!reported_.insert(digest).second) return;
   }
-  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): inode " +
-                   std::to_string(ino) + ": object " + digest.ToString() +
+  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): " +
+                   paths_.PathOf(ino) + ": object " + digest.ToString() +
                    ": " + what);
 }
 
@@ -265,7 +249,8 @@ void Filesystem::Release(uint64_t fh) {
 
 Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
                                                   size_t size,
-                                                  uint64_t offset) {
+                                                  uint64_t offset,
+                                                  ReadBuffer& buffer) {
   Stats::Add(stats_.reads);
   if (fh == 0) {
     SEALFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data,
@@ -283,7 +268,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
   uint64_t start = first * kBlockSize;
   uint64_t stop = std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
   size_t len = stop - start;
-  uint8_t* buf = read_buffer.Reserve(len);
+  uint8_t* buf = buffer.Reserve(len);
   // One pread for the whole aligned range; nothing of it leaves this
   // function before every block in it has been verified.
   Result<size_t> got = PreadFull(obj->fd.get(), {buf, len}, start);
@@ -303,9 +288,8 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     if (!st.ok()) {
       if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
       Stats::Add(stats_.blocks_verified, b - first);
-      ReportObject(obj->digest, ino,
-                   "block " + std::to_string(b) +
-                       " failed verification: " + st.ToString());
+      // The verifier's message names the block ("block 7: ...").
+      ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
       return st;
     }
   }

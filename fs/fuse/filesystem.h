@@ -20,8 +20,10 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/fuse/inode_paths.h"
 #include "fs/fuse/open_file.h"
 #include "fs/fuse/prefetch.h"
+#include "fs/fuse/read_buffer.h"
 #include "fs/fuse/stats.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -53,13 +55,15 @@ class Filesystem {
   // O_TRUNC; EIO if the object is missing, has the wrong size or an unusable
   // tree (reported once and counted).
   Result<uint64_t> Open(uint64_t ino, int flags);
-  // Returns up to `size` verified bytes at `offset`. The span points into a
-  // per-thread buffer: valid until this thread's next Read. kErrDigest if a
-  // block fails verification (the whole read fails; reported once per object).
+  // Returns up to `size` verified bytes at `offset`, in `buffer` (or in the
+  // manifest, for inline files). kErrDigest if a block fails verification
+  // (the whole read fails; reported once per object).
   Result<std::span<const uint8_t>> Read(uint64_t ino, uint64_t fh, size_t size,
-                                        uint64_t offset);
+                                        uint64_t offset, ReadBuffer& buffer);
   void Release(uint64_t fh);
   Result<struct statvfs> StatFs();
+  // False for an image in which no inode has an xattr.
+  bool holds_xattrs() const { return manifest_->xattr_set_count() > 0; }
   // ENODATA if absent.
   Result<std::string_view> GetXattr(uint64_t ino, std::string_view name);
   // Names, each NUL-terminated, as listxattr(2) returns them.
@@ -87,6 +91,7 @@ class Filesystem {
   std::shared_ptr<const Manifest> manifest_;
   std::shared_ptr<const Store> store_;
   std::string label_;
+  InodePaths paths_;  // names files in reports
   Stats stats_;
   OpenObjectTable open_;
   Prefetcher prefetch_;

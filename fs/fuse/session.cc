@@ -146,7 +146,8 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   // The mount exists: from here on the daemon needs no privilege at all.
   // Unmounting on exit is left to a watchdog that keeps the privilege to do
   // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe end stays
-  // open, unused, until this process exits.
+  // open until this process exits, or until it knows the mount is gone.
+  int watchdog_fd = -1;
   if (own_watchdog) {
     Result<int> watchdog = StartUnmountWatchdog(watch_path);
     if (!watchdog.ok()) {
@@ -154,6 +155,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
       fuse_remove_signal_handlers(se.get());
       return watchdog.status();
     }
+    watchdog_fd = *watchdog;
   }
   // Writing the bdi's readahead needs root, so it happens before the drop.
   // Failure only costs speed: the kernel default (128 KiB) stays.
@@ -161,6 +163,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) {
     fuse_session_unmount(se.get());
+    if (watchdog_fd >= 0) StandDownWatchdog(watchdog_fd);
     fuse_remove_signal_handlers(se.get());
     return dropped.WithPrefix("dropping privileges");
   }
@@ -186,8 +189,11 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   fuse_loop_cfg_destroy(cfg);
   fuse_remove_signal_handlers(se.get());
   // Our watchdog unmounts once this process is gone; libfuse's own attempt
-  // could only fail now (and, under user=, fork a doomed fusermount3).
+  // could only fail now (and, under user=, fork a doomed fusermount3). A
+  // loop that ended without a signal saw the kernel end the connection: the
+  // mount is gone, and the watchdog must not touch a new one at that path.
   if (!own_watchdog) ReleaseMount(se.get());
+  if (watchdog_fd >= 0 && rc == 0) StandDownWatchdog(watchdog_fd);
   if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
     Log(LOG_INFO, "stopped serving " + req.mountpoint);
     return Status();

@@ -20,7 +20,9 @@
 namespace sealfs::fuse {
 namespace {
 
-constexpr int kPipeFd = 3;  // the watchdog's only descriptor besides stdio
+constexpr int kPipeFd = 3;   // the daemon's end closing means: unmount
+constexpr int kArmedFd = 4;  // written once, then closed, when armed
+constexpr char kStandDown = 'u';  // from the daemon: already unmounted
 
 // Undoes mountinfo's octal escapes (\040 for a space, and so on).
 std::string Unescape(const std::string& s) {
@@ -95,7 +97,8 @@ void KeepOnlySysAdmin() {
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
-[[noreturn]] void RunWatchdog(int read_fd, const std::string& mountpoint) {
+[[noreturn]] void RunWatchdog(int read_fd, int armed_fd,
+                              const std::string& mountpoint) {
   // No caller's pipe, terminal, /dev/fuse or readiness fd may stay open
   // here: stdio goes to /dev/null and everything else is closed.
   int null_fd = open("/dev/null", O_RDWR);
@@ -105,7 +108,8 @@ void KeepOnlySysAdmin() {
     dup2(null_fd, STDERR_FILENO);
   }
   if (dup2(read_fd, kPipeFd) != kPipeFd) _exit(1);
-  close_range(kPipeFd + 1, ~0U, 0);
+  if (dup2(armed_fd, kArmedFd) != kArmedFd) _exit(1);
+  close_range(kArmedFd + 1, ~0U, 0);
   // The daemon's libfuse handlers were inherited; a signal meant for the
   // daemon (or `pkill sealfs`) must not take the watchdog with it.
   struct sigaction ign {};
@@ -120,12 +124,17 @@ void KeepOnlySysAdmin() {
   SetTitle(mountpoint);
 
   std::optional<TopMount> mine = FindTopMount(mountpoint);
+  // Armed: titled (so never taken for the daemon) and holding the mount id.
+  if (write(kArmedFd, "1", 1) != 1) _exit(1);
+  close(kArmedFd);
   char byte;
+  bool stand_down = false;
   for (;;) {
     ssize_t n = read(kPipeFd, &byte, 1);
+    if (n == 1 && byte == kStandDown) stand_down = true;
     if (n == 0 || (n < 0 && errno != EINTR)) break;
   }
-  if (mine.has_value() && mine->is_sealfs) {
+  if (!stand_down && mine.has_value() && mine->is_sealfs) {
     std::optional<TopMount> now = FindTopMount(mountpoint);
     if (now.has_value() && now->id == mine->id) {
       umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
@@ -138,20 +147,49 @@ void KeepOnlySysAdmin() {
 
 Result<int> StartUnmountWatchdog(const std::string& mountpoint) {
   int fds[2];
+  int armed[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
-  pid_t pid = fork();
-  if (pid < 0) {
-    Status st = ErrnoStatus("fork watchdog");
+  if (pipe2(armed, O_CLOEXEC) != 0) {
+    Status st = ErrnoStatus("watchdog pipe");
     close(fds[0]);
     close(fds[1]);
     return st;
   }
+  pid_t pid = fork();
+  if (pid < 0) {
+    Status st = ErrnoStatus("fork watchdog");
+    for (int fd : {fds[0], fds[1], armed[0], armed[1]}) close(fd);
+    return st;
+  }
   if (pid == 0) {
     close(fds[1]);
-    RunWatchdog(fds[0], mountpoint);
+    close(armed[0]);
+    RunWatchdog(fds[0], armed[1], mountpoint);
   }
   close(fds[0]);
+  close(armed[1]);
+  // Wait until the watchdog is armed, so the mount is never reported ready
+  // while nobody would unmount it (or while the child still looks like the
+  // daemon). EOF means it died first.
+  char byte = 0;
+  ssize_t n;
+  do {
+    n = read(armed[0], &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  close(armed[0]);
+  if (n != 1) {
+    close(fds[1]);
+    return Status::FromErrno(ECHILD, "unmount watchdog did not start");
+  }
   return fds[1];
+}
+
+void StandDownWatchdog(int fd) {
+  ssize_t n;
+  do {
+    n = write(fd, &kStandDown, 1);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
 }
 
 }  // namespace sealfs::fuse

@@ -16,11 +16,18 @@ namespace sealfs::fuse {
 // for as long as it serves: when that end closes (the daemon exits for any
 // reason, SIGKILL included), the watchdog unmounts with MNT_DETACH, but only
 // if the topmost mount there is still the one it was started for, and exits.
+// Mount ids in mountinfo are reused at once, so after an unmount a new mount
+// at the same path may carry the old id: a daemon whose mount was unmounted
+// calls StandDownWatchdog() first, and the watchdog then leaves it alone.
 // The watchdog keeps only CAP_SYS_ADMIN, ignores SIGTERM/SIGINT/SIGHUP (it
 // must outlive the daemon), holds no other descriptor (stdio on /dev/null)
 // and shows as "sealfs-watchdog MOUNTPOINT" in ps.
 // REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
 Result<int> StartUnmountWatchdog(const std::string& mountpoint);
+
+// Tells the watchdog behind `fd` (from StartUnmountWatchdog) that the mount
+// is already gone, and closes `fd`.
+void StandDownWatchdog(int fd);
 
 }  // namespace sealfs::fuse
 

@@ -1,17 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target for Manifest::FromBytes and every accessor. Not part of
-// the default build (needs clang); build and run by hand, for example:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-//     -Iinclude -I. tests/fuzz/manifest_fuzz.cc fs/core/manifest_reader.cc \
-//     fs/core/manifest_validate.cc fs/core/manifest_writer.cc \
-//     fs/core/digest.cc fs/core/merkle.cc fs/util/mapped_file.cc \
-//     fs/util/hex.cc fs/util/io.cc fs/util/status.cc -lcrypto \
-//     -o /tmp/manifest_fuzz
-//   mkdir -p /tmp/corpus
-//   SEALFS_FUZZ_SEED_DIR=/tmp/corpus /tmp/manifest_fuzz -max_total_time=60 \
-//     /tmp/corpus
-// With SEALFS_FUZZ_SEED_DIR set, a valid manifest is written there first, so
-// mutations start from a real structure rather than from random bytes.
+// libFuzzer target for Manifest::FromBytes and every accessor over whatever
+// it accepts. Run: scripts/fuzz.sh manifest SECONDS. With
+// SEALFS_FUZZ_SEED_DIR set, a valid manifest with most features is written
+// there first, so mutations start from a real structure.
 #include <sys/stat.h>
 
 #include <cstddef>

@@ -4,55 +4,19 @@
 // refuses the mount; a missing object fails only its file; writes are EROFS.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "tests/integration/mount_fixture.h"
+#include "tests/integration/store_files.h"
 
 namespace sealfs::testing {
 namespace {
 
-constexpr size_t kBlock = 4096;
-
-// STORE/objects/XX/<62 hex> of the file at `path`, via `fsverity digest`.
-std::string ObjectPathFor(const std::string& store, const std::string& path) {
-  CommandResult r = RunCmd({"fsverity", "digest", path});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string hex = r.out.substr(r.out.find(':') + 1, 64);
-  return store + "/objects/" + hex.substr(0, 2) + "/" + hex.substr(2);
-}
-
-void FlipByte(const std::string& path, off_t offset) {
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  unsigned char c = 0;
-  ASSERT_EQ(pread(fd, &c, 1, offset), 1);
-  c ^= 0x01;
-  ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
-  close(fd);
-}
-
-// Reads block `index` of `path` with O_DIRECT, so the request reaching the
-// daemon is exactly that block (no readahead of neighbours). Returns 0 or
-// the errno, and the bytes.
-int ReadBlock(const std::string& path, size_t index,
-              std::vector<uint8_t>* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd < 0) return errno;
-  void* buf = nullptr;
-  if (posix_memalign(&buf, kBlock, kBlock) != 0) abort();
-  ssize_t n = pread(fd, buf, kBlock, static_cast<off_t>(index * kBlock));
-  int err = n < 0 ? errno : 0;
-  if (n > 0) {
-    auto* p = static_cast<uint8_t*>(buf);
-    out->assign(p, p + n);
-  }
-  free(buf);
-  close(fd);
-  return err;
-}
+constexpr size_t kBlock = kTestBlock;
 
 class CorruptionTest : public MountTest {
  protected:
@@ -63,6 +27,7 @@ class CorruptionTest : public MountTest {
     WriteFile(src_ + "/victim.bin", RandomBytes(8 * kBlock + 100, 7));
     WriteFile(src_ + "/other.bin", RandomBytes(3 * kBlock, 8));
     WriteFile(src_ + "/dir/note.txt", "untouched\n");
+    WriteFile(src_ + "/dir/deep/nested.bin", RandomBytes(4 * kBlock, 9));
     MakeKey(tmp_ / "key");
     image_ = tmp_ / "image";
     identity_ = Mkfs(src_, image_, tmp_ / "key");
@@ -102,6 +67,45 @@ TEST_F(CorruptionTest, FlippedObjectByteFailsExactlyThatBlock) {
   EXPECT_EQ(stats.out.find("\"verify_failures\":0,"), std::string::npos)
       << stats.out;
   EXPECT_NE(stats.out.find("\"verify_failures\":"), std::string::npos);
+}
+
+TEST_F(CorruptionTest, ReportNamesImagePathBlockAndObject) {
+  const std::string nested = src_ + "/dir/deep/nested.bin";
+  const std::string object = ObjectPathFor(store_, nested);
+  FlipByte(object, static_cast<off_t>(2 * kBlock + 5));
+  const std::string mnt = tmp_ / "mnt";
+  const std::string log = tmp_ / "daemon.err";
+  mkdir(mnt.c_str(), 0755);
+  Track(mnt);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(err, 2);
+    execl(SealfsBin().c_str(), "sealfs", "mount", "-f", "-o", trusted_.c_str(),
+          image_.c_str(), mnt.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(WaitMounted(mnt, true));
+  std::vector<uint8_t> got;
+  EXPECT_EQ(ReadBlock(mnt + "/dir/deep/nested.bin", 2, &got), EIO);
+  EXPECT_EQ(ReadBlock(mnt + "/dir/deep/nested.bin", 2, &got), EIO);
+  CommandResult u = RunCmd({"fusermount3", "-u", mnt});
+  EXPECT_EQ(u.exit_code, 0) << u.err;
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  const std::vector<uint8_t> bytes = ReadFile(log);
+  const std::string text(bytes.begin(), bytes.end());
+  const std::string hex = object.substr(object.size() - 65, 2) +
+                          object.substr(object.size() - 62);
+  EXPECT_NE(text.find(image_), std::string::npos) << text;
+  EXPECT_NE(text.find("/dir/deep/nested.bin: object sha256:" + hex),
+            std::string::npos)
+      << text;
+  const size_t report = text.find("verification failed: block 2:");
+  EXPECT_NE(report, std::string::npos) << text;
+  // Once per object, however often it fails.
+  EXPECT_EQ(text.find("verification failed", report + 1), std::string::npos)
+      << text;
 }
 
 TEST_F(CorruptionTest, FlippedManifestByteRefusesMount) {

@@ -120,5 +120,48 @@ TEST_F(WatchdogTest, WatchdogIgnoresSigtermAndHoldsOnlySysAdmin) {
   EXPECT_TRUE(WaitGone(watchdog));
 }
 
+TEST_F(WatchdogTest, KillingDaemonAndWatchdogGivesAnErrorNotAHang) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  // Nobody is left to unmount: the mount stays, and must fail fast.
+  ASSERT_EQ(kill(watchdog, SIGKILL), 0);
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  EXPECT_TRUE(WaitGone(daemon));
+  EXPECT_TRUE(WaitGone(watchdog));
+  CommandResult r = RunCmd({"timeout", "10", "stat", mnt_ + "/hello.txt"});
+  EXPECT_NE(r.exit_code, 124) << "stat hung on a dead mount";
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Transport endpoint is not connected"),
+            std::string::npos)
+      << r.err;
+  // The operator's remedy: unmount, then mount afresh.
+  CommandResult u = RunCmd({"fusermount3", "-u", "-z", mnt_});
+  EXPECT_EQ(u.exit_code, 0) << u.err;
+  Forget(mnt_);
+  MountOk(image_, mnt_, opts_);
+  EXPECT_EQ(ReadFile(mnt_ + "/hello.txt"), ReadFile(tmp_ / "src/hello.txt"));
+}
+
+TEST_F(WatchdogTest, OldWatchdogLeavesANewMountAtTheSamePathAlone) {
+  // Mount ids are reused at once: the next mount at the path may carry the
+  // id the old watchdog recorded. It must still not be unmounted by it.
+  for (int i = 0; i < 20; ++i) {
+    SCOPED_TRACE(i);
+    pid_t daemon = 0, watchdog = 0;
+    ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+    CommandResult u = RunCmd({"fusermount3", "-u", mnt_});
+    ASSERT_EQ(u.exit_code, 0) << u.err;
+    Forget(mnt_);
+    MountOk(image_, mnt_, opts_);
+    EXPECT_TRUE(WaitGone(watchdog));
+    EXPECT_TRUE(IsMounted(mnt_));
+    CommandResult again = RunCmd({"fusermount3", "-u", mnt_});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    Forget(mnt_);
+    ASSERT_FALSE(WaitMounted(mnt_, false));
+    for (pid_t left : WatchdogPids(mnt_)) EXPECT_TRUE(WaitGone(left));
+  }
+}
+
 }  // namespace
 }  // namespace sealfs::testing

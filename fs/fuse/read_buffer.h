@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Memory for one read reply. Small reads use a buffer each thread keeps;
+// large ones (kernel readahead, up to a request's maximum) borrow one of a
+// few shared buffers, so the daemon's memory does not grow with its thread
+// count: a 1 MiB buffer kept by each of 8 threads would hold 8 MiB of RSS
+// for good after a single sequential read.
+// Thread-safety: a ReadBuffer belongs to one request; the pool is locked.
+#ifndef SEALFS_FS_FUSE_READ_BUFFER_H_
+#define SEALFS_FS_FUSE_READ_BUFFER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sealfs::fuse {
+
+// Reads up to this size use the calling thread's own buffer.
+inline constexpr size_t kThreadBufferBytes = 128 * 1024;
+
+class ReadBuffer {
+ public:
+  ReadBuffer() = default;
+  ~ReadBuffer();  // gives a borrowed buffer back (or frees it)
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  // Returns `n` writable bytes, valid until this object is destroyed. Never
+  // fails: memory exhaustion ends the process, as for any allocation.
+  // REQUIRES: called at most once.
+  uint8_t* Reserve(size_t n);
+
+ private:
+  uint8_t* large_ = nullptr;  // borrowed or mapped for this read
+  size_t large_bytes_ = 0;
+};
+
+}  // namespace sealfs::fuse
+
+#endif  // SEALFS_FS_FUSE_READ_BUFFER_H_
