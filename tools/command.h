@@ -18,6 +18,10 @@ int CmdMount(int argc, char** argv);
 int CmdStats(int argc, char** argv);
 int CmdDump(int argc, char** argv);
 int CmdDiff(int argc, char** argv);
+int CmdTag(int argc, char** argv);
+int CmdImages(int argc, char** argv);
+int CmdFsck(int argc, char** argv);
+int CmdGc(int argc, char** argv);
 // `mount.fuse.sealfs SOURCE DIR [-sfnv] [-o OPTIONS]`, as mount(8) calls it.
 int CmdMountHelper(int argc, char** argv);
 

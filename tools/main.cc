@@ -32,6 +32,10 @@ constexpr Command kCommands[] = {
     {"stats", CmdStats, "print a mounted image's counters as JSON"},
     {"dump", CmdDump, "write an image as a composefs dump file"},
     {"diff", CmdDiff, "compare two images path by path"},
+    {"tag", CmdTag, "record an image in a store as a root for gc"},
+    {"images", CmdImages, "list a store's tagged images and their sizes"},
+    {"fsck", CmdFsck, "check a store; quarantine corrupt objects"},
+    {"gc", CmdGc, "remove objects no tagged image references"},
 };
 
 void PrintUsage(FILE* out) {

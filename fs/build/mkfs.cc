@@ -11,6 +11,7 @@
 
 #include "fs/build/hasher.h"
 #include "fs/build/walker.h"
+#include "fs/store/tags.h"
 #include "fs/util/io.h"
 #include "fs/util/progress.h"
 #include "sealfs/format.h"
@@ -31,6 +32,9 @@ Status CheckOptions(const MkfsOptions& options) {
   }
   if (options.threads < 1) {
     return Status::FromErrno(EINVAL, "threads must be at least 1");
+  }
+  for (const std::string& tag : options.tags) {
+    SEALFS_RETURN_IF_ERROR(store::CheckTagName(tag));
   }
   return Status();
 }
@@ -94,6 +98,23 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
   report.bytes_written = writer.bytes_written();
 
   SEALFS_RETURN_IF_ERROR(WriteImage(walked.tree, options, key, &report));
+  // Tagged while `writer` still holds the store lock: gc cannot sweep
+  // between "objects present" and "image is a root". The tag gets the bytes
+  // just written, read back and checked to be that image.
+  if (!options.tags.empty()) {
+    SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                            ReadFileBytes(options.image));
+    SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<const Manifest> written,
+                            store::ParseImage(bytes));
+    if (written->identity() != report.identity) {
+      return Status::FromErrno(EAGAIN, options.image +
+                                           ": replaced while being tagged");
+    }
+    for (const std::string& tag : options.tags) {
+      SEALFS_RETURN_IF_ERROR(store::WriteTag(*store, tag, bytes)
+                                 .WithPrefix("store " + options.store));
+    }
+  }
   return report;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sealfs/digest.h"
 #include "sealfs/manifest_writer.h"
@@ -32,6 +33,7 @@ struct MkfsOptions {
   uint32_t inline_max = 64;      // inline files of at most this many bytes
   bool force = false;            // replace an existing image
   bool progress = false;         // progress bar (drawn only on a terminal)
+  std::vector<std::string> tags;  // STORE/images/ names to record it under
 };
 
 struct MkfsReport {
@@ -50,7 +52,9 @@ Result<std::shared_ptr<Store>> OpenStore(const std::string& path);
 
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
-// kMaxInlineSize or threads < 1; otherwise the first failure, naming its path.
+// kMaxInlineSize, threads < 1 or a bad tag name; otherwise the first failure,
+// naming its path. Each of options.tags is written to STORE/images/ after the
+// image, while the build still holds the store lock.
 Result<MkfsReport> BuildImage(const MkfsOptions& options);
 
 // The steps every builder (tree, dump, tar) shares around its own work.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fs/core/store_io.h"
+#include "fs/core/store_lock.h"
 #include "fs/util/io.h"
 #include "sealfs/format.h"
 
@@ -97,6 +98,8 @@ Result<std::shared_ptr<Store>> Store::Open(const std::string& path,
   if (mode != Mode::kReadOnly) {
     SEALFS_RETURN_IF_ERROR(MakeDir(dir_fd.get(), kTreesDir, path));
     SEALFS_RETURN_IF_ERROR(CheckSubdir(dir_fd.get(), kTreesDir, path));
+    SEALFS_RETURN_IF_ERROR(
+        CreateStoreLockFile(dir_fd.get()).WithPrefix("store " + path));
   }
   return std::shared_ptr<Store>(new Store(path, std::move(dir_fd), mode));
 }

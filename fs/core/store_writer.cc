@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fs/core/store_io.h"
+#include "fs/core/store_lock.h"
 #include "fs/util/io.h"
 #include "sealfs/format.h"
 #include "sealfs/store.h"
@@ -94,9 +95,25 @@ Status CheckTree(const MerkleTree& tree, const TreeGeometry& geometry) {
 
 }  // namespace
 
+// A reused object's mtime is refreshed so gc's grace period counts from the
+// last build that used it. Best effort: a read-only object is still valid.
+void Touch(int dir_fd, const std::string& name) {
+  (void)::utimensat(dir_fd, name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+}
+
 struct StoreWriter::Impl {
   explicit Impl(std::shared_ptr<Store> s)
-      : store(std::move(s)), max_pending_fds(MaxPendingFds()) {}
+      : store(std::move(s)), max_pending_fds(MaxPendingFds()) {
+    // Shared for the writer's whole life: gc sweeps only when no writer is
+    // between "object present" and "image tagged" (docs/DESIGN.md).
+    Result<StoreLock> locked = StoreLock::Acquire(
+        store->dir_fd(), StoreLock::Kind::kShared, /*wait=*/true);
+    if (locked.ok()) {
+      store_lock = std::move(*locked);
+    } else {
+      failed = locked.status().WithPrefix("store " + store->path());
+    }
+  }
   ~Impl() {
     // Uncommitted temp files go before the directory fds they live in.
     std::lock_guard lock(mu);
@@ -115,6 +132,7 @@ struct StoreWriter::Impl {
 
   const std::shared_ptr<Store> store;
   const size_t max_pending_fds;
+  StoreLock store_lock;  // released last, after every temp file is gone
 
   std::mutex dirs_mu;
   // Fan-out directory fds, [0] objects and [1] trees, opened on first use and
@@ -127,7 +145,7 @@ struct StoreWriter::Impl {
   std::unordered_set<Digest, DigestHash> pending_digests;
   uint64_t pending_bytes = 0;
   size_t pending_fds = 0;
-  Status failed;  // the first flush failure; every later call returns it
+  Status failed;  // lock or first flush failure; every later call returns it
 
   std::atomic<uint64_t> objects_written{0};
   std::atomic<uint64_t> bytes_written{0};
@@ -187,6 +205,7 @@ Status StoreWriter::Impl::Add(const MerkleTree& expected,
         have_tree,
         Exists(tree_dir, leaf, geometry.tree_bytes(), tree_what));
   }
+  if (have_object) Touch(object_dir, leaf);
   if (have_object && have_tree) return {};
 
   std::vector<Pending> files;
@@ -279,6 +298,7 @@ Result<Digest> StoreWriter::Impl::AddStream(uint64_t size,
       bool have_object,
       Exists(object_dir, leaf, size, "object " + Store::ObjectPath(digest)));
   std::vector<Pending> files;
+  if (have_object) Touch(object_dir, leaf);
   if (!have_object) {
     object.set_link_dir(object_dir);
     object.CloseFdIfNamed();

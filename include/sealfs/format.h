@@ -86,10 +86,16 @@ static_assert(std::has_unique_object_representations_v<FsverityDescriptor>);
 //                               down to the leaf level, as the kernel stores
 //                               it; absent for files of at most one block
 //   .../XX/.tmp-*               partial writes; never read, removed by gc
+//   STORE/images/NAME           tags: exact image files, the roots of gc
+//   STORE/lock                  flock(2): writers shared, gc exclusive
+//   STORE/quarantine/           what fsck moved aside; never read or removed
 
 inline constexpr char kObjectsDir[] = "objects";
 inline constexpr char kTreesDir[] = "trees";
 inline constexpr char kTempPrefix[] = ".tmp-";
+inline constexpr char kImagesDir[] = "images";
+inline constexpr char kLockFile[] = "lock";
+inline constexpr char kQuarantineDir[] = "quarantine";
 
 // ---------------------------------------------------------------------------
 // Manifest (see docs/FORMAT.md#manifest). Layout:
