@@ -9,10 +9,12 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libfuse3-dev libssl-dev libcap-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev
+  libarchive-dev
   # run
   fuse3 openssl
   # tests: reference tools that check sealfs independently
   fsverity attr rsync busybox-static diffutils findutils util-linux
+  tar gzip zstd libcap2-bin
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `sealfs mkfs`: builds an image (manifest, optionally signed) from a
-// directory tree and adds every file's content to the object store.
+// directory tree, or from tar layers (--from-tar), and adds every file's
+// content to the object store.
 #include <getopt.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,9 +11,11 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fs/build/mkfs.h"
 #include "fs/build/mkfs_dump.h"
+#include "fs/build/tar_import.h"
 #include "fs/store/tags.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
@@ -28,11 +31,16 @@ void PrintHelp() {
   std::printf(
       "Usage: sealfs mkfs [OPTIONS] SOURCE IMAGE\n"
       "       sealfs mkfs [OPTIONS] --from-dump DUMP IMAGE\n"
+      "       sealfs mkfs [OPTIONS] --from-tar LAYER [--from-tar LAYER...] "
+      "IMAGE\n"
       "Build the image IMAGE from the directory tree SOURCE: every regular\n"
       "file's content goes into the object store under its fs-verity digest,\n"
       "all metadata into the manifest. Prints the image identity on stdout.\n"
       "With --from-dump, build IMAGE from a composefs dump file instead\n"
       "(see sealfs-dump(1)): the objects it names must be in the store.\n"
+      "With --from-tar, build IMAGE from OCI layers (tar, pax or GNU tar;\n"
+      "plain, gzip, zstd, xz or bzip2; '-' is stdin) applied in order with\n"
+      "whiteouts, streaming their files into the store.\n"
       "\n"
       "Options:\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
@@ -49,6 +57,8 @@ void PrintHelp() {
       "  --allow-missing    with --from-dump: build even if objects are\n"
       "                     missing from the store (reads of those files fail\n"
       "                     until the objects are added)\n"
+      "  --from-tar LAYER   read the tree from this tar layer ('-' for\n"
+      "                     standard input; repeat for more, lowest first)\n"
       "  --tag NAME         also record the image as STORE/images/NAME, a\n"
       "                     root for 'sealfs gc' (repeatable)\n"
       "  -h, --help         show this help\n"
@@ -116,6 +126,7 @@ int CmdMkfs(int argc, char** argv) {
     kForce,
     kFromDump,
     kAllowMissing,
+    kFromTar,
     kTag,
   };
   static const option kOptions[] = {
@@ -127,6 +138,7 @@ int CmdMkfs(int argc, char** argv) {
       {"force", no_argument, nullptr, kForce},
       {"from-dump", required_argument, nullptr, kFromDump},
       {"allow-missing", no_argument, nullptr, kAllowMissing},
+      {"from-tar", required_argument, nullptr, kFromTar},
       {"tag", required_argument, nullptr, kTag},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -134,6 +146,7 @@ int CmdMkfs(int argc, char** argv) {
   build::MkfsOptions options;
   std::string from_dump;
   bool allow_missing = false;
+  std::vector<std::string> layers;
   const char* env_store = std::getenv("SEALFS_STORE");
   options.store = env_store != nullptr && *env_store != '\0' ? env_store
                                                              : kDefaultStore;
@@ -187,6 +200,9 @@ int CmdMkfs(int argc, char** argv) {
       case kAllowMissing:
         allow_missing = true;
         break;
+      case kFromTar:
+        layers.emplace_back(optarg);
+        break;
       case kTag:
         if (Status s = store::CheckTagName(optarg); !s.ok()) {
           return UsageError(kCmd, s.context());
@@ -203,6 +219,9 @@ int CmdMkfs(int argc, char** argv) {
   }
   if (allow_missing && from_dump.empty()) {
     return UsageError(kCmd, "--allow-missing needs --from-dump");
+  }
+  if (!from_dump.empty() && !layers.empty()) {
+    return UsageError(kCmd, "--from-dump and --from-tar exclude each other");
   }
   if (!from_dump.empty()) {
     // A dump build writes no objects and takes no store lock; tagging it
@@ -221,11 +240,23 @@ int CmdMkfs(int argc, char** argv) {
     dump_options.allow_missing = allow_missing;
     return MkfsFromDump(dump_options);
   }
-  if (argc - optind != 2) {
+  if (!layers.empty()) {
+    // BuildImageFromTar does not tag yet (TODO(#5)); refused rather than
+    // silently ignored.
+    if (!options.tags.empty()) {
+      return UsageError(kCmd, "--tag does not apply to --from-tar yet; run "
+                              "'sealfs tag' on the image");
+    }
+    if (argc - optind != 1) {
+      return UsageError(kCmd, "with --from-tar, expected only IMAGE");
+    }
+    options.image = argv[optind];
+  } else if (argc - optind != 2) {
     return UsageError(kCmd, "expected SOURCE and IMAGE");
+  } else {
+    options.source = argv[optind];
+    options.image = argv[optind + 1];
   }
-  options.source = argv[optind];
-  options.image = argv[optind + 1];
   options.progress = isatty(STDERR_FILENO) == 1;
   // The walk holds one fd per directory level and the store writer batches
   // temp files by the fd limit: use the whole hard limit.
@@ -236,7 +267,9 @@ int CmdMkfs(int argc, char** argv) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  Result<build::MkfsReport> report = build::BuildImage(options);
+  Result<build::MkfsReport> report =
+      layers.empty() ? build::BuildImage(options)
+                     : build::BuildImageFromTar(layers, options);
   if (!report.ok()) return Fail(kCmd, report.status());
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)

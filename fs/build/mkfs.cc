@@ -39,6 +39,8 @@ Status CheckOptions(const MkfsOptions& options) {
   return Status();
 }
 
+}  // namespace
+
 Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
   // Store::Open creates the store directory itself; its parents (e.g.
   // /var/lib/sealfs) are made here.
@@ -52,8 +54,6 @@ Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
   if (!store.ok()) return store.status().WithPrefix("store " + path);
   return store;
 }
-
-}  // namespace
 
 Result<MkfsReport> BuildImage(const MkfsOptions& options) {
   SEALFS_RETURN_IF_ERROR(CheckOptions(options));

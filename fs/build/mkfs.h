@@ -7,6 +7,7 @@
 #define SEALFS_FS_BUILD_MKFS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@
 #include "sealfs/manifest_writer.h"
 #include "sealfs/signature.h"
 #include "sealfs/status.h"
+
+namespace sealfs {
+class Store;
+}  // namespace sealfs
 
 namespace sealfs::build {
 
@@ -40,6 +45,10 @@ struct MkfsReport {
   uint64_t bytes_written = 0;    // their bytes
   uint64_t image_bytes = 0;      // size of the image file
 };
+
+// Opens the object store at `path` for a build, creating it and its parents
+// if missing. Errors are prefixed "store PATH".
+Result<std::shared_ptr<Store>> OpenStore(const std::string& path);
 
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
