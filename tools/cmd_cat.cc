@@ -19,12 +19,12 @@
 #include "sealfs/store.h"
 #include "tools/cli.h"
 #include "tools/command.h"
+#include "tools/store_cli.h"
 
 namespace sealfs::tools {
 namespace {
 
 constexpr char kCmd[] = "cat";
-constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 constexpr uint64_t kChunkBlocks = 256;  // 1 MiB per read
 
 void PrintHelp() {
@@ -88,9 +88,7 @@ int CmdCat(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
-  const char* env_store = std::getenv("SEALFS_STORE");
-  std::string store_path =
-      env_store != nullptr && *env_store != '\0' ? env_store : kDefaultStore;
+  std::string store_path = DefaultStore();
   optind = 1;
   opterr = 0;
   int c;

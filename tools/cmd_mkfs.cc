@@ -20,12 +20,12 @@
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
+#include "tools/store_cli.h"
 
 namespace sealfs::tools {
 namespace {
 
 constexpr char kCmd[] = "mkfs";
-constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 
 void PrintHelp() {
   std::printf(
@@ -76,21 +76,6 @@ bool ParseInt(const char* text, long long min, long long max, long long* out) {
   if (errno != 0 || *end != '\0' || v < min || v > max) return false;
   *out = v;
   return true;
-}
-
-std::string HumanBytes(uint64_t bytes) {
-  char buf[32];
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof(buf), "%llu B",
-                  static_cast<unsigned long long>(bytes));
-  } else if (bytes < (1ull << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
-  } else if (bytes < (1ull << 30)) {
-    std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / 1048576.0);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / 1073741824.0);
-  }
-  return buf;
 }
 
 // Builds from a composefs dump: no hashing, the objects are already stored.
@@ -147,9 +132,7 @@ int CmdMkfs(int argc, char** argv) {
   std::string from_dump;
   bool allow_missing = false;
   std::vector<std::string> layers;
-  const char* env_store = std::getenv("SEALFS_STORE");
-  options.store = env_store != nullptr && *env_store != '\0' ? env_store
-                                                             : kDefaultStore;
+  options.store = DefaultStore();
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   options.threads = cpus > 0 ? static_cast<int>(cpus) : 1;
   long long value = 0;
@@ -241,12 +224,6 @@ int CmdMkfs(int argc, char** argv) {
     return MkfsFromDump(dump_options);
   }
   if (!layers.empty()) {
-    // BuildImageFromTar does not tag yet (TODO(#5)); refused rather than
-    // silently ignored.
-    if (!options.tags.empty()) {
-      return UsageError(kCmd, "--tag does not apply to --from-tar yet; run "
-                              "'sealfs tag' on the image");
-    }
     if (argc - optind != 1) {
       return UsageError(kCmd, "with --from-tar, expected only IMAGE");
     }

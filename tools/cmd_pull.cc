@@ -27,7 +27,6 @@ namespace sealfs::tools {
 namespace {
 
 constexpr char kCmd[] = "pull";
-constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
 
 void PrintHelp() {
   std::printf(
@@ -111,9 +110,7 @@ int CmdPull(int argc, char** argv) {
       {nullptr, 0, nullptr, 0},
   };
   std::string from;
-  const char* env_store = std::getenv("SEALFS_STORE");
-  std::string store_path =
-      env_store != nullptr && *env_store != '\0' ? env_store : kDefaultStore;
+  std::string store_path = DefaultStore();
   remote::PullOptions options;
   options.format_record = [](const store::QuarantineRecord& r) {
     return QuarantineRecordJson(r, "sealfs pull --verify");

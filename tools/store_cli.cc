@@ -10,7 +10,7 @@ namespace sealfs::tools {
 
 std::string DefaultStore() {
   const char* env = std::getenv("SEALFS_STORE");
-  return env != nullptr && *env != '\0' ? env : "/var/lib/sealfs/store";
+  return env != nullptr && *env != '\0' ? env : kDefaultStore;
 }
 
 std::string HumanBytes(uint64_t bytes) {

@@ -11,7 +11,10 @@
 
 namespace sealfs::tools {
 
-// $SEALFS_STORE when set and not empty, else /var/lib/sealfs/store (as mkfs).
+// Where commands look for the store unless told (--store, $SEALFS_STORE).
+inline constexpr char kDefaultStore[] = "/var/lib/sealfs/store";
+
+// $SEALFS_STORE when set and not empty, else kDefaultStore.
 std::string DefaultStore();
 
 // "512 B", "1.5 KiB", "3.2 MiB", "1.10 GiB".

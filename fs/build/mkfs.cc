@@ -21,9 +21,8 @@
 #include "sealfs/store.h"
 
 namespace sealfs::build {
-namespace {
 
-Status CheckOptions(const MkfsOptions& options) {
+Status CheckMkfsOptions(const MkfsOptions& options) {
   if (options.inline_max > kMaxInlineSize) {
     return Status::FromErrno(EINVAL, "inline size " +
                                          std::to_string(options.inline_max) +
@@ -38,8 +37,6 @@ Status CheckOptions(const MkfsOptions& options) {
   }
   return Status();
 }
-
-}  // namespace
 
 Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
   // Store::Open creates the store directory itself; its parents (e.g.
@@ -56,7 +53,7 @@ Result<std::shared_ptr<Store>> OpenStore(const std::string& path) {
 }
 
 Result<MkfsReport> BuildImage(const MkfsOptions& options) {
-  SEALFS_RETURN_IF_ERROR(CheckOptions(options));
+  SEALFS_RETURN_IF_ERROR(CheckMkfsOptions(options));
   SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
                           PrepareImageOutput(options));
 
@@ -98,24 +95,29 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options) {
   report.bytes_written = writer.bytes_written();
 
   SEALFS_RETURN_IF_ERROR(WriteImage(walked.tree, options, key, &report));
-  // Tagged while `writer` still holds the store lock: gc cannot sweep
-  // between "objects present" and "image is a root". The tag gets the bytes
-  // just written, read back and checked to be that image.
-  if (!options.tags.empty()) {
-    SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                            ReadFileBytes(options.image));
-    SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<const Manifest> written,
-                            store::ParseImage(bytes));
-    if (written->identity() != report.identity) {
-      return Status::FromErrno(EAGAIN, options.image +
-                                           ": replaced while being tagged");
-    }
-    for (const std::string& tag : options.tags) {
-      SEALFS_RETURN_IF_ERROR(store::WriteTag(*store, tag, bytes)
-                                 .WithPrefix("store " + options.store));
-    }
-  }
+  // Tagged while `writer` still holds the store lock.
+  SEALFS_RETURN_IF_ERROR(TagImage(*store, options, report));
   return report;
+}
+
+Status TagImage(const Store& store, const MkfsOptions& options,
+                const MkfsReport& report) {
+  if (options.tags.empty()) return {};
+  // The tag gets the bytes just written, read back and checked to be that
+  // image.
+  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                          ReadFileBytes(options.image));
+  SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<const Manifest> written,
+                          store::ParseImage(bytes));
+  if (written->identity() != report.identity) {
+    return Status::FromErrno(EAGAIN,
+                             options.image + ": replaced while being tagged");
+  }
+  for (const std::string& tag : options.tags) {
+    SEALFS_RETURN_IF_ERROR(
+        store::WriteTag(store, tag, bytes).WithPrefix("store " + options.store));
+  }
+  return {};
 }
 
 Result<std::optional<SigningKey>> PrepareImageOutput(

@@ -50,6 +50,10 @@ struct MkfsReport {
 // if missing. Errors are prefixed "store PATH".
 Result<std::shared_ptr<Store>> OpenStore(const std::string& path);
 
+// EINVAL for an inline_max over kMaxInlineSize, threads < 1 or a bad tag
+// name: what every builder checks before any work.
+Status CheckMkfsOptions(const MkfsOptions& options);
+
 // Builds `options.image` from `options.source`. EEXIST if the image exists and
 // !force (checked before any work); EINVAL for an inline_max over
 // kMaxInlineSize, threads < 1 or a bad tag name; otherwise the first failure,
@@ -68,6 +72,12 @@ Result<std::optional<SigningKey>> PrepareImageOutput(
     const MkfsOptions& options);
 Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
                   const std::optional<SigningKey>& key, MkfsReport* report);
+// Records the image just written under each of options.tags in
+// STORE/images/. Call it while the build's StoreWriter (and so the store
+// lock) is alive: gc then cannot sweep between "objects present" and
+// "image is a root". EAGAIN if options.image no longer is that image.
+Status TagImage(const Store& store, const MkfsOptions& options,
+                const MkfsReport& report);
 
 }  // namespace sealfs::build
 

@@ -374,12 +374,7 @@ Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
   if (stdin_count > 1) {
     return Status::FromErrno(EINVAL, "stdin ('-') given as more than one layer");
   }
-  if (options.inline_max > kMaxInlineSize) {
-    return Status::FromErrno(EINVAL, "inline size " +
-                                         std::to_string(options.inline_max) +
-                                         " exceeds " +
-                                         std::to_string(kMaxInlineSize));
-  }
+  SEALFS_RETURN_IF_ERROR(CheckMkfsOptions(options));
   SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
                           PrepareImageOutput(options));
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
@@ -419,6 +414,7 @@ Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
   report.objects_written = writer.objects_written();
   report.bytes_written = writer.bytes_written();
   SEALFS_RETURN_IF_ERROR(WriteImage(tree, options, key, &report));
+  SEALFS_RETURN_IF_ERROR(TagImage(*store, options, report));
   return report;
 }
 

@@ -10,29 +10,11 @@
 #include <sstream>
 #include <string_view>
 
+#include "fs/fuse/mountinfo.h"
 #include "fs/util/io.h"
 #include "sealfs/unique_fd.h"
 
 namespace sealfs::fuse {
-namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
-        s[i + 1] <= '7') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
-                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 Status SetMountReadahead(const std::string& path, unsigned kb) {
   // A stream, not ReadFileBytes: proc files report size 0.
@@ -44,7 +26,7 @@ Status SetMountReadahead(const std::string& path, unsigned kb) {
     std::istringstream fields(line);
     std::string id, parent, majmin, root, point;
     if (!(fields >> id >> parent >> majmin >> root >> point)) continue;
-    if (Unescape(point) != path) continue;
+    if (UnescapeMountinfo(point) != path) continue;
     size_t dash = line.find(" - ");
     if (dash == std::string::npos ||
         line.compare(dash + 3, 4, "fuse") != 0) {

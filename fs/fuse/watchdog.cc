@@ -17,28 +17,14 @@
 #include <optional>
 #include <string>
 
+#include "fs/fuse/mountinfo.h"
+
 namespace sealfs::fuse {
 namespace {
 
 constexpr int kPipeFd = 3;   // the daemon's end closing means: unmount
 constexpr int kArmedFd = 4;  // written once, then closed, when armed
 constexpr char kStandDown = 'u';  // from the daemon: already unmounted
-
-// Undoes mountinfo's octal escapes (\040 for a space, and so on).
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
-        s[i + 1] <= '3') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
-                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 // The id of the topmost mount at `path` (the last one listed), and whether
 // it is a fuse.sealfs mount; nullopt if nothing is mounted there.
@@ -57,7 +43,7 @@ std::optional<TopMount> FindTopMount(const std::string& path) {
     char mnt[4096];
     long id = 0;
     if (std::sscanf(line, "%ld %*d %*s %*s %4095s", &id, mnt) != 2) continue;
-    if (Unescape(mnt) != path) continue;
+    if (UnescapeMountinfo(mnt) != path) continue;
     const char* sep = std::strstr(line, " - ");
     found = TopMount{id, sep != nullptr &&
                              std::strncmp(sep + 3, "fuse.sealfs ", 12) == 0};

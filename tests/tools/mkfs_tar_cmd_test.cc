@@ -5,6 +5,7 @@
 // hand-built tree, and every hostile layer is refused with one line.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -349,6 +350,29 @@ TEST_F(MkfsTarTest, RefusesHostileLayersWithOneLineReason) {
     struct stat sb;
     EXPECT_NE(stat(image.c_str(), &sb), 0) << "image written for " << c.name;
   }
+}
+
+TEST_F(MkfsTarTest, TagRecordsTheImportedImageAsAGcRoot) {
+  WriteFile(work_ / "src/file.bin", RandomBytes(10000, 77));
+  const std::string tar = work_ / "layer.tar";
+  CommandResult r = Shell(std::string(kTarCreate) + " -C '" +
+                          (work_ / "src") + "' -cf '" + tar + "' .");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string image = Image();
+  const std::string identity =
+      Identity(MkfsTar({tar}, image, {"--tag", "app-1"}));
+  ASSERT_FALSE(identity.empty());
+  EXPECT_EQ(st::ReadFile(store_ + "/images/app-1"), st::ReadFile(image));
+  // Rooted: gc with no grace keeps every object of the imported image.
+  CommandResult gc = st::Run(
+      {SealfsBin(), "gc", "--store", store_, "--grace", "0"});
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  CommandResult cat = st::Run(
+      {SealfsBin(), "cat", "--store", store_, image, "/file.bin"});
+  EXPECT_EQ(cat.exit_code, 0) << cat.err;
+  r = MkfsTar({tar}, Image(), {"--tag", "../escape"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(work_ / "escape"));
 }
 
 TEST_F(MkfsTarTest, UsageErrors) {
