@@ -5,14 +5,14 @@
 # runs); crashes land in fuzz/crashes/TARGET. Exit status: the fuzzer's (0
 # when it found nothing).
 #
-#   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump
+#   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -36,7 +36,7 @@ mkdir -p "$corpus" "$crashes"
 
 # Seeds: real images of a tree with every file kind, built by the release
 # sealfs (signed and unsigned), for the targets that parse images.
-if [[ $target =~ ^(manifest|dump)$ ]] && [ ! -e "$corpus/.seeded" ]; then
+if [[ $target =~ ^(manifest|dump|tar)$ ]] && [ ! -e "$corpus/.seeded" ]; then
   [ -x build/tools/sealfs ] || bash scripts/install.sh >/dev/null
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -56,6 +56,14 @@ if [[ $target =~ ^(manifest|dump)$ ]] && [ ! -e "$corpus/.seeded" ]; then
   if [ "$target" = manifest ]; then
     cp "$work/signed" "$corpus/seed-signed"
     cp "$work/unsigned" "$corpus/seed-unsigned"
+  elif [ "$target" = tar ]; then
+    # Small layers: pax with xattrs, GNU, a whiteout; plain, gzip, zstd.
+    head -c 3000 "$src/d/big" >"$src/d/medium" && rm "$src/d/big"
+    touch "$src/.wh.gone"
+    tar --xattrs --format=pax -C "$src" -cf "$corpus/seed-pax.tar" .
+    tar --format=gnu -C "$src" -cf "$corpus/seed-gnu.tar" .
+    gzip -c "$corpus/seed-pax.tar" >"$corpus/seed-pax.tar.gz"
+    zstd -q -c "$corpus/seed-gnu.tar" >"$corpus/seed-gnu.tar.zst"
   else
     build/tools/sealfs dump "$work/signed" >"$corpus/seed-inline"
     build/tools/sealfs dump "$work/unsigned" >"$corpus/seed-stored"
