@@ -3,8 +3,6 @@
 // each entry checked, its content inlined or streamed into the store.
 #include "fs/build/tar_import.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include <span>
 #include <utility>
 
+#include "fs/build/archive_api.h"
 #include "fs/build/image_file.h"
 #include "sealfs/format.h"
 
@@ -26,7 +25,7 @@ namespace {
 constexpr size_t kReadBufferSize = 1 << 20;
 
 struct ArchiveDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { Archive().read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
@@ -52,7 +51,7 @@ la_ssize_t ReadCallback(archive* a, void* client_data, const void** out) {
     }
     if (errno == EINTR) continue;
     source->read_errno = errno;
-    archive_set_error(a, errno, "read: %s", strerrordesc_np(errno));
+    Archive().set_error(a, errno, "read: %s", strerrordesc_np(errno));
     return -1;
   }
 }
@@ -60,7 +59,7 @@ la_ssize_t ReadCallback(archive* a, void* client_data, const void** out) {
 // libarchive's last error as a Status: the read errno if reading failed,
 // else kErrCorrupt (the archive itself is bad).
 Status ArchiveError(archive* a, const Source& source) {
-  const char* msg = archive_error_string(a);
+  const char* msg = Archive().error_string(a);
   std::string text = msg != nullptr ? msg : "unreadable archive";
   if (source.read_errno != 0) {
     return Status::FromErrno(source.read_errno, "read");
@@ -73,7 +72,7 @@ Status ArchiveError(archive* a, const Source& source) {
 // name's bytes as they are in the archive, which is what GNU tar extracts.
 // Any other warning (a malformed pax attribute, ...) refuses the entry.
 bool IsCharsetWarning(archive* a) {
-  const char* msg = archive_error_string(a);
+  const char* msg = Archive().error_string(a);
   if (msg == nullptr) return false;
   std::string_view text(msg);
   return text.find("can't be converted") != std::string_view::npos;
@@ -91,11 +90,11 @@ Status CheckId(int64_t id, const char* what) {
 Result<std::vector<Xattr>> EntryXattrs(archive_entry* entry) {
   std::vector<Xattr> out;
   std::set<std::string> seen;
-  archive_entry_xattr_reset(entry);
+  Archive().entry_xattr_reset(entry);
   const char* name = nullptr;
   const void* value = nullptr;
   size_t size = 0;
-  while (archive_entry_xattr_next(entry, &name, &value, &size) ==
+  while (Archive().entry_xattr_next(entry, &name, &value, &size) ==
          ARCHIVE_OK) {
     std::string key = name != nullptr ? name : "";
     if (key.empty() || key.size() > kMaxXattrNameLen) {
@@ -128,9 +127,9 @@ class LayerReader {
         options_(options) {}
 
   Status Entry(archive_entry* entry) {
-    const char* path = archive_entry_pathname(entry);
+    const char* path = Archive().entry_pathname(entry);
     if (path == nullptr) return Status::Corrupt("entry without a path");
-    if (const char* target = archive_entry_hardlink(entry); target != nullptr) {
+    if (const char* target = Archive().entry_hardlink(entry); target != nullptr) {
       // Its content, if a writer stored one, is the target's: skipped.
       return applier_.ApplyHardLink(path, target)
           .WithPrefix("hard link to " + EscapeName(target));
@@ -146,22 +145,23 @@ class LayerReader {
 
  private:
   Result<InodeSpec> Metadata(archive_entry* entry) {
+    const ArchiveApi& ar = Archive();
     InodeSpec spec;
-    const uint32_t type = archive_entry_filetype(entry);
-    spec.mode = type | (archive_entry_perm(entry) & 07777);
-    SEALFS_RETURN_IF_ERROR(CheckId(archive_entry_uid(entry), "uid"));
-    SEALFS_RETURN_IF_ERROR(CheckId(archive_entry_gid(entry), "gid"));
-    spec.uid = static_cast<uint32_t>(archive_entry_uid(entry));
-    spec.gid = static_cast<uint32_t>(archive_entry_gid(entry));
-    if (archive_entry_mtime_is_set(entry)) {
-      const long nsec = archive_entry_mtime_nsec(entry);
+    const uint32_t type = ar.entry_filetype(entry);
+    spec.mode = type | (ar.entry_perm(entry) & 07777);
+    SEALFS_RETURN_IF_ERROR(CheckId(ar.entry_uid(entry), "uid"));
+    SEALFS_RETURN_IF_ERROR(CheckId(ar.entry_gid(entry), "gid"));
+    spec.uid = static_cast<uint32_t>(ar.entry_uid(entry));
+    spec.gid = static_cast<uint32_t>(ar.entry_gid(entry));
+    if (ar.entry_mtime_is_set(entry)) {
+      const long nsec = ar.entry_mtime_nsec(entry);
       if (nsec < 0 || nsec > 999999999) {
         return Status::FromErrno(EINVAL, "mtime nanoseconds out of range");
       }
-      spec.mtime_sec = archive_entry_mtime(entry);
+      spec.mtime_sec = ar.entry_mtime(entry);
       spec.mtime_nsec = static_cast<uint32_t>(nsec);
     }
-    if (archive_entry_acl_types(entry) != 0) {
+    if (ar.entry_acl_types(entry) != 0) {
       return Status::FromErrno(EINVAL, "POSIX ACLs are not supported");
     }
     SEALFS_ASSIGN_OR_RETURN(spec.xattrs, EntryXattrs(entry));
@@ -173,7 +173,7 @@ class LayerReader {
       case AE_IFIFO:
         break;
       case AE_IFLNK: {
-        const char* target = archive_entry_symlink(entry);
+        const char* target = ar.entry_symlink(entry);
         if (target == nullptr || *target == '\0') {
           return Status::FromErrno(EINVAL, "symlink without a target");
         }
@@ -188,8 +188,8 @@ class LayerReader {
       }
       case AE_IFCHR:
       case AE_IFBLK: {
-        const uint64_t major = archive_entry_rdevmajor(entry);
-        const uint64_t minor = archive_entry_rdevminor(entry);
+        const uint64_t major = ar.entry_rdevmajor(entry);
+        const uint64_t minor = ar.entry_rdevminor(entry);
         if (major > UINT32_MAX || minor > UINT32_MAX) {
           return Status::FromErrno(EINVAL, "device number out of range");
         }
@@ -207,19 +207,19 @@ class LayerReader {
   // streamed into the store. Only `size` bytes are ever asked for, and
   // nothing is allocated from `size` beyond inline_max (<= kMaxInlineSize).
   Status Content(archive_entry* entry, InodeSpec& spec) {
-    const int64_t declared = archive_entry_size(entry);
+    const int64_t declared = Archive().entry_size(entry);
     if (declared < 0) return Status::Corrupt("negative size");
     const uint64_t size = static_cast<uint64_t>(declared);
     spec.size = size;
     // archive_read_data fills the holes of a sparse entry up to its last
     // data block but stops there: the trailing hole is ours to fill. Only a
     // sparse entry may end early; any other is refused as truncated.
-    const bool sparse = archive_entry_sparse_count(entry) > 0;
+    const bool sparse = Archive().entry_sparse_count(entry) > 0;
     uint64_t delivered = 0;
     StoreWriter::StreamReader read =
         [this, sparse, size, &delivered](
             std::span<uint8_t> buffer) -> Result<size_t> {
-      la_ssize_t n = archive_read_data(a_, buffer.data(), buffer.size());
+      la_ssize_t n = Archive().read_data(a_, buffer.data(), buffer.size());
       if (n < 0) return ArchiveError(a_, source_);
       size_t got = static_cast<size_t>(n);
       if (got == 0 && sparse && delivered < size) {
@@ -268,10 +268,10 @@ class LayerReader {
 Status EnableFilters(archive* a) {
   using Enable = int (*)(archive*);
   const std::pair<const char*, Enable> filters[] = {
-      {"gzip", archive_read_support_filter_gzip},
-      {"zstd", archive_read_support_filter_zstd},
-      {"xz", archive_read_support_filter_xz},
-      {"bzip2", archive_read_support_filter_bzip2},
+      {"gzip", Archive().read_support_filter_gzip},
+      {"zstd", Archive().read_support_filter_zstd},
+      {"xz", Archive().read_support_filter_xz},
+      {"bzip2", Archive().read_support_filter_bzip2},
   };
   for (const auto& [name, enable] : filters) {
     if (enable(a) != ARCHIVE_OK) {
@@ -286,18 +286,19 @@ Status EnableFilters(archive* a) {
 
 Status ImportTarLayer(int fd, LayerApplier& applier, StoreWriter& writer,
                       const TarLayerOptions& options) {
-  ArchivePtr a(archive_read_new());
+  SEALFS_RETURN_IF_ERROR(LoadArchive().status());
+  ArchivePtr a(Archive().read_new());
   if (a == nullptr) return Status::FromErrno(ENOMEM, "archive_read_new");
   SEALFS_RETURN_IF_ERROR(EnableFilters(a.get()));
   // The tar reader covers v7, ustar, pax and GNU tar; no other format is
   // enabled, so nothing else (zip, cpio, iso9660, ...) is ever parsed.
-  if (archive_read_support_format_tar(a.get()) != ARCHIVE_OK) {
+  if (Archive().read_support_format_tar(a.get()) != ARCHIVE_OK) {
     return Status::FromErrno(ENOTSUP, "libarchive lacks a tar reader");
   }
   Source source;
   source.fd = fd;
   source.progress = options.progress;
-  if (archive_read_open(a.get(), &source, nullptr, ReadCallback, nullptr) !=
+  if (Archive().read_open(a.get(), &source, nullptr, ReadCallback, nullptr) !=
       ARCHIVE_OK) {
     return ArchiveError(a.get(), source);
   }
@@ -305,14 +306,14 @@ Status ImportTarLayer(int fd, LayerApplier& applier, StoreWriter& writer,
   std::string previous;  // escaped path of the last entry, for messages
   for (;;) {
     archive_entry* entry = nullptr;
-    int r = archive_read_next_header(a.get(), &entry);
+    int r = Archive().read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && IsCharsetWarning(a.get()))) {
       Status s = ArchiveError(a.get(), source);
       if (previous.empty()) return s.WithPrefix("at the start");
       return s.WithPrefix("after entry " + previous);
     }
-    const char* path = archive_entry_pathname(entry);
+    const char* path = Archive().entry_pathname(entry);
     previous = EscapeName(path != nullptr ? path : "");
     SEALFS_RETURN_IF_ERROR(reader.Entry(entry).WithPrefix("entry " + previous));
   }

@@ -5,8 +5,6 @@
 // whole object ever being held in memory.
 #include "fs/remote/http_source.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "fs/core/store_io.h"
+#include "fs/remote/curl_api.h"
 #include "sealfs/store.h"
 
 namespace sealfs::remote {
@@ -27,10 +26,10 @@ constexpr int kPollMs = 1000;
 // One easy handle with its own multi handle (whose connection cache keeps
 // the connection to the server alive between transfers).
 struct Conn {
-  Conn() : multi(curl_multi_init()), easy(curl_easy_init()) {}
+  Conn() : multi(Curl().multi_init()), easy(Curl().easy_init()) {}
   ~Conn() {
-    if (easy != nullptr) curl_easy_cleanup(easy);
-    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (easy != nullptr) Curl().easy_cleanup(easy);
+    if (multi != nullptr) Curl().multi_cleanup(multi);
   }
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -152,7 +151,7 @@ class HttpSource : public ObjectSource {
 };
 
 Transfer::~Transfer() {
-  if (added_) curl_multi_remove_handle(conn_->multi, conn_->easy);
+  if (added_) Curl().multi_remove_handle(conn_->multi, conn_->easy);
   // An aborted transfer's connection is closed by libcurl; the handles are
   // still good for the next request.
   if (conn_ != nullptr) source_->Give(std::move(conn_));
@@ -170,7 +169,7 @@ size_t Transfer::Header(std::string_view line) {
   if (line != "\r\n" && line != "\n") return line.size();
   // End of one response's headers.
   long code = 0;
-  curl_easy_getinfo(conn_->easy, CURLINFO_RESPONSE_CODE, &code);
+  Curl().easy_getinfo(conn_->easy, CURLINFO_RESPONSE_CODE, &code);
   http_code_ = code;
   if (code >= 300 && code < 400) return line.size();  // redirect followed
   if (code != 200) {
@@ -181,7 +180,7 @@ size_t Transfer::Header(std::string_view line) {
     return 0;
   }
   curl_off_t length = -1;
-  curl_easy_getinfo(conn_->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  Curl().easy_getinfo(conn_->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   if (length >= 0 && (exact_ ? static_cast<uint64_t>(length) != limit_
                              : static_cast<uint64_t>(length) > limit_)) {
     abort_ =
@@ -215,38 +214,39 @@ size_t Transfer::Write(const char* data, size_t n) {
 }
 
 Status Transfer::Start(const FetchLimits& limits) {
+  const CurlApi& curl = Curl();
   CURL* e = conn_->easy;
-  curl_easy_reset(e);
+  curl.easy_reset(e);
   conn_->errbuf[0] = '\0';
-  curl_easy_setopt(e, CURLOPT_URL, url_.c_str());
+  curl.easy_setopt(e, CURLOPT_URL, url_.c_str());
   // Only HTTP(S), also after a redirect: never file://, ftp://, ...
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, conn_->errbuf);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+  curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl.easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+  curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM
+  curl.easy_setopt(e, CURLOPT_ERRORBUFFER, conn_->errbuf);
+  curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
                    static_cast<long>(limits.connect_timeout_s));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytes);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+  curl.easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytes);
+  curl.easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(limits.stall_timeout_s));
-  curl_easy_setopt(e, CURLOPT_TIMEOUT,
+  curl.easy_setopt(e, CURLOPT_TIMEOUT,
                    static_cast<long>(limits.total_timeout_s));
   // For an object, a wrong Content-Length gets our own message (Header());
   // for an image, libcurl refuses an oversized one before the body.
   if (!exact_) {
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+    curl.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(limit_));
   }
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnWrite);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "sealfs");
-  if (CURLMcode mc = curl_multi_add_handle(conn_->multi, e); mc != CURLM_OK) {
+  curl.easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+  curl.easy_setopt(e, CURLOPT_HEADERDATA, this);
+  curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnWrite);
+  curl.easy_setopt(e, CURLOPT_WRITEDATA, this);
+  curl.easy_setopt(e, CURLOPT_USERAGENT, "sealfs");
+  if (CURLMcode mc = curl.multi_add_handle(conn_->multi, e); mc != CURLM_OK) {
     return Status::FromErrno(EIO,
-                             what_ + ": libcurl: " + curl_multi_strerror(mc));
+                             what_ + ": libcurl: " + curl.multi_strerror(mc));
   }
   added_ = true;
   while (!headers_done_ && !done_) SEALFS_RETURN_IF_ERROR(Step());
@@ -256,17 +256,17 @@ Status Transfer::Start(const FetchLimits& limits) {
 
 Status Transfer::Step() {
   int running = 0;
-  CURLMcode mc = curl_multi_perform(conn_->multi, &running);
+  CURLMcode mc = Curl().multi_perform(conn_->multi, &running);
   if (mc == CURLM_OK && running > 0) {
     // Waits for the socket, but never past libcurl's own next time-out.
-    mc = curl_multi_poll(conn_->multi, nullptr, 0, kPollMs, nullptr);
+    mc = Curl().multi_poll(conn_->multi, nullptr, 0, kPollMs, nullptr);
   }
   if (mc != CURLM_OK) {
     return Status::FromErrno(EIO,
-                             what_ + ": libcurl: " + curl_multi_strerror(mc));
+                             what_ + ": libcurl: " + Curl().multi_strerror(mc));
   }
   int queued = 0;
-  while (CURLMsg* msg = curl_multi_info_read(conn_->multi, &queued)) {
+  while (CURLMsg* msg = Curl().multi_info_read(conn_->multi, &queued)) {
     if (msg->msg == CURLMSG_DONE && msg->easy_handle == conn_->easy) {
       done_ = true;
       result_ = msg->data.result;
@@ -279,7 +279,7 @@ Status Transfer::Failure() const {
   if (!abort_.ok()) return abort_;
   std::string detail = conn_->errbuf[0] != '\0'
                            ? std::string(conn_->errbuf)
-                           : std::string(curl_easy_strerror(result_));
+                           : std::string(Curl().easy_strerror(result_));
   const std::string from = what_ + " from " + url_ + ": ";
   switch (result_) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -312,11 +312,11 @@ Result<size_t> Transfer::Read(std::span<uint8_t> out) {
       if (buffer_pos_ == buffer_.size() && paused_) {
         paused_ = false;
         // May call Write() at once with the held-back data.
-        if (CURLcode rc = curl_easy_pause(conn_->easy, CURLPAUSE_CONT);
+        if (CURLcode rc = Curl().easy_pause(conn_->easy, CURLPAUSE_CONT);
             rc != CURLE_OK) {
           return Status::FromErrno(
               EIO, what_ + " from " + url_ +
-                       ": cannot resume: " + curl_easy_strerror(rc));
+                       ": cannot resume: " + Curl().easy_strerror(rc));
         }
       }
       return n;
@@ -355,13 +355,7 @@ Result<std::unique_ptr<ObjectSource>> OpenHttpSource(
     return Status::FromErrno(EPROTONOSUPPORT,
                              url + ": only http:// and https:// URLs");
   }
-  static std::once_flag once;
-  static CURLcode init = CURLE_OK;
-  std::call_once(once, [] { init = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init != CURLE_OK) {
-    return Status::FromErrno(
-        EIO, std::string("libcurl: ") + curl_easy_strerror(init));
-  }
+  SEALFS_RETURN_IF_ERROR(LoadCurl().status());
   return std::unique_ptr<ObjectSource>(new HttpSource(url, limits));
 }
 
