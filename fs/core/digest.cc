@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "fs/core/openssl_init.h"
 #include "fs/util/hex.h"
 
 namespace sealfs {
@@ -20,6 +21,7 @@ namespace {
 // process. Fetching is what makes EVP_Digest() slow for small inputs.
 const EVP_MD* Sha256Md() {
   static const EVP_MD* const md = [] {
+    InitOpenSsl();
     EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     // Without SHA-256 nothing in sealfs can work, and there is no safe
     // fallback, so this is an invariant of the installation, not input.

@@ -132,19 +132,24 @@ Manifest::~Manifest() = default;
 
 Result<std::shared_ptr<const Manifest>> Manifest::Open(
     const std::string& path) {
-  // A private copy, not a mapping: a MAP_PRIVATE mapping still shows later
-  // writes to pages not yet touched, so the bytes served could differ from
-  // the bytes validated and hashed into the identity (and a truncation would
-  // raise SIGBUS). The copy costs what the mapping would once resident.
-  SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path));
-  auto m = FromBytes(std::move(bytes));
+  // A private copy, not a file mapping: a MAP_PRIVATE mapping still shows
+  // later writes to pages not yet touched, so the bytes served could differ
+  // from the bytes validated and hashed into the identity (and a truncation
+  // would raise SIGBUS). The copy is read-only once made.
+  SEALFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::ReadPrivate(path));
+  auto m = Validate(std::make_unique<Impl>(std::move(file)));
   if (!m.ok()) return m.status().WithPrefix(path);
   return m;
 }
 
 Result<std::shared_ptr<const Manifest>> Manifest::FromBytes(
     std::vector<uint8_t> bytes) {
-  auto impl = std::make_unique<Impl>(MappedFile::FromBytes(std::move(bytes)));
+  return Validate(
+      std::make_unique<Impl>(MappedFile::FromBytes(std::move(bytes))));
+}
+
+Result<std::shared_ptr<const Manifest>> Manifest::Validate(
+    std::unique_ptr<Impl> impl) {
   SEALFS_ASSIGN_OR_RETURN(impl->layout, ValidateManifest(impl->bytes));
   std::shared_ptr<Manifest> m(new Manifest(std::move(impl)));
   m->identity_ = ComputeMerkleTree(m->manifest_bytes()).digest;

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fs/core/openssl_init.h"
 #include "fs/util/hex.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
@@ -70,6 +71,7 @@ struct Cleanser {
 // permission check.
 Result<std::vector<uint8_t>> ReadKeyFile(const std::string& path,
                                          bool private_key) {
+  InitOpenSsl();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) return ErrnoStatus(path);
   struct stat st;
@@ -249,6 +251,7 @@ std::array<uint8_t, kEd25519SignatureSize> SigningKey::Sign(
 }
 
 Status GenerateKeyPair(const std::string& path) {
+  InitOpenSsl();
   PkeyPtr pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (pkey == nullptr) {
     return Status::FromErrno(EIO, OpenSslError("Ed25519 key generation"));
@@ -370,6 +373,7 @@ std::vector<uint8_t> EncodeSignatureBlock(std::span<const Signature> sigs) {
 }
 
 bool VerifySignature(const Signature& sig, const Digest& identity) {
+  InitOpenSsl();
   PkeyPtr pkey(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, sig.key.raw.data(), sig.key.raw.size()));
   MdCtxPtr ctx(EVP_MD_CTX_new());

@@ -14,13 +14,11 @@ namespace sealfs::fuse {
 // the kernel's INIT with, which caps the bdi value).
 inline constexpr unsigned kReadaheadKb = 4096;
 
-// Writes `kb` to /sys/class/bdi/<dev>/read_ahead_kb for the FUSE mount at
-// `path`, which must be canonical (as mountinfo spells it): resolving it
-// here would stat the new mount and wait for the INIT this thread has not
-// answered yet. The device comes from /proc/self/mountinfo. Needs root
-// (call it before privileges are dropped). Best effort for the caller:
-// failure only costs speed.
-Status SetMountReadahead(const std::string& path, unsigned kb);
+// Writes `kb` to /sys/class/bdi/DEVICE/read_ahead_kb, DEVICE being the
+// mount's "MAJ:MIN" (MountEntry::device). Needs root (call it before
+// privileges are dropped). Best effort for the caller: failure only costs
+// speed.
+Status SetMountReadahead(const std::string& device, unsigned kb);
 
 }  // namespace sealfs::fuse
 

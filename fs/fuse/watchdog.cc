@@ -12,7 +12,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -25,33 +24,6 @@ namespace {
 constexpr int kPipeFd = 3;   // the daemon's end closing means: unmount
 constexpr int kArmedFd = 4;  // written once, then closed, when armed
 constexpr char kStandDown = 'u';  // from the daemon: already unmounted
-
-// The id of the topmost mount at `path` (the last one listed), and whether
-// it is a fuse.sealfs mount; nullopt if nothing is mounted there.
-struct TopMount {
-  long id = 0;
-  bool is_sealfs = false;
-};
-std::optional<TopMount> FindTopMount(const std::string& path) {
-  FILE* f = std::fopen("/proc/self/mountinfo", "re");
-  if (f == nullptr) return std::nullopt;
-  std::optional<TopMount> found;
-  char* line = nullptr;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE ...
-    char mnt[4096];
-    long id = 0;
-    if (std::sscanf(line, "%ld %*d %*s %*s %4095s", &id, mnt) != 2) continue;
-    if (UnescapeMountinfo(mnt) != path) continue;
-    const char* sep = std::strstr(line, " - ");
-    found = TopMount{id, sep != nullptr &&
-                             std::strncmp(sep + 3, "fuse.sealfs ", 12) == 0};
-  }
-  std::free(line);
-  std::fclose(f);
-  return found;
-}
 
 // Shows the watchdog as "sealfs-watchdog MOUNTPOINT" (one argument, so it is
 // never taken for the daemon) by overwriting the inherited argv area, which
@@ -84,7 +56,7 @@ void KeepOnlySysAdmin() {
 }
 
 [[noreturn]] void RunWatchdog(int read_fd, int armed_fd,
-                              const std::string& mountpoint) {
+                              const std::string& mountpoint, long mount_id) {
   // No caller's pipe, terminal, /dev/fuse or readiness fd may stay open
   // here: stdio goes to /dev/null and everything else is closed.
   int null_fd = open("/dev/null", O_RDWR);
@@ -109,8 +81,7 @@ void KeepOnlySysAdmin() {
   KeepOnlySysAdmin();
   SetTitle(mountpoint);
 
-  std::optional<TopMount> mine = FindTopMount(mountpoint);
-  // Armed: titled (so never taken for the daemon) and holding the mount id.
+  // Armed: titled, so never taken for the daemon.
   if (write(kArmedFd, "1", 1) != 1) _exit(1);
   close(kArmedFd);
   char byte;
@@ -120,9 +91,10 @@ void KeepOnlySysAdmin() {
     if (n == 1 && byte == kStandDown) stand_down = true;
     if (n == 0 || (n < 0 && errno != EINTR)) break;
   }
-  if (!stand_down && mine.has_value() && mine->is_sealfs) {
-    std::optional<TopMount> now = FindTopMount(mountpoint);
-    if (now.has_value() && now->id == mine->id) {
+  if (!stand_down) {
+    std::optional<MountEntry> now = FindTopMount(mountpoint);
+    if (now.has_value() && now->id == mount_id &&
+        now->fstype == "fuse.sealfs") {
       umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
     }
   }
@@ -131,7 +103,8 @@ void KeepOnlySysAdmin() {
 
 }  // namespace
 
-Result<int> StartUnmountWatchdog(const std::string& mountpoint) {
+Result<int> StartUnmountWatchdog(const std::string& mountpoint,
+                                 long mount_id) {
   int fds[2];
   int armed[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
@@ -150,13 +123,13 @@ Result<int> StartUnmountWatchdog(const std::string& mountpoint) {
   if (pid == 0) {
     close(fds[1]);
     close(armed[0]);
-    RunWatchdog(fds[0], armed[1], mountpoint);
+    RunWatchdog(fds[0], armed[1], mountpoint, mount_id);
   }
   close(fds[0]);
   close(armed[1]);
   // Wait until the watchdog is armed, so the mount is never reported ready
-  // while nobody would unmount it (or while the child still looks like the
-  // daemon). EOF means it died first.
+  // while nobody would unmount it or while the child still looks like the
+  // daemon (pgrep). EOF means it died first.
   char byte = 0;
   ssize_t n;
   do {

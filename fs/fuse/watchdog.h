@@ -10,8 +10,9 @@
 
 namespace sealfs::fuse {
 
-// Forks the watchdog for the fuse.sealfs mount at `mountpoint` (absolute and
-// canonical, as /proc/self/mountinfo spells it; it must already be mounted).
+// Forks the watchdog for the fuse.sealfs mount `mount_id` at `mountpoint`
+// (absolute and canonical, as /proc/self/mountinfo spells it; see
+// FindTopMount).
 // Returns the write end of a close-on-exec pipe that the caller keeps open
 // for as long as it serves: when that end closes (the daemon exits for any
 // reason, SIGKILL included), the watchdog unmounts with MNT_DETACH, but only
@@ -23,7 +24,8 @@ namespace sealfs::fuse {
 // must outlive the daemon), holds no other descriptor (stdio on /dev/null)
 // and shows as "sealfs-watchdog MOUNTPOINT" in ps.
 // REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
-Result<int> StartUnmountWatchdog(const std::string& mountpoint);
+Result<int> StartUnmountWatchdog(const std::string& mountpoint,
+                                 long mount_id);
 
 // Tells the watchdog behind `fd` (from StartUnmountWatchdog) that the mount
 // is already gone, and closes `fd`.

@@ -110,6 +110,8 @@ class Manifest {
  private:
   struct Impl;
   explicit Manifest(std::unique_ptr<Impl> impl);
+  static Result<std::shared_ptr<const Manifest>> Validate(
+      std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   Digest identity_;
 };

@@ -95,6 +95,35 @@ TEST(MappedFile, FromBytesSurvivesMove) {
   EXPECT_EQ(b.bytes()[2], 3);
 }
 
+// Sizes around the huge-page path (2 MiB and up is aligned and advised).
+TEST(MappedFile, ReadPrivateIsASnapshotAtEverySize) {
+  TempDir dir;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4096}, size_t{70001},
+                      size_t{2} << 20, (size_t{5} << 20) + 123}) {
+    SCOPED_TRACE(size);
+    auto data = testing::RandomBytes(size, 7);
+    testing::WriteFile(dir / "f", data);
+    Result<MappedFile> m = MappedFile::ReadPrivate(dir / "f");
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), m->bytes().begin(),
+                           m->bytes().end()));
+    // Changing or truncating the file afterwards reaches nothing read.
+    testing::WriteFile(dir / "f", std::string("changed"));
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), m->bytes().begin(),
+                           m->bytes().end()));
+    MappedFile moved = std::move(*m);
+    EXPECT_EQ(moved.bytes().size(), size);
+  }
+}
+
+TEST(MappedFile, ReadPrivateRefusesWhatIsNotARegularFile) {
+  TempDir dir;
+  Result<MappedFile> d = MappedFile::ReadPrivate(dir.path());
+  EXPECT_EQ(d.status().err(), EINVAL);
+  Result<MappedFile> missing = MappedFile::ReadPrivate(dir / "nothing");
+  EXPECT_EQ(missing.status().err(), ENOENT);
+}
+
 TEST(Status, ToStringNamesContextAndError) {
   EXPECT_EQ(Status::FromErrno(ENOENT, "/x").ToString(),
             "/x: No such file or directory");
