@@ -13,12 +13,12 @@
 
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
+#include "fs/fuse/read_buffer.h"
 #include "fs/fuse/stats.h"
 
 namespace sealfs::fuse {
 namespace {
 
-constexpr size_t kMaxRequestBytes = 1 << 20;  // max_write => max_pages 256
 
 Filesystem& GetFs(fuse_req_t req) {
   return *static_cast<Filesystem*>(fuse_req_userdata(req));
@@ -46,8 +46,8 @@ void FuseInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
   // Nothing ever changes: keep cached pages even when attributes are
   // refreshed.
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-  // libfuse derives the kernel's max_pages from max_write; large requests
-  // mean fewer round trips and one pread per request.
+  // libfuse derives the kernel's max_pages from max_write (read_buffer.h
+  // says why this size).
   conn->max_write = kMaxRequestBytes;
   // The kernel caps the mount's readahead at this; SetMountReadahead()
   // raises the bdi default (128 KiB) so cold sequential reads arrive as

@@ -14,12 +14,12 @@
 namespace sealfs::fuse {
 namespace {
 
-// The largest read the kernel sends (max_pages 256), widened to whole
-// blocks on both ends.
-constexpr size_t kLargeBufferBytes = (size_t{1} << 20) + 2 * 4096;
-// Large buffers kept for reuse: enough for the sequential streams a host
-// reads at once; more concurrent large reads map and unmap their own.
-constexpr size_t kPooledLargeBuffers = 2;
+// The largest read the kernel sends, widened to whole blocks on both ends.
+constexpr size_t kLargeBufferBytes = kMaxRequestBytes + 2 * 4096;
+// Large buffers kept for reuse: one per default worker thread, as a 4 MiB
+// readahead window keeps many requests in flight (2 MiB in all); more
+// concurrent large reads map and unmap their own, which costs page faults.
+constexpr size_t kPooledLargeBuffers = 8;
 
 uint8_t* MapBytes(size_t n) {
   void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE,
