@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,16 @@ class Filesystem {
   void set_fetcher(std::shared_ptr<remote::LazyFetcher> fetcher) {
     fetcher_ = std::move(fetcher);
   }
+  // Set at INIT when the kernel can do without opendir: directories are
+  // stateless here, so answering ENOSYS once saves an OPENDIR and a
+  // RELEASEDIR round trip per directory opened (the kernel then caches
+  // them as if keep_cache and cache_readdir had been answered).
+  void set_opendir_optional(bool optional) {
+    opendir_optional_.store(optional, std::memory_order_relaxed);
+  }
+  bool opendir_optional() const {
+    return opendir_optional_.load(std::memory_order_relaxed);
+  }
 
  private:
   Result<std::unique_ptr<OpenObject>> OpenStoreObject(uint64_t ino,
@@ -112,6 +123,7 @@ class Filesystem {
   Prefetcher prefetch_;
   std::shared_ptr<remote::LazyFetcher> fetcher_;  // null: no remote=
   int64_t mounted_at_sec_ = 0;
+  std::atomic<bool> opendir_optional_{false};
 
   std::once_flag total_once_;
   uint64_t total_bytes_ = 0;

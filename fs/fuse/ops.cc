@@ -38,7 +38,7 @@ void ReplyRofs(fuse_req_t req) {
   fuse_reply_err(req, EROFS);
 }
 
-void FuseInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
+void FuseInit(void* userdata, fuse_conn_info* conn) noexcept {
   conn->want |=
       conn->capable &
       (FUSE_CAP_IOCTL_DIR | FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS |
@@ -54,6 +54,8 @@ void FuseInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
   // several large requests in flight, whose hashing overlaps the disk.
   conn->max_readahead = kReadaheadKb * 1024;
   conn->time_gran = 1;
+  static_cast<Filesystem*>(userdata)->set_opendir_optional(
+      (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
 }
 
 void FuseLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
@@ -98,6 +100,8 @@ void FuseReadlink(fuse_req_t req, fuse_ino_t ino) noexcept {
 }
 
 void FuseOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  // Not an error: "no opendir needed, now or later" (see Filesystem).
+  if (GetFs(req).opendir_optional()) return (void)fuse_reply_err(req, ENOSYS);
   try {
     Result<struct stat> st = GetFs(req).GetAttr(ino);
     if (!st.ok()) return ReplyError(req, st.status());
