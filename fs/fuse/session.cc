@@ -105,26 +105,39 @@ void ReleaseMount(fuse_session* se) {
   if (null_fd >= 0) close(null_fd);
 }
 
+// Our own unmount watchdog, when this process mounts with mount(2) itself
+// (CAP_SYS_ADMIN); auto_unmount would instead exec the setuid fusermount3
+// (most of the time from start to mounted). Without the capability,
+// fusermount3 both mounts and watches, and `pipes` stays unset.
+struct Watchdog {
+  std::string path;  // the mount point, canonical as mountinfo spells it
+  WatchdogPipes pipes;
+  bool own() const { return pipes.command >= 0; }
+};
+
+// Forks the watchdog if this process will mount directly. Done before the
+// image is read, so the child's set-up overlaps that work.
+Result<Watchdog> StartWatchdog(const MountRequest& req) {
+  Watchdog w;
+  if (!HoldsSysAdmin()) return w;
+  // Resolved before mounting: afterwards a lookup of the mount point would
+  // wait for this very daemon.
+  char* real = realpath(req.mountpoint.c_str(), nullptr);
+  if (real == nullptr) return ErrnoStatus(req.mountpoint);
+  w.path = real;
+  std::free(real);
+  SEALFS_ASSIGN_OR_RETURN(w.pipes, StartUnmountWatchdog(w.path));
+  return w;
+}
+
 // Mounts and serves. `*ready_fd` >= 0 in a daemon: the outcome of mounting
 // is written there, the fd is closed and set to -1 (so a later failure is
 // not written into whatever file reuses the number), and stdio is
 // detached. Returns when the mount is gone.
-Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
+Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
+             int* ready_fd) {
   bool is_root = geteuid() == 0;
-  // With CAP_SYS_ADMIN libfuse mounts with mount(2) itself, and our own
-  // watchdog unmounts; auto_unmount would instead exec the setuid
-  // fusermount3 (most of the time from start to mounted). Without it,
-  // fusermount3 both mounts and watches.
-  bool own_watchdog = HoldsSysAdmin();
-  std::string watch_path;
-  if (own_watchdog) {
-    // Canonical, as mountinfo spells it; resolved now, since after mounting
-    // a lookup of the mount point would wait for this very daemon.
-    char* real = realpath(req.mountpoint.c_str(), nullptr);
-    if (real == nullptr) return ErrnoStatus(req.mountpoint);
-    watch_path = real;
-    std::free(real);
-  }
+  const bool own_watchdog = watchdog.own();
   std::string opts = KernelOptionString(req.options, is_root, !own_watchdog);
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   std::unique_ptr<fuse_args, ArgsDeleter> args_guard(&args);
@@ -149,23 +162,21 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   }
   // The mount exists: from here on the daemon needs no privilege at all.
   // Unmounting on exit is left to a watchdog that keeps the privilege to do
-  // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe end stays
+  // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe stays
   // open until this process exits, or until it knows the mount is gone.
-  int watchdog_fd = -1;
   if (own_watchdog) {
-    std::optional<MountEntry> mounted = FindTopMount(watch_path);
-    Result<int> watchdog =
+    std::optional<MountEntry> mounted = FindTopMount(watchdog.path);
+    Status armed =
         mounted.has_value() && mounted->fstype == "fuse.sealfs"
-            ? StartUnmountWatchdog(watch_path, mounted->id)
-            : Result<int>(Status::FromErrno(
-                  ENOENT, watch_path + ": the new mount is not in "
-                                       "/proc/self/mountinfo"));
-    if (!watchdog.ok()) {
+            ? ArmWatchdog(watchdog.pipes, mounted->id)
+            : Status::FromErrno(ENOENT, watchdog.path +
+                                            ": the new mount is not in "
+                                            "/proc/self/mountinfo");
+    if (!armed.ok()) {
       fuse_session_unmount(se.get());
       fuse_remove_signal_handlers(se.get());
-      return watchdog.status();
+      return armed;
     }
-    watchdog_fd = *watchdog;
     // Writing the bdi's readahead needs root, so it happens before the
     // drop. Failure only costs speed: the kernel default (128 KiB) stays.
     (void)SetMountReadahead(mounted->device, kReadaheadKb);
@@ -173,7 +184,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) {
     fuse_session_unmount(se.get());
-    if (watchdog_fd >= 0) StandDownWatchdog(watchdog_fd);
+    if (own_watchdog) StandDownWatchdog(watchdog.pipes.command);
     fuse_remove_signal_handlers(se.get());
     return dropped.WithPrefix("dropping privileges");
   }
@@ -203,7 +214,7 @@ Status Serve(Filesystem& fs, const MountRequest& req, int* ready_fd) {
   // loop that ended without a signal saw the kernel end the connection: the
   // mount is gone, and the watchdog must not touch a new one at that path.
   if (!own_watchdog) ReleaseMount(se.get());
-  if (watchdog_fd >= 0 && rc == 0) StandDownWatchdog(watchdog_fd);
+  if (own_watchdog && rc == 0) StandDownWatchdog(watchdog.pipes.command);
   if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
     Log(LOG_INFO, "stopped serving " + req.mountpoint);
     return Status();
@@ -260,15 +271,18 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   return fs;
 }
 
-// Daemon side of the fork: prepare, detach, mount, report, serve; never
+// Daemon side of the fork: detach, prepare, mount, report, serve; never
 // returns.
 [[noreturn]] void RunDaemon(const MountRequest& req, int ready_fd) {
-  Result<std::unique_ptr<Filesystem>> fs = Prepare(req);
+  setsid();
+  Result<Watchdog> watchdog = StartWatchdog(req);
+  Result<std::unique_ptr<Filesystem>> fs =
+      watchdog.ok() ? Prepare(req)
+                    : Result<std::unique_ptr<Filesystem>>(watchdog.status());
   if (!fs.ok()) {
     SendOutcome(ready_fd, fs.status());
-    _exit(1);
+    _exit(1);  // an unarmed watchdog exits when its pipe closes
   }
-  setsid();
   // stdin/stdout go to /dev/null now; stderr to a memory file while
   // mounting, so libfuse's and fusermount3's explanations can be passed on.
   // (fusermount3's watchdog inherits these: nothing it holds may keep a
@@ -282,7 +296,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
     close(null_fd);
   }
   InstallFuseLogger();
-  Status st = Serve(**fs, req, &ready_fd);
+  Status st = Serve(**fs, req, *watchdog, &ready_fd);
   if (!st.ok()) {
     std::string detail = err_fd >= 0 ? LastLine(err_fd) : "";
     Status report =
@@ -301,9 +315,10 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
 Status RunMount(const MountRequest& req) {
   if (req.options.debug || req.foreground) InstallFuseLogger();
   if (req.foreground) {
+    SEALFS_ASSIGN_OR_RETURN(Watchdog watchdog, StartWatchdog(req));
     SEALFS_ASSIGN_OR_RETURN(std::unique_ptr<Filesystem> fs, Prepare(req));
     int no_fd = -1;
-    return Serve(*fs, req, &no_fd);
+    return Serve(*fs, req, watchdog, &no_fd);
   }
   // The fork comes first and the child does all the work, so the process
   // the caller waits for stays small: forking it and its exit cost little,

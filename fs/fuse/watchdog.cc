@@ -55,8 +55,21 @@ void KeepOnlySysAdmin() {
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+// Reads exactly `n` bytes; false on EOF or error first.
+bool ReadExactly(int fd, void* out, size_t n) {
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    ssize_t got = read(fd, p, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
 [[noreturn]] void RunWatchdog(int read_fd, int armed_fd,
-                              const std::string& mountpoint, long mount_id) {
+                              const std::string& mountpoint) {
   // No caller's pipe, terminal, /dev/fuse or readiness fd may stay open
   // here: stdio goes to /dev/null and everything else is closed.
   int null_fd = open("/dev/null", O_RDWR);
@@ -68,7 +81,7 @@ void KeepOnlySysAdmin() {
   if (dup2(read_fd, kPipeFd) != kPipeFd) _exit(1);
   if (dup2(armed_fd, kArmedFd) != kArmedFd) _exit(1);
   close_range(kArmedFd + 1, ~0U, 0);
-  // The daemon's libfuse handlers were inherited; a signal meant for the
+  // The daemon's libfuse handlers may be inherited; a signal meant for the
   // daemon (or `pkill sealfs`) must not take the watchdog with it.
   struct sigaction ign {};
   ign.sa_handler = SIG_IGN;
@@ -81,7 +94,11 @@ void KeepOnlySysAdmin() {
   KeepOnlySysAdmin();
   SetTitle(mountpoint);
 
-  // Armed: titled, so never taken for the daemon.
+  // The mount's id comes once the daemon has mounted. EOF first: it never
+  // did (refused, or failed), and there is nothing to unmount.
+  long mount_id = 0;
+  if (!ReadExactly(kPipeFd, &mount_id, sizeof(mount_id))) _exit(0);
+  // Armed: titled (so never taken for the daemon) and holding the id.
   if (write(kArmedFd, "1", 1) != 1) _exit(1);
   close(kArmedFd);
   char byte;
@@ -103,8 +120,7 @@ void KeepOnlySysAdmin() {
 
 }  // namespace
 
-Result<int> StartUnmountWatchdog(const std::string& mountpoint,
-                                 long mount_id) {
+Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint) {
   int fds[2];
   int armed[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
@@ -123,24 +139,34 @@ Result<int> StartUnmountWatchdog(const std::string& mountpoint,
   if (pid == 0) {
     close(fds[1]);
     close(armed[0]);
-    RunWatchdog(fds[0], armed[1], mountpoint, mount_id);
+    RunWatchdog(fds[0], armed[1], mountpoint);
   }
   close(fds[0]);
   close(armed[1]);
+  return WatchdogPipes{fds[1], armed[0]};
+}
+
+Status ArmWatchdog(WatchdogPipes& pipes, long mount_id) {
+  ssize_t n;
+  do {
+    n = write(pipes.command, &mount_id, sizeof(mount_id));
+  } while (n < 0 && errno == EINTR);
   // Wait until the watchdog is armed, so the mount is never reported ready
   // while nobody would unmount it or while the child still looks like the
   // daemon (pgrep). EOF means it died first.
   char byte = 0;
-  ssize_t n;
-  do {
-    n = read(armed[0], &byte, 1);
-  } while (n < 0 && errno == EINTR);
-  close(armed[0]);
-  if (n != 1) {
-    close(fds[1]);
+  ssize_t got = -1;
+  if (n == static_cast<ssize_t>(sizeof(mount_id))) {
+    do {
+      got = read(pipes.armed, &byte, 1);
+    } while (got < 0 && errno == EINTR);
+  }
+  close(pipes.armed);
+  pipes.armed = -1;
+  if (got != 1) {
     return Status::FromErrno(ECHILD, "unmount watchdog did not start");
   }
-  return fds[1];
+  return Status();
 }
 
 void StandDownWatchdog(int fd) {

@@ -10,25 +10,35 @@
 
 namespace sealfs::fuse {
 
-// Forks the watchdog for the fuse.sealfs mount `mount_id` at `mountpoint`
-// (absolute and canonical, as /proc/self/mountinfo spells it; see
-// FindTopMount).
-// Returns the write end of a close-on-exec pipe that the caller keeps open
-// for as long as it serves: when that end closes (the daemon exits for any
-// reason, SIGKILL included), the watchdog unmounts with MNT_DETACH, but only
-// if the topmost mount there is still the one it was started for, and exits.
-// Mount ids in mountinfo are reused at once, so after an unmount a new mount
-// at the same path may carry the old id: a daemon whose mount was unmounted
-// calls StandDownWatchdog() first, and the watchdog then leaves it alone.
-// The watchdog keeps only CAP_SYS_ADMIN, ignores SIGTERM/SIGINT/SIGHUP (it
-// must outlive the daemon), holds no other descriptor (stdio on /dev/null)
-// and shows as "sealfs-watchdog MOUNTPOINT" in ps.
-// REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
-Result<int> StartUnmountWatchdog(const std::string& mountpoint,
-                                 long mount_id);
+// The daemon's ends of the pipes to its watchdog.
+struct WatchdogPipes {
+  int command = -1;  // kept open while serving: EOF means "unmount"
+  int armed = -1;    // closed by ArmWatchdog()
+};
 
-// Tells the watchdog behind `fd` (from StartUnmountWatchdog) that the mount
-// is already gone, and closes `fd`.
+// Forks the watchdog for a fuse.sealfs mount about to be made at
+// `mountpoint` (absolute and canonical, as /proc/self/mountinfo spells it).
+// It is started before the image is even read, so that its set-up overlaps
+// the daemon's, and does nothing until ArmWatchdog() names the mount; if
+// `command` closes before that, it exits. Once armed, when `command` closes
+// (the daemon exits for any reason, SIGKILL included) it unmounts with
+// MNT_DETACH, but only if the topmost mount there is still that mount (by
+// id, and fuse.sealfs), and exits. Mount ids in mountinfo are reused at
+// once, so after an unmount a new mount at the same path may carry the old
+// id: a daemon whose mount was unmounted calls StandDownWatchdog() first,
+// and the watchdog then leaves it alone. The watchdog keeps only
+// CAP_SYS_ADMIN, ignores SIGTERM/SIGINT/SIGHUP (it must outlive the
+// daemon), holds no other descriptor (stdio on /dev/null) and shows as
+// "sealfs-watchdog MOUNTPOINT" in ps.
+// REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
+Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint);
+
+// Gives the watchdog the id of the mount it guards (FindTopMount) and waits
+// until it is armed. ECHILD if it died.
+Status ArmWatchdog(WatchdogPipes& pipes, long mount_id);
+
+// Tells the watchdog behind `fd` (WatchdogPipes::command) that the mount is
+// already gone, and closes `fd`.
 void StandDownWatchdog(int fd);
 
 }  // namespace sealfs::fuse
