@@ -72,13 +72,8 @@ struct Cleanser {
 Result<std::vector<uint8_t>> ReadKeyFile(const std::string& path,
                                          bool private_key) {
   InitOpenSsl();
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) return ErrnoStatus(path);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(path);
-  if (!S_ISREG(st.st_mode)) {
-    return Status::FromErrno(EINVAL, path + ": not a regular file");
-  }
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
   if (private_key && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     char mode[8];
     (void)std::snprintf(mode, sizeof(mode), "%04o",

@@ -55,14 +55,19 @@ Status PwriteFull(int fd, std::span<const uint8_t> data, uint64_t offset) {
   return {};
 }
 
-Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path) {
+Result<UniqueFd> OpenRegularFile(const std::string& path, struct stat* st) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) return ErrnoStatus(path);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(path);
-  if (!S_ISREG(st.st_mode)) {
+  if (::fstat(fd.get(), st) != 0) return ErrnoStatus(path);
+  if (!S_ISREG(st->st_mode)) {
     return Status::FromErrno(EINVAL, path + ": not a regular file");
   }
+  return fd;
+}
+
+Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path) {
+  struct stat st;
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
   Result<size_t> got = PreadFull(fd.get(), bytes, 0);
   if (!got.ok()) return got.status().WithPrefix(path);

@@ -4,6 +4,7 @@
 #ifndef SEALFS_FS_UTIL_IO_H_
 #define SEALFS_FS_UTIL_IO_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "sealfs/status.h"
+#include "sealfs/unique_fd.h"
 
 namespace sealfs {
 
@@ -22,6 +24,10 @@ Result<size_t> PreadFull(int fd, std::span<uint8_t> out, uint64_t offset);
 Status WriteFull(int fd, std::span<const uint8_t> data);
 // Writes all of `data` at `offset`.
 Status PwriteFull(int fd, std::span<const uint8_t> data, uint64_t offset);
+
+// Opens `path` read-only (O_NONBLOCK: a FIFO there cannot block) and fills
+// `*st`; EINVAL, naming the path, if it is not a regular file.
+Result<UniqueFd> OpenRegularFile(const std::string& path, struct stat* st);
 
 // Reads a whole file (regular files only; EINVAL otherwise).
 Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path);

@@ -44,13 +44,8 @@ Result<uint8_t*> MapAnonymous(size_t size) {
 }  // namespace
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) return ErrnoStatus(path);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(path);
-  if (!S_ISREG(st.st_mode)) {
-    return Status::FromErrno(EINVAL, path + ": not a regular file");
-  }
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
   MappedFile file;
   if (st.st_size == 0) return file;
   void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
@@ -64,13 +59,8 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
 }
 
 Result<MappedFile> MappedFile::ReadPrivate(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) return ErrnoStatus(path);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(path);
-  if (!S_ISREG(st.st_mode)) {
-    return Status::FromErrno(EINVAL, path + ": not a regular file");
-  }
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
   MappedFile file;
   if (st.st_size == 0) return file;
   const size_t size = static_cast<size_t>(st.st_size);
