@@ -216,4 +216,39 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
   return {};
 }
 
+bool BlockVerifier::HasTopBlock() const {
+  return geometry_.levels == 0 || cache_->ready.load(std::memory_order_acquire);
+}
+
+Status BlockVerifier::VerifyObject(std::span<const uint8_t> data) {
+  const TreeGeometry& g = geometry_;
+  if (data.size() != g.data_size || g.levels > 1) {
+    return Status::FromErrno(
+        EINVAL, "whole-object check of " + std::to_string(data.size()) +
+                    " bytes for a " + std::to_string(g.data_size) +
+                    "-byte object (at most " +
+                    std::to_string(kHashesPerBlock * kBlockSize) + ")");
+  }
+  if (g.levels == 0) return VerifyBlock(0, data);
+  // The one tree block: each data block's hash in order, zero-padded.
+  uint8_t top[kBlockSize] = {};
+  for (uint64_t b = 0; b < g.data_blocks; ++b) {
+    const size_t at = b * kBlockSize;
+    const size_t n = std::min<size_t>(kBlockSize, data.size() - at);
+    const Digest h = HashDataBlock(data.subspan(at, n));
+    std::memcpy(top + b * kDigestSize, h.bytes.data(), kDigestSize);
+  }
+  if (DigestFromRoot(g.data_size, Sha256(top)) != digest_) {
+    return Status::FromErrno(kErrDigest,
+                             "object does not match its digest (checked "
+                             "whole)");
+  }
+  Cache& c = *cache_;
+  std::lock_guard<std::mutex> lock(c.mu);
+  SEALFS_RETURN_IF_ERROR(c.Allocate(g));
+  c.Insert(0, top);
+  c.ready.store(true, std::memory_order_release);
+  return {};
+}
+
 }  // namespace sealfs

@@ -4,6 +4,8 @@
 #ifndef SEALFS_FS_FUSE_BDI_H_
 #define SEALFS_FS_FUSE_BDI_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "sealfs/status.h"
@@ -19,6 +21,10 @@ inline constexpr unsigned kReadaheadKb = 4096;
 // privileges are dropped). Best effort for the caller: failure only costs
 // speed.
 Status SetMountReadahead(const std::string& device, unsigned kb);
+
+// The readahead, in KiB, of the block device that holds a file whose
+// st_dev is `dev` (a whole disk or a partition of one); 0 if unknown.
+unsigned DeviceReadaheadKb(dev_t dev);
 
 }  // namespace sealfs::fuse
 

@@ -125,6 +125,11 @@ class Filesystem {
   int64_t mounted_at_sec_ = 0;
   std::atomic<bool> opendir_optional_{false};
 
+  // Whether large reads prefetch ahead (see Prefetch()); decided by the
+  // store's device at the first object open.
+  std::once_flag readahead_once_;
+  std::atomic<bool> prefetch_reads_{true};
+
   std::once_flag total_once_;
   uint64_t total_bytes_ = 0;
 

@@ -21,6 +21,10 @@ namespace sealfs::fuse {
 // (and ran at 1.3-2x the throughput).
 inline constexpr size_t kMaxRequestBytes = 256 * 1024;
 
+// Objects up to this size are read and verified whole at their first read
+// (Filesystem::Read), so one read buffer must hold them.
+inline constexpr uint64_t kWholeObjectBytes = kMaxRequestBytes;
+
 // Reads up to this size use the calling thread's own buffer.
 inline constexpr size_t kThreadBufferBytes = 128 * 1024;
 

@@ -121,6 +121,16 @@ class BlockVerifier {
   // EINVAL for an index or length out of range.
   Status VerifyBlock(uint64_t index, std::span<const uint8_t> data);
 
+  // Verifies a whole object of at most one tree block (kHashesPerBlock data
+  // blocks) from its bytes alone: builds that tree block from the data and
+  // checks it against the digest. On success the block is cached, so later
+  // VerifyBlock calls need no tree reader. Same errors as VerifyBlock;
+  // EINVAL if `data` is not the whole object or the object is larger.
+  Status VerifyObject(std::span<const uint8_t> data);
+  // True once the top tree block is cached (or the object needs no tree):
+  // VerifyBlock then reads the tree only below the top level.
+  bool HasTopBlock() const;
+
   uint64_t data_size() const { return geometry_.data_size; }
   const Digest& digest() const { return digest_; }
 

@@ -169,6 +169,52 @@ void SweepDataFlips(size_t size, size_t stride) {
   ExpectAllVerify(*v, s);
 }
 
+TEST(BlockVerifier, WholeObjectCheckCachesTheTreeWithoutReadingIt) {
+  for (size_t size : {size_t{1}, size_t{kB}, size_t{kB + 1}, size_t{3 * kB},
+                      size_t{128 * kB - 5}, size_t{128 * kB}}) {
+    SCOPED_TRACE(size);
+    Subject s(size);
+    auto v = s.Verifier();
+    EXPECT_EQ(v->HasTopBlock(), s.geometry.levels == 0);
+    ASSERT_TRUE(v->VerifyObject(s.data).ok());
+    EXPECT_TRUE(v->HasTopBlock());
+    ExpectAllVerify(*v, s);
+    EXPECT_EQ(s.reads->load(), 0);
+  }
+}
+
+TEST(BlockVerifier, WholeObjectCheckRejectsAnyFlippedByte) {
+  Subject s(5 * kB + 17);
+  for (size_t at : {size_t{0}, size_t{kB}, size_t{3 * kB + 99},
+                    s.data.size() - 1}) {
+    SCOPED_TRACE(at);
+    std::vector<uint8_t> bad = s.data;
+    bad[at] ^= 0x01;
+    auto v = s.Verifier();
+    Status st = v->VerifyObject(bad);
+    EXPECT_EQ(st.err(), kErrDigest) << st.ToString();
+    EXPECT_FALSE(v->HasTopBlock());
+    // The tree still tells the good blocks from the bad one.
+    for (uint64_t i = 0; i < s.blocks(); ++i) {
+      std::span<const uint8_t> block =
+          std::span<const uint8_t>(bad).subspan(i * kB, s.Block(i).size());
+      EXPECT_EQ(v->VerifyBlock(i, block).ok(), i != at / kB) << "block " << i;
+    }
+  }
+}
+
+TEST(BlockVerifier, WholeObjectCheckRefusesPartsAndLargeObjects) {
+  Subject s(3 * kB);
+  auto v = s.Verifier();
+  EXPECT_EQ(v->VerifyObject(std::span<const uint8_t>(s.data).first(2 * kB))
+                .err(),
+            EINVAL);
+  Subject big(128 * kB + 1);
+  auto vb = big.Verifier();
+  EXPECT_EQ(vb->VerifyObject(big.data).err(), EINVAL);
+  EXPECT_FALSE(vb->HasTopBlock());
+}
+
 TEST(BlockVerifier, RejectsEveryFlippedDataByte) {
   SweepDataFlips(1, 1);
   SweepDataFlips(kB, 1);

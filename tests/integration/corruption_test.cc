@@ -69,6 +69,23 @@ TEST_F(CorruptionTest, FlippedObjectByteFailsExactlyThatBlock) {
   EXPECT_NE(stats.out.find("\"verify_failures\":"), std::string::npos);
 }
 
+// Small objects are verified whole from their data, so a good one reads
+// correctly whatever its tree file holds; a bad one needs the tree to tell
+// its good blocks from the bad, and without a usable tree every read fails.
+TEST_F(CorruptionTest, SmallObjectsNeedTheirTreeOnlyWhenCorrupt) {
+  for (const char* name : {"/victim.bin", "/other.bin"}) {
+    FlipByte(TreePathFor(store_, src_ + name), 5);
+  }
+  FlipByte(ObjectPathFor(store_, src_ + "/other.bin"), 2 * kBlock + 1);
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, trusted_);
+  EXPECT_EQ(ReadFile(mnt + "/victim.bin"), ReadFile(src_ + "/victim.bin"));
+  for (size_t b = 0; b < 3; ++b) {
+    std::vector<uint8_t> got;
+    EXPECT_EQ(ReadBlock(mnt + "/other.bin", b, &got), EIO) << "block " << b;
+  }
+}
+
 TEST_F(CorruptionTest, ReportNamesImagePathBlockAndObject) {
   const std::string nested = src_ + "/dir/deep/nested.bin";
   const std::string object = ObjectPathFor(store_, nested);
