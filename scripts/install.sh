@@ -18,6 +18,11 @@ packages=(
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )
+# Multi-buffer SHA-256, packaged for amd64 only (elsewhere sealfs hashes
+# through OpenSSL alone).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  packages+=(libipsec-mb-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

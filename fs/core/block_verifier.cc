@@ -22,6 +22,9 @@ constexpr uint64_t kHeapCacheLimit = uint64_t{64} * 1024;
 
 constexpr int kBitsPerWord = 64;
 
+// Blocks hashed per Sha256Blocks call in VerifyBlocks.
+constexpr uint64_t kBatchBlocks = 64;
+
 // The walk below finds a block's ancestors by shifting by 7 bits per level.
 static_assert(kHashesPerBlock == 128);
 
@@ -137,8 +140,7 @@ Status ReadTreeBlock(const TreeBlockReader& read_tree, uint64_t index,
 
 }  // namespace
 
-Status BlockVerifier::VerifyBlock(uint64_t index,
-                                  std::span<const uint8_t> data) {
+Status BlockVerifier::CheckLength(uint64_t index, size_t len) const {
   const TreeGeometry& g = geometry_;
   if (index >= g.data_blocks) {
     return Status::FromErrno(
@@ -147,14 +149,50 @@ Status BlockVerifier::VerifyBlock(uint64_t index,
   }
   const uint64_t want_len =
       std::min<uint64_t>(kBlockSize, g.data_size - index * kBlockSize);
-  if (data.size() != want_len) {
+  if (len != want_len) {
     return Status::FromErrno(EINVAL, BlockName("block", index) + ": got " +
-                                         std::to_string(data.size()) +
+                                         std::to_string(len) +
                                          " bytes, expected " +
                                          std::to_string(want_len));
   }
-  const Digest data_hash = HashDataBlock(data);
+  return {};
+}
 
+Status BlockVerifier::VerifyBlock(uint64_t index,
+                                  std::span<const uint8_t> data) {
+  SEALFS_RETURN_IF_ERROR(CheckLength(index, data.size()));
+  return CheckHash(index, HashDataBlock(data));
+}
+
+Status BlockVerifier::VerifyBlocks(uint64_t first,
+                                   std::span<const uint8_t> data) {
+  // All but the last must be whole blocks; the last may be the file's
+  // short tail.
+  const uint64_t count = (data.size() + kBlockSize - 1) / kBlockSize;
+  if (count == 0) return Status::FromErrno(EINVAL, "no blocks to verify");
+  const size_t last_len = data.size() - (count - 1) * kBlockSize;
+  SEALFS_RETURN_IF_ERROR(CheckLength(first + count - 1, last_len));
+  Digest hashes[kBatchBlocks];
+  for (uint64_t done = 0; done < count;) {
+    const uint64_t n = std::min<uint64_t>(kBatchBlocks, count - done);
+    // Whole blocks of this batch go through the batch hasher; a short tail
+    // is padded and hashed alone.
+    const bool has_tail = done + n == count && last_len < kBlockSize;
+    const size_t whole = has_tail ? n - 1 : n;
+    Sha256Blocks(data.subspan(done * kBlockSize, whole * kBlockSize), hashes);
+    if (has_tail) {
+      hashes[whole] = HashDataBlock(data.subspan((count - 1) * kBlockSize));
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      SEALFS_RETURN_IF_ERROR(CheckHash(first + done + i, hashes[i]));
+    }
+    done += n;
+  }
+  return {};
+}
+
+Status BlockVerifier::CheckHash(uint64_t index, const Digest& data_hash) {
+  const TreeGeometry& g = geometry_;
   if (g.levels == 0) {
     // One block, no tree: its hash is the root hash.
     if (DigestFromRoot(g.data_size, data_hash) != digest_) {
@@ -231,12 +269,15 @@ Status BlockVerifier::VerifyObject(std::span<const uint8_t> data) {
   }
   if (g.levels == 0) return VerifyBlock(0, data);
   // The one tree block: each data block's hash in order, zero-padded.
+  Digest hashes[kHashesPerBlock];
+  const size_t whole = data.size() / kBlockSize;
+  Sha256Blocks(data.first(whole * kBlockSize), hashes);
+  if (whole < g.data_blocks) {
+    hashes[whole] = HashDataBlock(data.subspan(whole * kBlockSize));
+  }
   uint8_t top[kBlockSize] = {};
   for (uint64_t b = 0; b < g.data_blocks; ++b) {
-    const size_t at = b * kBlockSize;
-    const size_t n = std::min<size_t>(kBlockSize, data.size() - at);
-    const Digest h = HashDataBlock(data.subspan(at, n));
-    std::memcpy(top + b * kDigestSize, h.bytes.data(), kDigestSize);
+    std::memcpy(top + b * kDigestSize, hashes[b].bytes.data(), kDigestSize);
   }
   if (DigestFromRoot(g.data_size, Sha256(top)) != digest_) {
     return Status::FromErrno(kErrDigest,

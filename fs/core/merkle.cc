@@ -67,15 +67,30 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash) {
   return Sha256({reinterpret_cast<const uint8_t*>(&desc), sizeof(desc)});
 }
 
+namespace {
+// Blocks hashed per Sha256Blocks call: enough to keep its lanes full.
+constexpr size_t kBatchBlocks = 64;
+}  // namespace
+
 struct MerkleBuilder::Impl {
   uint64_t data_size = 0;
   uint8_t block[kBlockSize];    // a partial data block awaiting more bytes
   size_t fill = 0;              // bytes used in `block`
   std::vector<uint8_t> leaves;  // hashes of the data blocks, in order
 
-  void AddLeaf(std::span<const uint8_t> full_block) {
-    Digest d = Sha256(full_block);
-    leaves.insert(leaves.end(), d.bytes.begin(), d.bytes.end());
+  // Appends the hashes of whole blocks, hashed a batch at a time.
+  void AddLeaves(std::span<const uint8_t> full_blocks) {
+    Digest hashes[kBatchBlocks];
+    while (!full_blocks.empty()) {
+      const size_t n =
+          std::min(full_blocks.size() / kBlockSize, size_t{kBatchBlocks});
+      Sha256Blocks(full_blocks.first(n * kBlockSize), hashes);
+      for (size_t i = 0; i < n; ++i) {
+        leaves.insert(leaves.end(), hashes[i].bytes.begin(),
+                      hashes[i].bytes.end());
+      }
+      full_blocks = full_blocks.subspan(n * kBlockSize);
+    }
   }
 };
 
@@ -93,15 +108,14 @@ void MerkleBuilder::Update(std::span<const uint8_t> data) {
     m.fill += take;
     data = data.subspan(take);
     if (m.fill < kBlockSize) return;
-    m.AddLeaf(m.block);
+    m.AddLeaves(m.block);
     m.fill = 0;
   }
   // Whole blocks are hashed in place, without a copy. A full block needs no
   // padding even if it turns out to be the last one.
-  while (data.size() >= kBlockSize) {
-    m.AddLeaf(data.first(kBlockSize));
-    data = data.subspan(kBlockSize);
-  }
+  const size_t whole = data.size() / kBlockSize * kBlockSize;
+  m.AddLeaves(data.first(whole));
+  data = data.subspan(whole);
   std::memcpy(m.block, data.data(), data.size());
   m.fill = data.size();
 }
@@ -110,7 +124,7 @@ MerkleTree MerkleBuilder::Finish() {
   Impl& m = *impl_;
   if (m.fill > 0) {
     std::memset(m.block + m.fill, 0, kBlockSize - m.fill);
-    m.AddLeaf(m.block);
+    m.AddLeaves(m.block);
   }
   const TreeGeometry g = TreeGeometry::For(m.data_size);
   assert(m.leaves.size() == g.data_blocks * kDigestSize);
@@ -128,9 +142,15 @@ MerkleTree MerkleBuilder::Finish() {
     for (size_t l = 1; l < static_cast<size_t>(g.levels); ++l) {
       const uint8_t* below = tree + g.level_start[l - 1] * kBlockSize;
       uint8_t* out = tree + g.level_start[l] * kBlockSize;
-      for (uint64_t i = 0; i < g.level_blocks[l - 1]; ++i) {
-        Digest d = Sha256({below + i * kBlockSize, kBlockSize});
-        std::memcpy(out + i * kDigestSize, d.bytes.data(), kDigestSize);
+      Digest hashes[kBatchBlocks];
+      for (uint64_t i = 0; i < g.level_blocks[l - 1]; i += kBatchBlocks) {
+        const size_t n = std::min<uint64_t>(kBatchBlocks,
+                                            g.level_blocks[l - 1] - i);
+        Sha256Blocks({below + i * kBlockSize, n * kBlockSize}, hashes);
+        for (size_t j = 0; j < n; ++j) {
+          std::memcpy(out + (i + j) * kDigestSize, hashes[j].bytes.data(),
+                      kDigestSize);
+        }
       }
     }
     root = Sha256({tree, kBlockSize});  // the top level is block 0

@@ -331,22 +331,19 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     Stats::Add(stats_.bytes_read, end - offset);
     return std::span<const uint8_t>(buf + offset, end - offset);
   }
-  // Block by block; after a failed whole check, this finds out whether the
-  // bad block is one of those asked for.
-  for (uint64_t b = first; b <= last; ++b) {
-    size_t at = b * kBlockSize - start;
-    size_t n = std::min<size_t>(kBlockSize, len - at);
-    Status st = obj->verifier->VerifyBlock(b, {buf + at, n});
-    if (!st.ok()) {
-      if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
-      // Opens from now on start afresh from the store (the repair loop);
-      // handles already open keep failing on this copy.
-      open_.Evict(obj);
-      Stats::Add(stats_.blocks_verified, b - first);
-      // The verifier's message names the block ("block 7: ...").
-      ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
-      return st;
-    }
+  // The requested blocks against the tree; after a failed whole check,
+  // this finds out whether the bad block is one of them.
+  const size_t from = first * kBlockSize - start;
+  const size_t to = std::min<size_t>(len, (last + 1) * kBlockSize - start);
+  Status st = obj->verifier->VerifyBlocks(first, {buf + from, to - from});
+  if (!st.ok()) {
+    if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
+    // Opens from now on start afresh from the store (the repair loop);
+    // handles already open keep failing on this copy.
+    open_.Evict(obj);
+    // The verifier's message names the block ("block 7: ...").
+    ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
+    return st;
   }
   Stats::Add(stats_.blocks_verified, last - first + 1);
   Stats::Add(stats_.bytes_read, end - offset);

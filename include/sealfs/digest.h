@@ -43,6 +43,12 @@ struct DigestHash {
 // Plain SHA-256 of `data` (OpenSSL EVP).
 Digest Sha256(std::span<const uint8_t> data);
 
+// Sha256() of each of the data.size() / kBlockSize whole blocks of `data`,
+// into out[0], out[1], .... Hashes several blocks at once where the CPU
+// allows (multi-buffer SHA-256), which is what makes verification cheap.
+// REQUIRES: data.size() is a multiple of kBlockSize.
+void Sha256Blocks(std::span<const uint8_t> data, Digest* out);
+
 // Where each tree level lives for a file of a given size. Level 0 hashes the
 // data blocks; the top level is one block. Files of at most one block have no
 // tree (levels == 0). In the tree file, the top level comes first.
@@ -120,6 +126,10 @@ class BlockVerifier {
   // not match the digest; kErrCorrupt or an errno if the tree cannot be read;
   // EINVAL for an index or length out of range.
   Status VerifyBlock(uint64_t index, std::span<const uint8_t> data);
+  // VerifyBlock for consecutive blocks from `first`, hashed several at a
+  // time: `data` holds whole blocks, the last of which may be the file's
+  // short tail. Fails at the first bad block, naming it.
+  Status VerifyBlocks(uint64_t first, std::span<const uint8_t> data);
 
   // Verifies a whole object of at most one tree block (kHashesPerBlock data
   // blocks) from its bytes alone: builds that tree block from the data and
@@ -136,6 +146,12 @@ class BlockVerifier {
 
  private:
   struct Cache;
+  // EINVAL unless `len` is the length of block `index` of this file.
+  Status CheckLength(uint64_t index, size_t len) const;
+  // Checks a data block's hash against the tree (reading and verifying the
+  // tree blocks on its path that are not cached yet).
+  Status CheckHash(uint64_t index, const Digest& data_hash);
+
   Digest digest_;
   TreeGeometry geometry_;
   TreeBlockReader read_tree_;

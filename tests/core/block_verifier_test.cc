@@ -169,6 +169,29 @@ void SweepDataFlips(size_t size, size_t stride) {
   ExpectAllVerify(*v, s);
 }
 
+TEST(BlockVerifier, VerifiesRunsOfBlocksAndNamesTheBadOne) {
+  Subject s(200 * kB + 123);  // two levels, a short tail
+  auto v = s.Verifier();
+  const std::span<const uint8_t> all(s.data);
+  // Runs of every shape: one block, a batch and more, ending at the tail.
+  EXPECT_TRUE(v->VerifyBlocks(0, all.first(kB)).ok());
+  EXPECT_TRUE(v->VerifyBlocks(3, all.subspan(3 * kB, 70 * kB)).ok());
+  EXPECT_TRUE(v->VerifyBlocks(130, all.subspan(130 * kB)).ok());
+  EXPECT_TRUE(v->VerifyBlocks(0, all).ok());
+  std::vector<uint8_t> bad = s.data;
+  bad[150 * kB + 9] ^= 0x40;
+  Status st = v->VerifyBlocks(100, std::span<const uint8_t>(bad).subspan(
+                                       100 * kB, 64 * kB));
+  EXPECT_EQ(st.err(), kErrDigest);
+  EXPECT_NE(st.ToString().find("block 150:"), std::string::npos)
+      << st.ToString();
+  // Lengths must be whole blocks up to the file's own tail.
+  EXPECT_EQ(v->VerifyBlocks(0, all.first(kB + 1)).err(), EINVAL);
+  EXPECT_EQ(v->VerifyBlocks(199, all.subspan(199 * kB, kB + 5)).err(), EINVAL);
+  EXPECT_EQ(v->VerifyBlocks(201, all.first(kB)).err(), EINVAL);
+  EXPECT_EQ(v->VerifyBlocks(0, {}).err(), EINVAL);
+}
+
 TEST(BlockVerifier, WholeObjectCheckCachesTheTreeWithoutReadingIt) {
   for (size_t size : {size_t{1}, size_t{kB}, size_t{kB + 1}, size_t{3 * kB},
                       size_t{128 * kB - 5}, size_t{128 * kB}}) {
