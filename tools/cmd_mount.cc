@@ -35,7 +35,7 @@ constexpr char kUsage[] =
     "       digest=sha256:HEX pin the image identity (enough on its own)\n"
     "       insecure          mount even if not signed or not trusted\n"
     "       allow_other       let other users in (default when root)\n"
-    "       threads=N         worker threads (default 8)\n"
+    "       threads=N         worker threads (default 4)\n"
     "       user=NAME         run the daemon as NAME after mounting\n"
     "       remote=URL|DIR    fetch missing objects on first open (verified)\n"
     "       remote_timeout=S  connect/stall time-out of a fetch (default 5)\n"

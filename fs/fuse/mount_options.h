@@ -21,7 +21,7 @@ struct MountOptions {
   std::string keyring;               // directory of trusted *.pub files
   std::optional<Digest> digest;      // pinned image identity
   std::optional<bool> allow_other;   // unset: on when run as root
-  unsigned threads = 8;              // max worker threads
+  unsigned threads = 4;              // max worker threads
   bool insecure = false;             // mount even if not trusted
   std::string user;                  // switch to this user after mounting
   bool debug = false;                // libfuse request tracing (foreground)
