@@ -126,8 +126,19 @@ TEST(Sha256, KnownAnswers) {
 
 // The batch hasher (multi-buffer where built in) agrees with Sha256() of
 // each block, for batch sizes around its lane counts, and across threads
-// that share its pool of managers.
+// that share its pool of managers. A process hashes its first 4 MiB one
+// block at a time (sha256_blocks.cc), so the tests hash more than that
+// first, to reach the multi-buffer path.
+void HashPastTheFirstMegabytes() {
+  std::vector<uint8_t> zeros(8 << 20);
+  std::vector<Digest> out(zeros.size() / kBlockSize);
+  Sha256Blocks(zeros, out.data());
+  Sha256Blocks(zeros, out.data());
+  EXPECT_EQ(out.back(), Sha256(std::span<const uint8_t>(zeros).first(kBlockSize)));
+}
+
 TEST(Sha256Blocks, MatchesOneBlockAtATime) {
+  HashPastTheFirstMegabytes();
   for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{7},
                    size_t{8}, size_t{15}, size_t{16}, size_t{17}, size_t{64},
                    size_t{200}}) {
@@ -146,6 +157,7 @@ TEST(Sha256Blocks, MatchesOneBlockAtATime) {
 }
 
 TEST(Sha256Blocks, SameResultOnManyThreads) {
+  HashPastTheFirstMegabytes();
   std::vector<uint8_t> data = RandomBytes(64 * kBlockSize, 9);
   std::vector<Digest> want(64);
   for (size_t i = 0; i < 64; ++i) {
