@@ -30,6 +30,7 @@ unmount_all() {
   done
 }
 trap unmount_all EXIT
+unmount_all  # leftovers of an interrupted run would be stacked under ours
 
 if [ ! -f "$tree/.complete" ]; then
   echo "bench: generating corpus ($FILES files + ${BIG_MIB} MiB) in $tree" >&2
