@@ -49,7 +49,10 @@ digest=$("$sealfs" digest "$src/usr/share/data/blob.bin" | cut -d' ' -f1)
 hex=${digest#sha256:}
 object=$work/store/objects/${hex:0:2}/${hex:2}
 chmod u+w "$object"
-printf '\xff' | dd of="$object" bs=1 seek=5000000 conv=notrunc status=none
+# Flip one bit (writing a fixed value would change nothing 1 time in 256).
+byte=$(od -An -tu1 -j 5000000 -N1 "$object" | tr -d ' ')
+printf "$(printf '\\%03o' $((byte ^ 1)))" |
+  dd of="$object" bs=1 seek=5000000 conv=notrunc status=none
 # Remount so the kernel page cache holds nothing read before the flip.
 fusermount3 -u "$mnt"
 "$sealfs" mount -o "store=$work/store,pubkey=$work/key.pub" "$work/image.sealfs" "$mnt"
