@@ -19,6 +19,27 @@
 #include <thread>
 
 namespace sealfs::testing {
+
+// Not std::ifstream: a process that exits between open and read makes
+// read() fail with ESRCH, and libstdc++'s filebuf throws on that, out of an
+// istreambuf_iterator. During a parallel
+// ctest run some process always exits mid-scan, and that exception, thrown
+// from TearDown's first /proc scan, once skipped the whole unmount.
+std::string ReadProcFile(const std::string& path) {
+  std::string text;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
+}
+
 namespace {
 
 std::string RealPath(const std::string& path) {
@@ -54,27 +75,6 @@ std::string MountPointKey(const std::string& path) {
   if (slash == std::string::npos) return RealPath(".") + "/" + p;
   std::string dir = slash == 0 ? "/" : RealPath(p.substr(0, slash));
   return (dir == "/" ? "" : dir) + p.substr(slash);
-}
-
-// The contents of a /proc file, read with read(2); empty if it cannot be
-// opened, cut short at a read error. Not std::ifstream: a process that
-// exits between open and read makes read() fail with ESRCH, and libstdc++'s
-// filebuf throws on that, out of an istreambuf_iterator. During a parallel
-// ctest run some process always exits mid-scan, and that exception, thrown
-// from TearDown's first /proc scan, once skipped the whole unmount.
-std::string ReadProcFile(const std::string& path) {
-  std::string text;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return text;
 }
 
 // Every mount point in /proc/self/mountinfo; false if it cannot be read.

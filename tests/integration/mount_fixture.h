@@ -23,6 +23,11 @@ inline CommandResult RunCmd(const std::vector<std::string>& argv) {
   return Run(argv);
 }
 
+// The contents of a /proc file (e.g. of a process that may be exiting),
+// read with read(2); empty if it cannot be opened, cut short at a read
+// error. Never throws.
+std::string ReadProcFile(const std::string& path);
+
 // Empty if this host can mount FUSE filesystems, else the reason it cannot.
 std::string MountUnavailableReason();
 

@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -30,8 +29,8 @@ std::vector<pid_t> WatchdogPids(const std::string& mountpoint) {
   while (dirent* d = readdir(proc)) {
     pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
     if (pid <= 0) continue;
-    std::ifstream f(std::string("/proc/") + d->d_name + "/cmdline");
-    std::string all((std::istreambuf_iterator<char>(f)), {});
+    std::string all =
+        ReadProcFile(std::string("/proc/") + d->d_name + "/cmdline");
     if (all.substr(0, all.find('\0')) == want) pids.push_back(pid);
   }
   closedir(proc);
@@ -108,8 +107,8 @@ TEST_F(WatchdogTest, UnmountLeavesNoWatchdog) {
 TEST_F(WatchdogTest, WatchdogIgnoresSigtermAndHoldsOnlySysAdmin) {
   pid_t daemon = 0, watchdog = 0;
   ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
-  std::ifstream status("/proc/" + std::to_string(watchdog) + "/status");
-  std::string text((std::istreambuf_iterator<char>(status)), {});
+  std::string text =
+      ReadProcFile("/proc/" + std::to_string(watchdog) + "/status");
   EXPECT_NE(text.find("CapEff:\t0000000000200000"), std::string::npos) << text;
   EXPECT_NE(text.find("CapPrm:\t0000000000200000"), std::string::npos) << text;
   ASSERT_EQ(kill(watchdog, SIGTERM), 0);
