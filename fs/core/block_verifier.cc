@@ -40,6 +40,16 @@ Digest HashDataBlock(std::span<const uint8_t> data) {
   return Sha256(padded);
 }
 
+// HashDataBlock of each block of `data`: whole blocks, the last of which may
+// be short. Whole blocks go through the batch hasher.
+void HashDataBlocks(std::span<const uint8_t> data, Digest* out) {
+  const size_t whole = data.size() / kBlockSize;
+  Sha256Blocks(data.first(whole * kBlockSize), out);
+  if (data.size() > whole * kBlockSize) {
+    out[whole] = HashDataBlock(data.subspan(whole * kBlockSize));
+  }
+}
+
 bool HashMatches(const uint8_t* expected, const Digest& actual) {
   return std::memcmp(expected, actual.bytes.data(), kDigestSize) == 0;
 }
@@ -104,6 +114,15 @@ struct BlockVerifier::Cache {
 
   const uint8_t* Block(uint64_t index) const {
     return blocks + index * kBlockSize;
+  }
+
+  // Caches the verified top block (tree block 0), making the cache ready.
+  Status PublishTop(const TreeGeometry& g, const uint8_t* top) {
+    std::lock_guard<std::mutex> lock(mu);
+    SEALFS_RETURN_IF_ERROR(Allocate(g));
+    Insert(0, top);
+    ready.store(true, std::memory_order_release);
+    return {};
   }
 
   // Copies a verified block in and publishes it. REQUIRES: mu held.
@@ -175,14 +194,9 @@ Status BlockVerifier::VerifyBlocks(uint64_t first,
   Digest hashes[kBatchBlocks];
   for (uint64_t done = 0; done < count;) {
     const uint64_t n = std::min<uint64_t>(kBatchBlocks, count - done);
-    // Whole blocks of this batch go through the batch hasher; a short tail
-    // is padded and hashed alone.
-    const bool has_tail = done + n == count && last_len < kBlockSize;
-    const size_t whole = has_tail ? n - 1 : n;
-    Sha256Blocks(data.subspan(done * kBlockSize, whole * kBlockSize), hashes);
-    if (has_tail) {
-      hashes[whole] = HashDataBlock(data.subspan((count - 1) * kBlockSize));
-    }
+    const size_t at = done * kBlockSize;
+    HashDataBlocks(data.subspan(at, std::min(n * kBlockSize, data.size() - at)),
+                   hashes);
     for (uint64_t i = 0; i < n; ++i) {
       SEALFS_RETURN_IF_ERROR(CheckHash(first + done + i, hashes[i]));
     }
@@ -218,10 +232,7 @@ Status BlockVerifier::CheckHash(uint64_t index, const Digest& data_hash) {
                                "Merkle tree root block does not match the "
                                "digest");
     }
-    std::lock_guard<std::mutex> lock(c.mu);
-    SEALFS_RETURN_IF_ERROR(c.Allocate(g));
-    c.Insert(0, buf);
-    c.ready.store(true, std::memory_order_release);
+    SEALFS_RETURN_IF_ERROR(c.PublishTop(g, buf));
   }
 
   // Walk from the top level down to the leaf level. At each step `parent` is
@@ -270,11 +281,7 @@ Status BlockVerifier::VerifyObject(std::span<const uint8_t> data) {
   if (g.levels == 0) return VerifyBlock(0, data);
   // The one tree block: each data block's hash in order, zero-padded.
   Digest hashes[kHashesPerBlock];
-  const size_t whole = data.size() / kBlockSize;
-  Sha256Blocks(data.first(whole * kBlockSize), hashes);
-  if (whole < g.data_blocks) {
-    hashes[whole] = HashDataBlock(data.subspan(whole * kBlockSize));
-  }
+  HashDataBlocks(data, hashes);
   uint8_t top[kBlockSize] = {};
   for (uint64_t b = 0; b < g.data_blocks; ++b) {
     std::memcpy(top + b * kDigestSize, hashes[b].bytes.data(), kDigestSize);
@@ -284,12 +291,7 @@ Status BlockVerifier::VerifyObject(std::span<const uint8_t> data) {
                              "object does not match its digest (checked "
                              "whole)");
   }
-  Cache& c = *cache_;
-  std::lock_guard<std::mutex> lock(c.mu);
-  SEALFS_RETURN_IF_ERROR(c.Allocate(g));
-  c.Insert(0, top);
-  c.ready.store(true, std::memory_order_release);
-  return {};
+  return cache_->PublishTop(g, top);
 }
 
 }  // namespace sealfs
