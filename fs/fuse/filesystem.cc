@@ -307,8 +307,9 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
   const bool whole =
       obj->size <= kWholeObjectBytes && !obj->verifier->HasTopBlock();
   uint64_t start = whole ? 0 : first * kBlockSize;
-  uint64_t stop = whole ? obj->size
-                        : std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
+  uint64_t stop =
+      whole ? obj->size
+            : std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
   size_t len = stop - start;
   uint8_t* buf = buffer.Reserve(len);
   // One pread for the whole aligned range; nothing of it leaves this

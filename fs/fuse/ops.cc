@@ -54,10 +54,11 @@ void FuseInit(void* userdata, fuse_conn_info* conn) noexcept {
   // several large requests in flight, whose hashing overlaps the disk.
   conn->max_readahead = kReadaheadKb * 1024;
   // Room for the requests of several readahead windows (4 MiB / 256 KiB
-  // each; at twice that, some were still abandoned): once congested, the kernel abandons the rest of a readahead, whose pages
-  // it has already added to the cache, and adds them again later. At the
-  // default limits (12 background requests, congested at 9) a cold 1 GiB
-  // read added 2.4 pages to the cache for every page of the file.
+  // each; at twice that, some were still abandoned): once congested, the
+  // kernel abandons the rest of a readahead, whose pages it has already
+  // added to the cache, and adds them again later. At the default limits
+  // (12 background requests, congested at 9) a cold 1 GiB read added 2.4
+  // pages to the cache for every page of the file.
   conn->max_background = 4 * kReadaheadKb * 1024 / kMaxRequestBytes;
   conn->congestion_threshold = conn->max_background * 3 / 4;
   conn->time_gran = 1;

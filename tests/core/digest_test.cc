@@ -134,7 +134,8 @@ void HashPastTheFirstMegabytes() {
   std::vector<Digest> out(zeros.size() / kBlockSize);
   Sha256Blocks(zeros, out.data());
   Sha256Blocks(zeros, out.data());
-  EXPECT_EQ(out.back(), Sha256(std::span<const uint8_t>(zeros).first(kBlockSize)));
+  EXPECT_EQ(out.back(),
+            Sha256(std::span<const uint8_t>(zeros).first(kBlockSize)));
 }
 
 TEST(Sha256Blocks, MatchesOneBlockAtATime) {
