@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "fs/core/identity_hasher.h"
 #include "fs/core/manifest_validate.h"
 #include "fs/util/io.h"
 #include "fs/util/mapped_file.h"
@@ -135,9 +137,12 @@ Result<std::shared_ptr<const Manifest>> Manifest::Open(
   // A private copy, not a file mapping: a MAP_PRIVATE mapping still shows
   // later writes to pages not yet touched, so the bytes served could differ
   // from the bytes validated and hashed into the identity (and a truncation
-  // would raise SIGBUS). The copy is read-only once made.
-  SEALFS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::ReadPrivate(path));
-  auto m = Validate(std::make_unique<Impl>(std::move(file)));
+  // would raise SIGBUS). The copy is read-only once made. The identity is
+  // hashed as the copy fills, while this thread reads and then validates.
+  IdentityHasher hasher;
+  SEALFS_ASSIGN_OR_RETURN(MappedFile file,
+                          MappedFile::ReadPrivate(path, &hasher));
+  auto m = Validate(std::make_unique<Impl>(std::move(file)), &hasher);
   if (!m.ok()) return m.status().WithPrefix(path);
   return m;
 }
@@ -149,10 +154,18 @@ Result<std::shared_ptr<const Manifest>> Manifest::FromBytes(
 }
 
 Result<std::shared_ptr<const Manifest>> Manifest::Validate(
-    std::unique_ptr<Impl> impl) {
-  SEALFS_ASSIGN_OR_RETURN(impl->layout, ValidateManifest(impl->bytes));
+    std::unique_ptr<Impl> impl, IdentityHasher* hasher) {
+  Result<ManifestLayout> layout = ValidateManifest(impl->bytes);
+  std::optional<Digest> identity;
+  if (hasher != nullptr) {
+    identity = hasher->Finish(layout.ok() ? layout->manifest_size : 0);
+  }
+  if (!layout.ok()) return layout.status();
+  impl->layout = *layout;
   std::shared_ptr<Manifest> m(new Manifest(std::move(impl)));
-  m->identity_ = ComputeMerkleTree(m->manifest_bytes()).digest;
+  m->identity_ = identity.has_value()
+                     ? *identity
+                     : ComputeMerkleTree(m->manifest_bytes()).digest;
   return std::shared_ptr<const Manifest>(std::move(m));
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -16,6 +17,7 @@ namespace sealfs {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kObservedChunk = size_t{256} << 10;
 
 // `size` bytes of zeroed anonymous memory, already populated. A copy of
 // 2 MiB or more starts on a huge-page boundary and asks for huge pages: on
@@ -41,6 +43,29 @@ Result<uint8_t*> MapAnonymous(size_t size) {
   return start;
 }
 
+// Reads `fd` into `buf`, then makes it read-only; `*got` is the bytes read
+// (fewer if the file shrank meanwhile). With an observer, in chunks small
+// enough that the first is ready early and large enough to cost few calls.
+Status ReadInto(int fd, const std::string& path, std::span<uint8_t> buf,
+                MappedFile::ReadObserver* observer, size_t* got) {
+  const size_t chunk = observer != nullptr ? kObservedChunk : buf.size();
+  size_t done = 0;
+  while (done < buf.size()) {
+    const size_t want = std::min(chunk, buf.size() - done);
+    Result<size_t> read = PreadFull(fd, buf.subspan(done, want), done);
+    if (!read.ok()) return read.status().WithPrefix(path);
+    const size_t n = *read;
+    done += n;
+    if (observer != nullptr && n > 0) observer->Ready(buf.first(done));
+    if (n < want) break;  // EOF: the file shrank meanwhile
+  }
+  *got = done;
+  if (::mprotect(buf.data(), buf.size(), PROT_READ) != 0) {
+    return ErrnoStatus("mprotect");
+  }
+  return Status();
+}
+
 }  // namespace
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {
@@ -58,20 +83,27 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
   return file;
 }
 
-Result<MappedFile> MappedFile::ReadPrivate(const std::string& path) {
+Result<MappedFile> MappedFile::ReadPrivate(const std::string& path,
+                                           ReadObserver* observer) {
   struct stat st;
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
   MappedFile file;
   if (st.st_size == 0) return file;
   const size_t size = static_cast<size_t>(st.st_size);
-  SEALFS_ASSIGN_OR_RETURN(uint8_t* p, MapAnonymous(size));
-  file.data_ = p;
+  if (observer != nullptr) observer->Started(size);
+  Result<uint8_t*> p = MapAnonymous(size);
+  if (!p.ok()) {
+    if (observer != nullptr) observer->Failed();
+    return p.status();
+  }
+  file.data_ = *p;
   file.mapped_size_ = size;
   file.mapped_ = true;
-  Result<size_t> got = PreadFull(fd.get(), {p, size}, 0);
-  if (!got.ok()) return got.status().WithPrefix(path);
-  file.size_ = *got;  // a file that shrank meanwhile gives what it had
-  if (::mprotect(p, size, PROT_READ) != 0) return ErrnoStatus("mprotect");
+  Status read = ReadInto(fd.get(), path, {*p, size}, observer, &file.size_);
+  if (!read.ok()) {
+    if (observer != nullptr) observer->Failed();
+    return read;
+  }
   return file;
 }
 

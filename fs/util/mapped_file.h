@@ -22,7 +22,22 @@ class MappedFile {
   // read-only: nothing done to the file later reaches them. The memory is
   // populated in one call rather than page by page (a fault per page is what
   // dominates reading a manifest of a few MiB, on a VM especially).
-  static Result<MappedFile> ReadPrivate(const std::string& path);
+  // `observer`, if given, hears of the read as it happens, so that another
+  // thread can work on the bytes while the rest is read.
+  class ReadObserver {
+   public:
+    virtual ~ReadObserver() = default;
+    // The file has `size` bytes (more than zero); reading starts.
+    virtual void Started(size_t size) = 0;
+    // The first `ready.size()` bytes are in place and never change again.
+    // Every call names the same buffer and a longer prefix of it.
+    virtual void Ready(std::span<const uint8_t> ready) = 0;
+    // The read failed and the buffer is about to be released: return only
+    // once nothing uses it.
+    virtual void Failed() = 0;
+  };
+  static Result<MappedFile> ReadPrivate(const std::string& path,
+                                        ReadObserver* observer = nullptr);
   static MappedFile FromBytes(std::vector<uint8_t> bytes);
 
   MappedFile(MappedFile&& other) noexcept;

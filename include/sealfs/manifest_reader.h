@@ -55,6 +55,8 @@ struct XattrView {
   std::string_view value;
 };
 
+class IdentityHasher;
+
 class Manifest {
  public:
   // Reads the image file at `path` into private memory (a snapshot: later
@@ -110,8 +112,10 @@ class Manifest {
  private:
   struct Impl;
   explicit Manifest(std::unique_ptr<Impl> impl);
+  // `hasher`, if given, may already hold the identity; it is finished
+  // before `impl` can go away.
   static Result<std::shared_ptr<const Manifest>> Validate(
-      std::unique_ptr<Impl> impl);
+      std::unique_ptr<Impl> impl, IdentityHasher* hasher = nullptr);
   std::unique_ptr<Impl> impl_;
   Digest identity_;
 };

@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <span>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "fs/util/mapped_file.h"
@@ -114,6 +118,59 @@ TEST(MappedFile, ReadPrivateIsASnapshotAtEverySize) {
     MappedFile moved = std::move(*m);
     EXPECT_EQ(moved.bytes().size(), size);
   }
+}
+
+// Records what ReadPrivate tells an observer.
+struct RecordingObserver : MappedFile::ReadObserver {
+  void Started(size_t size) override { started.push_back(size); }
+  void Ready(std::span<const uint8_t> ready) override {
+    if (!ready.empty() && first == nullptr) first = ready.data();
+    same_buffer = same_buffer && ready.data() == first;
+    ready_sizes.push_back(ready.size());
+  }
+  void Failed() override { ++failed; }
+
+  std::vector<size_t> started;
+  std::vector<size_t> ready_sizes;
+  const uint8_t* first = nullptr;
+  bool same_buffer = true;
+  int failed = 0;
+};
+
+TEST(MappedFile, ReadPrivateShowsAnObserverAGrowingPrefix) {
+  TempDir dir;
+  for (size_t size : {size_t{1}, size_t{4096}, size_t{256} << 10,
+                      (size_t{3} << 20) + 5}) {
+    SCOPED_TRACE(size);
+    auto data = testing::RandomBytes(size, 9);
+    testing::WriteFile(dir / "f", data);
+    RecordingObserver seen;
+    Result<MappedFile> m = MappedFile::ReadPrivate(dir / "f", &seen);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(seen.started, std::vector<size_t>{size});
+    ASSERT_FALSE(seen.ready_sizes.empty());
+    EXPECT_TRUE(std::is_sorted(seen.ready_sizes.begin(),
+                               seen.ready_sizes.end()));
+    EXPECT_EQ(std::adjacent_find(seen.ready_sizes.begin(),
+                                 seen.ready_sizes.end()),
+              seen.ready_sizes.end());  // strictly growing
+    EXPECT_EQ(seen.ready_sizes.back(), size);
+    EXPECT_EQ(seen.first, m->bytes().data());
+    EXPECT_TRUE(seen.same_buffer);
+    EXPECT_EQ(seen.failed, 0);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), m->bytes().begin(),
+                           m->bytes().end()));
+  }
+  // An empty file is read without starting anything; a failure to open
+  // never reaches the observer.
+  testing::WriteFile(dir / "empty", std::string());
+  RecordingObserver quiet;
+  ASSERT_TRUE(MappedFile::ReadPrivate(dir / "empty", &quiet).ok());
+  EXPECT_EQ(MappedFile::ReadPrivate(dir / "none", &quiet).status().err(),
+            ENOENT);
+  EXPECT_TRUE(quiet.started.empty());
+  EXPECT_TRUE(quiet.ready_sizes.empty());
+  EXPECT_EQ(quiet.failed, 0);
 }
 
 TEST(MappedFile, ReadPrivateRefusesWhatIsNotARegularFile) {
