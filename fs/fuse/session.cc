@@ -116,18 +116,27 @@ struct Watchdog {
   bool own() const { return pipes.command >= 0; }
 };
 
-// Forks the watchdog if this process will mount directly. Done before the
-// image is read, so the child's set-up overlaps that work.
-Result<Watchdog> StartWatchdog(const MountRequest& req) {
-  Watchdog w;
-  if (!HoldsSysAdmin()) return w;
-  // Resolved before mounting: afterwards a lookup of the mount point would
-  // wait for this very daemon.
+// The mount point as /proc/self/mountinfo spells it, if this process will
+// mount directly and so needs a watchdog of its own; empty if fusermount3
+// will mount and watch. Resolved before mounting: afterwards a lookup of the
+// mount point would wait for this very daemon.
+Result<std::string> WatchdogPath(const MountRequest& req) {
+  if (!HoldsSysAdmin()) return std::string();
   char* real = realpath(req.mountpoint.c_str(), nullptr);
   if (real == nullptr) return ErrnoStatus(req.mountpoint);
-  w.path = real;
+  std::string path = real;
   std::free(real);
-  SEALFS_ASSIGN_OR_RETURN(w.pipes, StartUnmountWatchdog(w.path));
+  return path;
+}
+
+// For a mount served in the foreground: forks the watchdog if one is needed,
+// before the image is read, so that its set-up overlaps that work.
+Result<Watchdog> StartWatchdog(const MountRequest& req) {
+  Watchdog w;
+  SEALFS_ASSIGN_OR_RETURN(w.path, WatchdogPath(req));
+  if (!w.path.empty()) {
+    SEALFS_ASSIGN_OR_RETURN(w.pipes, StartUnmountWatchdog(w.path));
+  }
   return w;
 }
 
@@ -274,15 +283,13 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
 
 // Daemon side of the fork: detach, prepare, mount, report, serve; never
 // returns.
-[[noreturn]] void RunDaemon(const MountRequest& req, int ready_fd) {
+[[noreturn]] void RunDaemon(const MountRequest& req, Watchdog& watchdog,
+                            int ready_fd) {
   setsid();
-  Result<Watchdog> watchdog = StartWatchdog(req);
-  Result<std::unique_ptr<Filesystem>> fs =
-      watchdog.ok() ? Prepare(req)
-                    : Result<std::unique_ptr<Filesystem>>(watchdog.status());
+  Result<std::unique_ptr<Filesystem>> fs = Prepare(req);
   if (!fs.ok()) {
     SendOutcome(ready_fd, fs.status());
-    _exit(1);  // an unarmed watchdog exits when its pipe closes
+    _exit(1);  // its watchdog pipe closes: none is forked, or it exits
   }
   // stdin/stdout go to /dev/null now; stderr to a memory file while
   // mounting, so libfuse's and fusermount3's explanations can be passed on.
@@ -297,7 +304,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
     close(null_fd);
   }
   InstallFuseLogger();
-  Status st = Serve(**fs, req, *watchdog, &ready_fd);
+  Status st = Serve(**fs, req, watchdog, &ready_fd);
   if (!st.ok()) {
     std::string detail = err_fd >= 0 ? LastLine(err_fd) : "";
     Status report =
@@ -329,20 +336,44 @@ Status RunMount(const MountRequest& req) {
   // The fork comes first and the child does all the work, so the process
   // the caller waits for stays small: forking it and its exit cost little,
   // and the manifest copy is never shared copy-on-write. Both are page-table
-  // work, which is dear on a VM (a few ms of a mount of 20,000 files).
+  // work, which is dear on a VM (a few ms of a mount of 20,000 files). For
+  // the same reason this process, idle otherwise, forks the watchdog, once
+  // the daemon has mounted.
+  Watchdog watchdog;
+  SEALFS_ASSIGN_OR_RETURN(watchdog.path, WatchdogPath(req));
+  WatchdogLink link;
+  if (!watchdog.path.empty()) {
+    SEALFS_ASSIGN_OR_RETURN(link, MakeWatchdogLink());
+  }
   int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe");
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    CloseWatchdogLink(link);
+    return ErrnoStatus("pipe");
+  }
   std::fflush(nullptr);
   pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork");
   if (pid == 0) {
     close(pipe_fds[0]);
-    RunDaemon(req, pipe_fds[1]);
+    watchdog.pipes = KeepDaemonEnds(link);
+    RunDaemon(req, watchdog, pipe_fds[1]);
   }
   close(pipe_fds[1]);
+  if (pid < 0) {
+    close(pipe_fds[0]);
+    CloseWatchdogLink(link);
+    return ErrnoStatus("fork");
+  }
+  Status watching;
+  if (!watchdog.path.empty()) {
+    watching = ForkWatchdogOnceMounted(link, watchdog.path);
+  }
   Status outcome = ReceiveOutcome(pipe_fds[0]);
   close(pipe_fds[0]);
-  if (!outcome.ok()) waitpid(pid, nullptr, 0);  // it exits after reporting
+  if (!outcome.ok()) {
+    waitpid(pid, nullptr, 0);  // it exits after reporting
+    // The daemon saw only that nobody was watching; this says why.
+    if (!watching.ok()) return watching;
+  }
   return outcome;
 }
 

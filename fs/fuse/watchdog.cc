@@ -15,6 +15,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "fs/fuse/mountinfo.h"
 
@@ -68,8 +69,14 @@ bool ReadExactly(int fd, void* out, size_t n) {
   return true;
 }
 
+// `armed_fd` < 0: forked by the process waiting for the mount, which read
+// `known_id` and arms on our behalf, and has titled itself for us already.
 [[noreturn]] void RunWatchdog(int read_fd, int armed_fd,
-                              const std::string& mountpoint) {
+                              const std::string& mountpoint,
+                              std::optional<long> known_id) {
+  // A session of its own, out of the caller's process group: job control
+  // there (Ctrl-Z, a hangup) must not stop or end the watchdog.
+  setsid();
   // No caller's pipe, terminal, /dev/fuse or readiness fd may stay open
   // here: stdio goes to /dev/null and everything else is closed.
   int null_fd = open("/dev/null", O_RDWR);
@@ -79,10 +86,12 @@ bool ReadExactly(int fd, void* out, size_t n) {
     dup2(null_fd, STDERR_FILENO);
   }
   if (dup2(read_fd, kPipeFd) != kPipeFd) _exit(1);
-  if (dup2(armed_fd, kArmedFd) != kArmedFd) _exit(1);
-  close_range(kArmedFd + 1, ~0U, 0);
+  if (armed_fd >= 0 && dup2(armed_fd, kArmedFd) != kArmedFd) _exit(1);
+  close_range(armed_fd >= 0 ? kArmedFd + 1 : kPipeFd + 1, ~0U, 0);
   // The daemon's libfuse handlers may be inherited; a signal meant for the
-  // daemon (or `pkill sealfs`) must not take the watchdog with it.
+  // daemon (or `pkill sealfs`) must not take the watchdog with it. (Forked
+  // by the waiting process, it starts with every signal blocked: one that
+  // came before this point is discarded here, not acted on.)
   struct sigaction ign {};
   ign.sa_handler = SIG_IGN;
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2}) {
@@ -92,15 +101,19 @@ bool ReadExactly(int fd, void* out, size_t n) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   KeepOnlySysAdmin();
-  SetTitle(mountpoint);
 
-  // The mount's id comes once the daemon has mounted. EOF first: it never
-  // did (refused, or failed), and there is nothing to unmount.
   long mount_id = 0;
-  if (!ReadExactly(kPipeFd, &mount_id, sizeof(mount_id))) _exit(0);
-  // Armed: titled (so never taken for the daemon) and holding the id.
-  if (write(kArmedFd, "1", 1) != 1) _exit(1);
-  close(kArmedFd);
+  if (known_id.has_value()) {
+    mount_id = *known_id;
+  } else {
+    SetTitle(mountpoint);
+    // The mount's id comes once the daemon has mounted. EOF first: it never
+    // did (refused, or failed), and there is nothing to unmount.
+    if (!ReadExactly(kPipeFd, &mount_id, sizeof(mount_id))) _exit(0);
+    // Armed: titled (so never taken for the daemon) and holding the id.
+    if (write(kArmedFd, "1", 1) != 1) _exit(1);
+    close(kArmedFd);
+  }
   char byte;
   bool stand_down = false;
   for (;;) {
@@ -120,30 +133,87 @@ bool ReadExactly(int fd, void* out, size_t n) {
 
 }  // namespace
 
-Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint) {
-  int fds[2];
+Result<WatchdogLink> MakeWatchdogLink() {
+  int command[2];
   int armed[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
+  if (pipe2(command, O_CLOEXEC) != 0) return ErrnoStatus("watchdog pipe");
   if (pipe2(armed, O_CLOEXEC) != 0) {
     Status st = ErrnoStatus("watchdog pipe");
-    close(fds[0]);
-    close(fds[1]);
+    close(command[0]);
+    close(command[1]);
     return st;
   }
+  WatchdogLink link;
+  link.daemon = WatchdogPipes{command[1], armed[0]};
+  link.watch_command = command[0];
+  link.watch_armed = armed[1];
+  return link;
+}
+
+WatchdogPipes KeepDaemonEnds(WatchdogLink& link) {
+  for (int* fd : {&link.watch_command, &link.watch_armed}) {
+    if (*fd >= 0) close(std::exchange(*fd, -1));
+  }
+  return std::exchange(link.daemon, WatchdogPipes{});
+}
+
+Status ForkWatchdogOnceMounted(WatchdogLink& link,
+                               const std::string& mountpoint) {
+  // Only the daemon may hold its ends: their closing is how its exit shows.
+  close(std::exchange(link.daemon.command, -1));
+  close(std::exchange(link.daemon.armed, -1));
+  // The daemon sends the mount's id (ArmWatchdog) once it has mounted; EOF
+  // first: it never did, and there is nothing to watch.
+  long mount_id = 0;
+  if (!ReadExactly(link.watch_command, &mount_id, sizeof(mount_id))) {
+    CloseWatchdogLink(link);
+    return Status();
+  }
+  // The child is titled and immune to signals from its first instant, so
+  // it is never taken for the daemon nor killed with it: this process, which
+  // exits next, takes the title first, and blocks signals over the fork.
+  SetTitle(mountpoint);
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(link.watch_armed);
+    RunWatchdog(link.watch_command, -1, mountpoint, mount_id);
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  Status st = pid < 0 ? ErrnoStatus("fork watchdog") : Status();
+  // Armed: the watchdog exists and holds the pipe, whose EOF it will see
+  // even if the daemon dies before it runs. On failure the daemon sees EOF
+  // instead, and unmounts.
+  if (st.ok() && write(link.watch_armed, "1", 1) != 1) {
+    st = ErrnoStatus("arming the watchdog");
+  }
+  CloseWatchdogLink(link);
+  return st;
+}
+
+void CloseWatchdogLink(WatchdogLink& link) {
+  for (int* fd : {&link.daemon.command, &link.daemon.armed,
+                  &link.watch_command, &link.watch_armed}) {
+    if (*fd >= 0) close(std::exchange(*fd, -1));
+  }
+}
+
+Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint) {
+  SEALFS_ASSIGN_OR_RETURN(WatchdogLink link, MakeWatchdogLink());
   pid_t pid = fork();
   if (pid < 0) {
     Status st = ErrnoStatus("fork watchdog");
-    for (int fd : {fds[0], fds[1], armed[0], armed[1]}) close(fd);
+    CloseWatchdogLink(link);
     return st;
   }
   if (pid == 0) {
-    close(fds[1]);
-    close(armed[0]);
-    RunWatchdog(fds[0], armed[1], mountpoint);
+    close(link.daemon.command);
+    close(link.daemon.armed);
+    RunWatchdog(link.watch_command, link.watch_armed, mountpoint, {});
   }
-  close(fds[0]);
-  close(armed[1]);
-  return WatchdogPipes{fds[1], armed[0]};
+  return KeepDaemonEnds(link);
 }
 
 Status ArmWatchdog(WatchdogPipes& pipes, long mount_id) {
@@ -151,9 +221,10 @@ Status ArmWatchdog(WatchdogPipes& pipes, long mount_id) {
   do {
     n = write(pipes.command, &mount_id, sizeof(mount_id));
   } while (n < 0 && errno == EINTR);
-  // Wait until the watchdog is armed, so the mount is never reported ready
-  // while nobody would unmount it or while the child still looks like the
-  // daemon (pgrep). EOF means it died first.
+  // Wait until the watchdog is armed (or, when the waiting process forks
+  // it, exists), so the mount is never reported ready while nobody would
+  // unmount it or while the child still looks like the daemon (pgrep). EOF
+  // means it, or the waiting process, died first.
   char byte = 0;
   ssize_t got = -1;
   if (n == static_cast<ssize_t>(sizeof(mount_id))) {

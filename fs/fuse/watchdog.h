@@ -16,6 +16,32 @@ struct WatchdogPipes {
   int armed = -1;    // closed by ArmWatchdog()
 };
 
+// Both ends of the pipes between a daemon and its watchdog, made before
+// either is forked, so that the watchdog need not be forked by the daemon:
+// the process waiting for the mount, idle otherwise, forks it once the
+// mount exists. The daemon is spared the fork and the copy-on-write faults
+// that follow one, and the watchdog's set-up no longer competes for the CPU
+// with reading and hashing the image.
+struct WatchdogLink {
+  WatchdogPipes daemon;    // the daemon's ends
+  int watch_command = -1;  // the watchdog's ends
+  int watch_armed = -1;
+};
+Result<WatchdogLink> MakeWatchdogLink();
+// In the daemon: closes the watchdog's ends and returns the daemon's.
+WatchdogPipes KeepDaemonEnds(WatchdogLink& link);
+// Closes every end still open in `link`.
+void CloseWatchdogLink(WatchdogLink& link);
+// In the waiting process, after forking the daemon: waits for the daemon's
+// ArmWatchdog(), forks the watchdog (already armed with that id; otherwise
+// as StartUnmountWatchdog describes), arms the daemon, and closes every end
+// of `link` here. Returns at once, with nothing forked, if the daemon exits
+// without mounting. If the fork fails, the daemon's ArmWatchdog() fails too
+// (EOF), so it unmounts and the mount is refused; so it does if this
+// process dies first. Takes the watchdog's title for this process.
+Status ForkWatchdogOnceMounted(WatchdogLink& link,
+                               const std::string& mountpoint);
+
 // Forks the watchdog for a fuse.sealfs mount about to be made at
 // `mountpoint` (absolute and canonical, as /proc/self/mountinfo spells it).
 // It is started before the image is even read, so that its set-up overlaps

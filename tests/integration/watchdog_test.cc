@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,22 @@ TEST_F(WatchdogTest, WatchdogIgnoresSigtermAndHoldsOnlySysAdmin) {
   ASSERT_EQ(kill(daemon, SIGTERM), 0);
   EXPECT_FALSE(WaitMounted(mnt_, false));
   EXPECT_TRUE(WaitGone(watchdog));
+}
+
+// Forked by the process the caller waits for, the watchdog must still leave
+// the caller's session, so job control or a hangup there cannot stop it.
+TEST_F(WatchdogTest, WatchdogHasASessionOfItsOwn) {
+  pid_t daemon = 0, watchdog = 0;
+  ASSERT_NO_FATAL_FAILURE(MountWithWatchdog(&daemon, &watchdog));
+  std::string stat =
+      ReadProcFile("/proc/" + std::to_string(watchdog) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 1));
+  std::string state;
+  pid_t ppid = 0, pgrp = 0, session = 0;
+  fields >> state >> ppid >> pgrp >> session;
+  EXPECT_EQ(session, watchdog) << stat;
+  EXPECT_EQ(pgrp, watchdog) << stat;
+  EXPECT_NE(session, getsid(0));
 }
 
 TEST_F(WatchdogTest, KillingDaemonAndWatchdogGivesAnErrorNotAHang) {
