@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 
 #include "sealfs/format.h"
 
@@ -18,7 +19,13 @@ constexpr size_t kThreadMinSize = size_t{1} << 20;
 IdentityHasher::~IdentityHasher() { Stop(/*failed=*/true); }
 
 void IdentityHasher::Started(size_t size) {
-  if (size >= kThreadMinSize) thread_ = std::thread([this] { Run(); });
+  if (size < kThreadMinSize) return;
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error&) {
+    // No thread to be had (a limit on threads or memory): Finish() then
+    // gives nothing, and the caller hashes in line.
+  }
 }
 
 void IdentityHasher::Ready(std::span<const uint8_t> ready) {
