@@ -2,9 +2,9 @@
 #include "fs/core/identity_hasher.h"
 
 #include <algorithm>
-#include <cstring>
 #include <system_error>
 
+#include "fs/core/manifest_validate.h"
 #include "sealfs/format.h"
 
 namespace sealfs {
@@ -75,10 +75,9 @@ void IdentityHasher::Run() {
       ready = ready_;
       closed = closed_;
     }
-    if (!end_.has_value() && ready.size() >= sizeof(ManifestHeader)) {
-      ManifestHeader header;
-      std::memcpy(&header, ready.data(), sizeof(header));
-      end_ = header.manifest_size.value();
+    if (!end_.has_value()) {
+      Result<ManifestHeader> header = ReadAt<ManifestHeader>(ready, 0);
+      if (header.ok()) end_ = header->manifest_size.value();
     }
     const uint64_t upto = std::min<uint64_t>(ready.size(), end_.value_or(0));
     if (upto > hashed) {
