@@ -15,6 +15,7 @@ packages=(
   # tests: reference tools that check sealfs independently
   fsverity attr rsync busybox-static diffutils findutils util-linux
   tar gzip zstd libcap2-bin
+  strace  # kills a build at an exact system call (crash-safety test)
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )

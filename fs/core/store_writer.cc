@@ -352,6 +352,12 @@ Status StoreWriter::Impl::FlushLocked() {
     failed = ErrnoStatus("store " + store->path() + ": syncfs");
     return failed;
   }
+  // Trees are named before objects: a crash between the two links then
+  // leaves at worst a tree without its object (garbage that gc removes and
+  // fsck counts as an orphan, as an interrupted gc leaves), never an object
+  // whose tree is missing (a problem for fsck, and a rebuild on first open).
+  std::stable_partition(batch.begin(), batch.end(),
+                        [](const Pending& file) { return !file.is_object; });
   for (Pending& file : batch) {
     Result<bool> linked = file.file.Link(file.name);
     if (!linked.ok()) {
