@@ -60,8 +60,8 @@ std::optional<Digest> IdentityHasher::Finish(uint64_t manifest_size) {
 }
 
 void IdentityHasher::Run() {
-  // Fetches SHA-256 and sets up this thread's context while the first bytes
-  // are read.
+  // Faults in the hashing code (and resolves its symbols) while the first
+  // bytes are read.
   (void)Sha256({});
   MerkleBuilder builder;
   uint64_t hashed = 0;
