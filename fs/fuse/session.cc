@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fuse_lowlevel.h>
@@ -236,14 +239,28 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
 // checks the image, opens the store, sets up lazy fetching. Warnings go to
 // stderr.
 Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
+  // Reading the trusted keys takes milliseconds (OpenSSL's set-up for
+  // Ed25519, mostly) and needs nothing from the image, so a thread of its
+  // own reads them while this one reads and validates the image.
+  std::future<Result<std::vector<PublicKey>>> keys_read;
+  if (!req.options.pubkeys.empty() || !req.options.keyring.empty()) {
+    try {
+      keys_read = std::async(std::launch::async, LoadTrustedKeys,
+                             std::cref(req.options));
+    } catch (const std::system_error&) {
+      // No thread to be had: the keys are read below, in line.
+    }
+  }
   // Manifest::Open verifies a private copy: a later change to the image
   // file cannot change what was verified.
   Result<std::shared_ptr<const Manifest>> manifest = Manifest::Open(req.image);
+  Result<std::vector<PublicKey>> keys =
+      keys_read.valid() ? keys_read.get() : LoadTrustedKeys(req.options);
   if (!manifest.ok()) return manifest.status();
 
   std::string warning;
   SEALFS_RETURN_IF_ERROR(
-      CheckTrust(**manifest, req.image, req.options, &warning));
+      CheckTrust(**manifest, req.image, req.options, keys, &warning));
   if (!warning.empty()) {
     std::fprintf(stderr, "sealfs mount: warning: %s\n", warning.c_str());
   }

@@ -10,20 +10,6 @@
 namespace sealfs::fuse {
 namespace {
 
-Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options) {
-  std::vector<PublicKey> keys;
-  for (const std::string& path : options.pubkeys) {
-    SEALFS_ASSIGN_OR_RETURN(PublicKey key, LoadPublicKey(path));
-    keys.push_back(key);
-  }
-  if (!options.keyring.empty()) {
-    SEALFS_ASSIGN_OR_RETURN(std::vector<PublicKey> ring,
-                            LoadKeyring(options.keyring));
-    keys.insert(keys.end(), ring.begin(), ring.end());
-  }
-  return keys;
-}
-
 // Explains a failed VerifyImage in terms of the keys that did sign.
 Status SignatureRefusal(const Manifest& image, const std::string& label,
                         std::span<const PublicKey> trusted,
@@ -50,7 +36,8 @@ Status SignatureRefusal(const Manifest& image, const std::string& label,
 }
 
 Status CheckStrict(const Manifest& image, const std::string& label,
-                   const MountOptions& options) {
+                   const MountOptions& options,
+                   const Result<std::vector<PublicKey>>& keys) {
   if (options.digest.has_value() && *options.digest != image.identity()) {
     return Status::FromErrno(
         EKEYREJECTED,
@@ -64,20 +51,35 @@ Status CheckStrict(const Manifest& image, const std::string& label,
                                  ": no trusted key given (pubkey=, "
                                  "keyring= or digest=)");
   }
-  SEALFS_ASSIGN_OR_RETURN(std::vector<PublicKey> keys,
-                          LoadTrustedKeys(options));
-  Result<PublicKey> signer = VerifyImage(image, keys);
+  if (!keys.ok()) return keys.status();
+  Result<PublicKey> signer = VerifyImage(image, *keys);
   if (!signer.ok()) {
-    return SignatureRefusal(image, label, keys, signer.status());
+    return SignatureRefusal(image, label, *keys, signer.status());
   }
   return Status();
 }
 
 }  // namespace
 
+Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options) {
+  std::vector<PublicKey> keys;
+  for (const std::string& path : options.pubkeys) {
+    SEALFS_ASSIGN_OR_RETURN(PublicKey key, LoadPublicKey(path));
+    keys.push_back(key);
+  }
+  if (!options.keyring.empty()) {
+    SEALFS_ASSIGN_OR_RETURN(std::vector<PublicKey> ring,
+                            LoadKeyring(options.keyring));
+    keys.insert(keys.end(), ring.begin(), ring.end());
+  }
+  return keys;
+}
+
 Status CheckTrust(const Manifest& image, const std::string& label,
-                  const MountOptions& options, std::string* warning) {
-  Status st = CheckStrict(image, label, options);
+                  const MountOptions& options,
+                  const Result<std::vector<PublicKey>>& keys,
+                  std::string* warning) {
+  Status st = CheckStrict(image, label, options, keys);
   if (st.ok() || !options.insecure) return st;
   *warning = st.context() + "; mounting anyway (insecure)";
   return Status();
