@@ -143,6 +143,25 @@ TEST_F(CorruptionTest, WrongKeyRefusesMount) {
   EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
 }
 
+// The keys are read on a thread while the image is read: a bad key file is
+// still named, and a bad image is still what a refusal reports first.
+TEST_F(CorruptionTest, MissingKeyFileIsNamedAfterTheImage) {
+  const std::string missing = tmp_ / "no-such.pub";
+  const std::string options = "store=" + store_ + ",pubkey=" + missing;
+  CommandResult r = Mount(image_, tmp_ / "mnt", options);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(missing + ": No such file"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
+
+  FlipByte(image_, 100);
+  r = Mount(image_, tmp_ / "mnt", options);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(image_), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(missing), std::string::npos) << r.err;
+  EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
+}
+
 TEST_F(CorruptionTest, UnsignedImageRefusedUnlessInsecure) {
   std::string unsigned_image = tmp_ / "unsigned";
   Mkfs(src_, unsigned_image, "");
