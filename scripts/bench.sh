@@ -72,7 +72,10 @@ timed() {
   awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.6f", (b - a) / 1e6 }'
 }
 
-mount_to_stat() {  # system cold|warm [signed]
+# The first stat is stat(1) by default. With `builtin` it is the shell's own
+# `test -e` (a stat(2) from this process): spawning stat(1) costs 6-10 ms on
+# a small VM, the same for every filesystem, and hides what the mount costs.
+mount_to_stat() {  # system cold|warm [signed|builtin]
   local t0 m=$mnt_se
   [ "$1" = squashfuse ] && m=$mnt_sq
   [ "$2" = cold ] && drop_caches
@@ -84,7 +87,11 @@ mount_to_stat() {  # system cold|warm [signed]
   else
     mount_se
   fi
-  stat "$m/etc/hostname" >/dev/null
+  if [ "${3:-}" = builtin ]; then
+    [ -e "$m/etc/hostname" ] || { echo "bench: first stat failed on $m" >&2; exit 1; }
+  else
+    stat "$m/etc/hostname" >/dev/null
+  fi
   stamp
   awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.6f", (b - a) / 1e6 }'
 }
@@ -103,7 +110,14 @@ fio_iops() {  # file
 
 echo "bench: measuring, $REPS repetitions" >&2
 for ((r = 0; r < REPS; r++)); do
-  for sys in ext4 squashfuse sealfs; do
+  # The two FUSE systems take turns going first: on a VM, order alone moves
+  # the figures. A warm read is pure page-cache copying (the daemon sees no
+  # request), yet of two files read cold one after the other, then warm in
+  # turns, the one read first copied slower: 12.5 against 16 GB/s with
+  # sealfs first, 14.6 against 16.3 with squashfuse_ll first.
+  order=(ext4 squashfuse sealfs)
+  ((r % 2)) && order=(ext4 sealfs squashfuse)
+  for sys in "${order[@]}"; do
     case $sys in
       ext4) root=$tree ;;
       squashfuse) root=$mnt_sq ;;
@@ -118,6 +132,8 @@ for ((r = 0; r < REPS; r++)); do
         record mount_signed_ms "$sys" "$(mount_to_stat "$sys" warm signed | awk '{ printf "%.2f", $1 * 1000 }')"
         umount_one "$root"
       fi
+      record mount_builtin_ms "$sys" "$(mount_to_stat "$sys" warm builtin | awk '{ printf "%.2f", $1 * 1000 }')"
+      umount_one "$root"
       record mount_warm_ms "$sys" "$(mount_to_stat "$sys" warm | awk '{ printf "%.2f", $1 * 1000 }')"
     fi
     # Cold: everything read for the first time since the caches were dropped.
@@ -153,17 +169,19 @@ cat <<HDR
 Corpus: $FILES small files + ${BIG_MIB} MiB file; $REPS repetitions; medians (min-max).
 sealfs manifest: $manifest_mib MiB. Lower is better for times, higher for MB/s and IOPS.
 mount_warm_ms mounts sealfs with \`insecure\` (how the target was set); mount_signed_ms
-checks its Ed25519 signature (\`pubkey=\`), as a real deployment does.
+checks its Ed25519 signature (\`pubkey=\`), as a real deployment does. Both take the
+first stat with stat(1); mount_builtin_ms (\`insecure\`) takes it with the shell's
+\`test -e\`, leaving out the 6-10 ms of starting stat(1).
 
 | metric | ext4 dir | squashfuse_ll | sealfs (verified) | sealfs / squashfuse_ll | target |
 |---|---|---|---|---|---|
 HDR
 declare -A targets=(
-  [mount_cold_ms]="-" [mount_warm_ms]="<= 15 ms" [mount_signed_ms]="-" [find_warm_s]="<= 0.7x" [lsR_warm_s]="<= 0.7x"
+  [mount_cold_ms]="-" [mount_warm_ms]="<= 15 ms" [mount_signed_ms]="-" [mount_builtin_ms]="<= 15 ms" [find_warm_s]="<= 0.7x" [lsR_warm_s]="<= 0.7x"
   [tar_cold_s]="<= 1.0x" [big_cold_MBps]=">= 0.8x" [big_warm_MBps]=">= 0.95x"
   [rand4k_iops]=">= 1.2x" [rss_MiB]="< 2 x manifest + 8 MiB"
 )
-for m in mount_cold_ms mount_warm_ms mount_signed_ms find_warm_s lsR_warm_s tar_cold_s big_cold_MBps big_warm_MBps rand4k_iops rss_MiB; do
+for m in mount_cold_ms mount_warm_ms mount_signed_ms mount_builtin_ms find_warm_s lsR_warm_s tar_cold_s big_cold_MBps big_warm_MBps rand4k_iops rss_MiB; do
   row="| $m"
   for sys in ext4 squashfuse sealfs; do
     s=${results["$m.$sys"]:-}
