@@ -63,7 +63,10 @@ void IdentityHasher::Run() {
   // Faults in the hashing code (and resolves its symbols) while the first
   // bytes are read.
   (void)Sha256({});
-  MerkleBuilder builder;
+  // The bytes arrive no faster than one block at a time hashes them (the
+  // copy costs more than the hash), so setting up the multi-buffer hasher
+  // once past 4 MiB only held mounts up: 3.5 ms for a 6.4 MB image.
+  MerkleBuilder builder(BlockHashing::kOneAtATime);
   uint64_t hashed = 0;
   for (;;) {
     std::span<const uint8_t> ready;

@@ -73,6 +73,9 @@ constexpr size_t kBatchBlocks = 64;
 }  // namespace
 
 struct MerkleBuilder::Impl {
+  explicit Impl(BlockHashing h) : how(h) {}
+
+  const BlockHashing how;
   uint64_t data_size = 0;
   uint8_t block[kBlockSize];    // a partial data block awaiting more bytes
   size_t fill = 0;              // bytes used in `block`
@@ -84,7 +87,7 @@ struct MerkleBuilder::Impl {
     while (!full_blocks.empty()) {
       const size_t n =
           std::min(full_blocks.size() / kBlockSize, size_t{kBatchBlocks});
-      Sha256Blocks(full_blocks.first(n * kBlockSize), hashes);
+      Sha256Blocks(full_blocks.first(n * kBlockSize), hashes, how);
       for (size_t i = 0; i < n; ++i) {
         leaves.insert(leaves.end(), hashes[i].bytes.begin(),
                       hashes[i].bytes.end());
@@ -94,7 +97,8 @@ struct MerkleBuilder::Impl {
   }
 };
 
-MerkleBuilder::MerkleBuilder() : impl_(std::make_unique<Impl>()) {}
+MerkleBuilder::MerkleBuilder(BlockHashing how)
+    : impl_(std::make_unique<Impl>(how)) {}
 MerkleBuilder::~MerkleBuilder() = default;
 
 void MerkleBuilder::Update(std::span<const uint8_t> data) {
@@ -146,7 +150,7 @@ MerkleTree MerkleBuilder::Finish() {
       for (uint64_t i = 0; i < g.level_blocks[l - 1]; i += kBatchBlocks) {
         const size_t n = std::min<uint64_t>(kBatchBlocks,
                                             g.level_blocks[l - 1] - i);
-        Sha256Blocks({below + i * kBlockSize, n * kBlockSize}, hashes);
+        Sha256Blocks({below + i * kBlockSize, n * kBlockSize}, hashes, m.how);
         for (size_t j = 0; j < n; ++j) {
           std::memcpy(out + (i + j) * kDigestSize, hashes[j].bytes.data(),
                       kDigestSize);

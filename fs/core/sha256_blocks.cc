@@ -160,10 +160,11 @@ bool HashWith(IMB_MGR* m, const uint8_t* data, size_t n, Digest* out) {
 
 }  // namespace
 
-void Sha256Blocks(std::span<const uint8_t> data, Digest* out) {
+void Sha256Blocks(std::span<const uint8_t> data, Digest* out,
+                  [[maybe_unused]] BlockHashing how) {
   const size_t n = data.size() / kBlockSize;
 #if SEALFS_HAVE_IPSEC_MB
-  if (n >= kMinBatch &&
+  if (how == BlockHashing::kFastest && n >= kMinBatch &&
       plain_bytes.fetch_add(data.size(), std::memory_order_relaxed) >=
           kPlainBytesFirst) {
     if (IMB_MGR* m = Pool().Take()) {

@@ -40,14 +40,27 @@ struct DigestHash {
   size_t operator()(const Digest& d) const noexcept;
 };
 
-// Plain SHA-256 of `data` (OpenSSL EVP).
+// Plain SHA-256 of `data` (OpenSSL's low-level functions; see digest.cc).
 Digest Sha256(std::span<const uint8_t> data);
 
+// How Sha256Blocks may hash.
+enum class BlockHashing {
+  // Several blocks at once where the CPU allows (multi-buffer SHA-256),
+  // once the process has hashed enough to repay setting that up (a few ms;
+  // see sha256_blocks.cc). What makes verification cheap.
+  kFastest,
+  // One block at a time, never setting anything up: for a caller whose data
+  // arrives no faster than that hashes it anyway (IdentityHasher, behind a
+  // read), where set-up time would be all loss. Not counted towards kFastest's
+  // threshold.
+  kOneAtATime,
+};
+
 // Sha256() of each of the data.size() / kBlockSize whole blocks of `data`,
-// into out[0], out[1], .... Hashes several blocks at once where the CPU
-// allows (multi-buffer SHA-256), which is what makes verification cheap.
+// into out[0], out[1], ....
 // REQUIRES: data.size() is a multiple of kBlockSize.
-void Sha256Blocks(std::span<const uint8_t> data, Digest* out);
+void Sha256Blocks(std::span<const uint8_t> data, Digest* out,
+                  BlockHashing how = BlockHashing::kFastest);
 
 // Where each tree level lives for a file of a given size. Level 0 hashes the
 // data blocks; the top level is one block. Files of at most one block have no
@@ -77,7 +90,7 @@ struct MerkleTree {
 // Memory: the tree (data_size / 128) plus one block per level.
 class MerkleBuilder {
  public:
-  MerkleBuilder();
+  explicit MerkleBuilder(BlockHashing how = BlockHashing::kFastest);
   ~MerkleBuilder();
   MerkleBuilder(const MerkleBuilder&) = delete;
   MerkleBuilder& operator=(const MerkleBuilder&) = delete;

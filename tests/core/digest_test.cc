@@ -157,6 +157,17 @@ TEST(Sha256Blocks, MatchesOneBlockAtATime) {
   }
 }
 
+TEST(Sha256Blocks, OneAtATimeMatchesToo) {
+  HashPastTheFirstMegabytes();  // where kFastest would go multi-buffer
+  std::vector<uint8_t> data = RandomBytes(100 * kBlockSize, 7);
+  std::vector<Digest> fastest(100), plain(100);
+  Sha256Blocks(data, fastest.data());
+  Sha256Blocks(data, plain.data(), BlockHashing::kOneAtATime);
+  EXPECT_EQ(plain, fastest);
+  EXPECT_EQ(plain[99], Sha256(std::span<const uint8_t>(data).subspan(
+                           99 * kBlockSize, kBlockSize)));
+}
+
 TEST(Sha256Blocks, SameResultOnManyThreads) {
   HashPastTheFirstMegabytes();
   std::vector<uint8_t> data = RandomBytes(64 * kBlockSize, 9);

@@ -160,6 +160,18 @@ TEST(MerkleBuilder, ChunkingDoesNotMatter) {
   EXPECT_EQ(b.Finish().digest, whole.digest);
 }
 
+// Past 4 MiB the default may switch to multi-buffer hashing; one block at a
+// time must build the same tree, levels above the leaves included.
+TEST(MerkleBuilder, OneAtATimeBuildsTheSameTree) {
+  const std::vector<uint8_t> data = RandomBytes((5 << 20) + 4321, 13);
+  const MerkleTree fastest = ComputeMerkleTree(data);
+  MerkleBuilder b(BlockHashing::kOneAtATime);
+  b.Update(data);
+  MerkleTree t = b.Finish();
+  EXPECT_EQ(t.digest, fastest.digest);
+  EXPECT_EQ(t.tree, fastest.tree);
+}
+
 TEST(MerkleBuilder, IsReusableAfterFinish) {
   MerkleBuilder b;
   const std::vector<uint8_t> first = RandomBytes(130 * kB + 5, 1);
