@@ -20,12 +20,12 @@ namespace sealfs::fuse {
 Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options);
 
 // OK if `image` may be mounted under `options`, with `keys` the result of
-// LoadTrustedKeys(options). Refusals are one line
-// prefixed with `label`: EKEYREJECTED "LABEL: signed by key <id>, not
-// trusted" (or "signature by key <id> is invalid", or "identity ... does not
-// match digest=..."), ENODATA "LABEL: image is not signed"; errors loading a
-// key file name the file. With options.insecure a refusal becomes OK and its
-// text is stored in `*warning`.
+// LoadTrustedKeys(options). Refusals are one line prefixed with `label`:
+// EKEYREJECTED "LABEL: signed by key <id>, not trusted" (or "signature by
+// key <id> is invalid", or "identity ... does not match digest=..."),
+// ENODATA "LABEL: image is not signed"; errors loading a key file name the
+// file. With options.insecure a refusal becomes OK and its text is stored
+// in `*warning`.
 Status CheckTrust(const Manifest& image, const std::string& label,
                   const MountOptions& options,
                   const Result<std::vector<PublicKey>>& keys,
