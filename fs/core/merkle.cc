@@ -68,9 +68,49 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash) {
 }
 
 namespace {
+
 // Blocks hashed per Sha256Blocks call: enough to keep its lanes full.
 constexpr size_t kBatchBlocks = 64;
+
+// Hashes levels 1 and up of a tree whose level 0 is in place (in tree file
+// layout, zero past each level's last hash) and returns the root hash.
+Digest HashUpperLevels(const TreeGeometry& g, uint8_t* tree,
+                       BlockHashing how) {
+  for (size_t l = 1; l < static_cast<size_t>(g.levels); ++l) {
+    const uint8_t* below = tree + g.level_start[l - 1] * kBlockSize;
+    uint8_t* out = tree + g.level_start[l] * kBlockSize;
+    Digest hashes[kBatchBlocks];
+    for (uint64_t i = 0; i < g.level_blocks[l - 1]; i += kBatchBlocks) {
+      const size_t n =
+          std::min<uint64_t>(kBatchBlocks, g.level_blocks[l - 1] - i);
+      Sha256Blocks({below + i * kBlockSize, n * kBlockSize}, hashes, how);
+      for (size_t j = 0; j < n; ++j) {
+        std::memcpy(out + (i + j) * kDigestSize, hashes[j].bytes.data(),
+                    kDigestSize);
+      }
+    }
+  }
+  return Sha256({tree, kBlockSize});  // the top level is block 0
+}
+
 }  // namespace
+
+Digest DigestFromLeaves(uint64_t data_size, std::span<const Digest> leaves,
+                        BlockHashing how) {
+  static_assert(sizeof(Digest) == kDigestSize);
+  const TreeGeometry g = TreeGeometry::For(data_size);
+  assert(leaves.size() == g.data_blocks);
+  Digest root;  // all zero for an empty file
+  if (g.levels == 0 && g.data_blocks == 1) {
+    root = leaves[0];
+  } else if (g.levels > 0) {
+    std::vector<uint8_t> tree(g.tree_bytes(), 0);
+    std::memcpy(tree.data() + g.level_start[0] * kBlockSize, leaves.data(),
+                leaves.size() * kDigestSize);
+    root = HashUpperLevels(g, tree.data(), how);
+  }
+  return DigestFromRoot(data_size, root);
+}
 
 struct MerkleBuilder::Impl {
   explicit Impl(BlockHashing h) : how(h) {}
@@ -143,21 +183,7 @@ MerkleTree MerkleBuilder::Finish() {
     uint8_t* tree = result.tree.data();
     std::memcpy(tree + g.level_start[0] * kBlockSize, m.leaves.data(),
                 m.leaves.size());
-    for (size_t l = 1; l < static_cast<size_t>(g.levels); ++l) {
-      const uint8_t* below = tree + g.level_start[l - 1] * kBlockSize;
-      uint8_t* out = tree + g.level_start[l] * kBlockSize;
-      Digest hashes[kBatchBlocks];
-      for (uint64_t i = 0; i < g.level_blocks[l - 1]; i += kBatchBlocks) {
-        const size_t n = std::min<uint64_t>(kBatchBlocks,
-                                            g.level_blocks[l - 1] - i);
-        Sha256Blocks({below + i * kBlockSize, n * kBlockSize}, hashes, m.how);
-        for (size_t j = 0; j < n; ++j) {
-          std::memcpy(out + (i + j) * kDigestSize, hashes[j].bytes.data(),
-                      kDigestSize);
-        }
-      }
-    }
-    root = Sha256({tree, kBlockSize});  // the top level is block 0
+    root = HashUpperLevels(g, tree, m.how);
   }
   result.digest = DigestFromRoot(m.data_size, root);
 

@@ -113,6 +113,12 @@ Result<MerkleTree> ComputeMerkleTree(int fd);
 // top-level hash is `root_hash` (all zero for an empty file).
 Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash);
 
+// The same for a file whose data blocks, each zero-padded to kBlockSize,
+// hash to `leaves`: for callers that hash the blocks themselves, in any
+// order or on several threads. REQUIRES: one leaf per data block.
+Digest DigestFromLeaves(uint64_t data_size, std::span<const Digest> leaves,
+                        BlockHashing how = BlockHashing::kFastest);
+
 // Reads tree block `index` (0-based, in tree file order) into `out`, which is
 // kBlockSize bytes. A short or failed read is an error (kErrCorrupt or errno).
 // BlockVerifier may call it from several threads at once (pread is fine).

@@ -172,6 +172,31 @@ TEST(MerkleBuilder, OneAtATimeBuildsTheSameTree) {
   EXPECT_EQ(t.tree, fastest.tree);
 }
 
+// Leaves hashed elsewhere (IdentityHasher, two threads) make the same
+// digest, at every size where the tree changes shape: no block, one block,
+// a partial last block, one full tree block of leaves, one more, and a
+// third level.
+TEST(DigestFromLeaves, MatchesTheBuilder) {
+  const std::vector<uint8_t> data =
+      RandomBytes((kHashesPerBlock * kHashesPerBlock + 1) * kB, 17);
+  for (size_t size : {size_t{0}, size_t{1}, kB, kB + 1, 5 * kB - 7,
+                      kHashesPerBlock * kB, kHashesPerBlock * kB + 1,
+                      data.size() - kB + 1, data.size()}) {
+    SCOPED_TRACE(size);
+    const std::span<const uint8_t> part = std::span(data).first(size);
+    std::vector<Digest> leaves;
+    for (size_t off = 0; off < size; off += kB) {
+      std::vector<uint8_t> block(kB, 0);
+      const size_t n = std::min(kB, size - off);
+      std::copy_n(part.begin() + off, n, block.begin());
+      leaves.push_back(Sha256(block));
+    }
+    EXPECT_EQ(DigestFromLeaves(size, leaves), ComputeMerkleTree(part).digest);
+    EXPECT_EQ(DigestFromLeaves(size, leaves, BlockHashing::kOneAtATime),
+              ComputeMerkleTree(part).digest);
+  }
+}
+
 TEST(MerkleBuilder, IsReusableAfterFinish) {
   MerkleBuilder b;
   const std::vector<uint8_t> first = RandomBytes(130 * kB + 5, 1);
