@@ -2,6 +2,7 @@
 #include "fs/core/identity_hasher.h"
 
 #include <algorithm>
+#include <cstring>
 #include <system_error>
 
 #include "fs/core/manifest_validate.h"
@@ -14,14 +15,35 @@ namespace {
 // inspect`, +0.8 ms at 137 KB, +0.4 ms at 369 KB, even at 740 KB.
 constexpr size_t kThreadMinSize = size_t{1} << 20;
 
+// From this size on the multi-buffer hasher repays its set-up (a few ms,
+// once per process). Below it, the bytes arrive no faster than one block at
+// a time hashes them, and setting up only held mounts up (3.5 ms for a
+// 6.4 MB image). At 10 MB the identity was ready 0.6 ms sooner with it, at
+// 32 MB 8.9 ms sooner (medians of 21 mounts).
+constexpr size_t kMultiBufferMinSize = size_t{8} << 20;
+
+// The unit of work the two hashing threads take turns at: small enough that
+// neither waits long for the other at the end, large enough to keep the
+// multi-buffer lanes full and the lock rarely taken.
+constexpr uint64_t kChunkBlocks = 64;
+constexpr uint64_t kChunkBytes = kChunkBlocks * kBlockSize;
+
 }  // namespace
 
 IdentityHasher::~IdentityHasher() { Stop(/*failed=*/true); }
 
 void IdentityHasher::Started(size_t size) {
   if (size < kThreadMinSize) return;
+  file_size_ = size;
+  how_ = size >= kMultiBufferMinSize ? BlockHashing::kFastest
+                                     : BlockHashing::kOneAtATime;
   try {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      // Faults in the hashing code (and resolves its symbols) while the
+      // first bytes are read.
+      (void)Sha256({});
+      HashChunks(/*wait=*/true);
+    });
   } catch (const std::system_error&) {
     // No thread to be had (a limit on threads or memory): Finish() then
     // gives nothing, and the caller hashes in line.
@@ -50,47 +72,74 @@ void IdentityHasher::Stop(bool failed) {
   thread_.join();
 }
 
-std::optional<Digest> IdentityHasher::Finish(uint64_t manifest_size) {
-  if (!thread_.joinable()) return std::nullopt;
-  Stop(/*failed=*/false);
-  if (failed_ || end_ != manifest_size || hashed_ != manifest_size) {
-    return std::nullopt;
+bool IdentityHasher::PlanLocked() {
+  if (failed_) return false;
+  if (planned_) return true;
+  Result<ManifestHeader> header = ReadAt<ManifestHeader>(ready_, 0);
+  if (!header.ok()) return false;  // not all of it read yet
+  planned_ = true;
+  end_ = header->manifest_size.value();
+  // Beyond the file the bytes would stop short (and validation refuses the
+  // image); the bound also keeps a hostile size from sizing leaves_.
+  if (end_ == 0 || end_ > file_size_) {
+    failed_ = true;
+    return false;
   }
-  return digest_;
+  chunks_ = (end_ + kChunkBytes - 1) / kChunkBytes;
+  leaves_.resize((end_ + kBlockSize - 1) / kBlockSize);
+  return true;
 }
 
-void IdentityHasher::Run() {
-  // Faults in the hashing code (and resolves its symbols) while the first
-  // bytes are read.
-  (void)Sha256({});
-  // The bytes arrive no faster than one block at a time hashes them (the
-  // copy costs more than the hash), so setting up the multi-buffer hasher
-  // once past 4 MiB only held mounts up: 3.5 ms for a 6.4 MB image.
-  MerkleBuilder builder(BlockHashing::kOneAtATime);
-  uint64_t hashed = 0;
+void IdentityHasher::HashChunks(bool wait) {
   for (;;) {
-    std::span<const uint8_t> ready;
-    bool closed;
+    uint64_t chunk;
+    std::span<const uint8_t> bytes;
     {
       std::unique_lock lock(mu_);
-      more_.wait(lock, [&] { return closed_ || ready_.size() > hashed; });
+      if (wait) {
+        more_.wait(lock, [&] { return closed_ || PlanLocked() || failed_; });
+      }
+      if (!PlanLocked() || next_chunk_ >= chunks_) return;
+      chunk = next_chunk_++;
+      const uint64_t begin = chunk * kChunkBytes;
+      const uint64_t end = std::min(end_, begin + kChunkBytes);
+      if (wait) {
+        more_.wait(lock,
+                   [&] { return closed_ || failed_ || ready_.size() >= end; });
+      }
       if (failed_) return;
-      ready = ready_;
-      closed = closed_;
+      if (ready_.size() < end) {  // the file ended first
+        failed_ = true;
+        return;
+      }
+      bytes = ready_.subspan(begin, end - begin);
     }
-    if (!end_.has_value()) {
-      Result<ManifestHeader> header = ReadAt<ManifestHeader>(ready, 0);
-      if (header.ok()) end_ = header->manifest_size.value();
+    Digest* out = leaves_.data() + chunk * kChunkBlocks;
+    const size_t whole = bytes.size() / kBlockSize * kBlockSize;
+    // Only the thread may set up the multi-buffer hasher: for the caller's
+    // share of the tail, a set-up of its own would cost more than it saves.
+    Sha256Blocks(bytes.first(whole), out,
+                 wait ? how_ : BlockHashing::kOneAtATime);
+    if (whole < bytes.size()) {  // the last block, zero-padded
+      uint8_t block[kBlockSize] = {};
+      std::memcpy(block, bytes.data() + whole, bytes.size() - whole);
+      out[whole / kBlockSize] = Sha256(block);
     }
-    const uint64_t upto = std::min<uint64_t>(ready.size(), end_.value_or(0));
-    if (upto > hashed) {
-      builder.Update(ready.subspan(hashed, upto - hashed));
-      hashed = upto;
-    }
-    if (hashed == end_ || closed) break;
   }
-  hashed_ = hashed;
-  digest_ = builder.Finish().digest;
+}
+
+std::optional<Digest> IdentityHasher::Finish(uint64_t manifest_size) {
+  if (!thread_.joinable()) return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    if (!PlanLocked() || end_ != manifest_size) failed_ = true;
+  }
+  more_.notify_one();
+  HashChunks(/*wait=*/false);
+  thread_.join();
+  if (failed_) return std::nullopt;
+  return DigestFromLeaves(end_, leaves_, how_);
 }
 
 }  // namespace sealfs

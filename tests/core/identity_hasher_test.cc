@@ -42,8 +42,9 @@ Digest Expected(std::span<const uint8_t> image, size_t manifest_size) {
 }
 
 TEST(IdentityHasher, HashesTheManifestBytesOfALargeImage) {
+  // Sizes on both sides of the switch to multi-buffer hashing (8 MiB).
   for (size_t size : {size_t{1} << 20, (size_t{3} << 20) + 77,
-                      (size_t{5} << 20) + 4096}) {
+                      (size_t{5} << 20) + 4096, (size_t{9} << 20) + 5}) {
     const std::vector<uint8_t> image = FakeImage(size, 123);
     for (size_t chunk : {size_t{7 * 4096 + 3}, size_t{256} << 10,
                          image.size()}) {
@@ -54,6 +55,22 @@ TEST(IdentityHasher, HashesTheManifestBytesOfALargeImage) {
       ASSERT_TRUE(identity.has_value());
       EXPECT_EQ(*identity, Expected(image, size));
     }
+  }
+}
+
+// Finish() hashes alongside the thread whatever it has not reached: here
+// every byte arrives at once, so both take chunks from the start.
+TEST(IdentityHasher, FinishHashesAlongsideTheThread) {
+  const size_t size = (size_t{12} << 20) + 4095;
+  const std::vector<uint8_t> image = FakeImage(size, 64);
+  const Digest expected = Expected(image, size);
+  for (int round = 0; round < 20; ++round) {
+    IdentityHasher hasher;
+    hasher.Started(image.size());
+    hasher.Ready(image);
+    std::optional<Digest> identity = hasher.Finish(size);
+    ASSERT_TRUE(identity.has_value()) << "round " << round;
+    ASSERT_EQ(*identity, expected) << "round " << round;
   }
 }
 
