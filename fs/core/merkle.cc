@@ -74,8 +74,7 @@ constexpr size_t kBatchBlocks = 64;
 
 // Hashes levels 1 and up of a tree whose level 0 is in place (in tree file
 // layout, zero past each level's last hash) and returns the root hash.
-Digest HashUpperLevels(const TreeGeometry& g, uint8_t* tree,
-                       BlockHashing how) {
+Digest HashUpperLevels(const TreeGeometry& g, uint8_t* tree, BlockHashing how) {
   for (size_t l = 1; l < static_cast<size_t>(g.levels); ++l) {
     const uint8_t* below = tree + g.level_start[l - 1] * kBlockSize;
     uint8_t* out = tree + g.level_start[l] * kBlockSize;
@@ -106,7 +105,7 @@ Digest DigestFromLeaves(uint64_t data_size, std::span<const Digest> leaves,
   } else if (g.levels > 0) {
     std::vector<uint8_t> tree(g.tree_bytes(), 0);
     std::memcpy(tree.data() + g.level_start[0] * kBlockSize, leaves.data(),
-                leaves.size() * kDigestSize);
+                std::min<uint64_t>(leaves.size(), g.data_blocks) * kDigestSize);
     root = HashUpperLevels(g, tree.data(), how);
   }
   return DigestFromRoot(data_size, root);

@@ -19,8 +19,7 @@ namespace {
 // An image as far as IdentityHasher looks at one: a header whose
 // manifest_size says where the identity ends, then `trailer` more bytes.
 std::vector<uint8_t> FakeImage(size_t manifest_size, size_t trailer) {
-  std::vector<uint8_t> bytes =
-      testing::RandomBytes(manifest_size + trailer, 3);
+  std::vector<uint8_t> bytes = testing::RandomBytes(manifest_size + trailer, 3);
   ManifestHeader header{};
   header.manifest_size.set(manifest_size);
   std::memcpy(bytes.data(), &header, sizeof(header));
@@ -46,8 +45,8 @@ TEST(IdentityHasher, HashesTheManifestBytesOfALargeImage) {
   for (size_t size : {size_t{1} << 20, (size_t{3} << 20) + 77,
                       (size_t{5} << 20) + 4096, (size_t{9} << 20) + 5}) {
     const std::vector<uint8_t> image = FakeImage(size, 123);
-    for (size_t chunk : {size_t{7 * 4096 + 3}, size_t{256} << 10,
-                         image.size()}) {
+    for (size_t chunk :
+         {size_t{7 * 4096 + 3}, size_t{256} << 10, image.size()}) {
       SCOPED_TRACE(::testing::Message() << size << " in " << chunk);
       IdentityHasher hasher;
       Feed(hasher, image, chunk);

@@ -179,9 +179,9 @@ TEST(MerkleBuilder, OneAtATimeBuildsTheSameTree) {
 TEST(DigestFromLeaves, MatchesTheBuilder) {
   const std::vector<uint8_t> data =
       RandomBytes((kHashesPerBlock * kHashesPerBlock + 1) * kB, 17);
-  for (size_t size : {size_t{0}, size_t{1}, kB, kB + 1, 5 * kB - 7,
-                      kHashesPerBlock * kB, kHashesPerBlock * kB + 1,
-                      data.size() - kB + 1, data.size()}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, kB, kB + 1, 5 * kB - 7, kHashesPerBlock * kB,
+        kHashesPerBlock * kB + 1, data.size() - kB + 1, data.size()}) {
     SCOPED_TRACE(size);
     const std::span<const uint8_t> part = std::span(data).first(size);
     std::vector<Digest> leaves;
