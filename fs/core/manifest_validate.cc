@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -49,6 +50,20 @@ std::string Octal(uint32_t v) {
 
 std::string SectionName(uint32_t kind) {
   return std::string(kSectionNames[kind]);
+}
+
+// Record `index` of section `s`, whose place ValidateHeader has checked,
+// for an index the caller has checked against the section's record count.
+// ReadRecord checks both again and wraps the record in a Result; done for
+// every inode and entry, that took validating a 250,000-file manifest from
+// 5.4 to 7.7 ms.
+template <typename T>
+T RecordIn(std::span<const uint8_t> file, const SectionRange& s,
+           uint64_t index) {
+  assert(index < s.size / sizeof(T) && s.offset + s.size <= file.size());
+  T value;
+  std::memcpy(&value, file.data() + s.offset + index * sizeof(T), sizeof(T));
+  return value;
 }
 
 bool AllZero(const uint8_t* p, size_t n) {
@@ -381,7 +396,8 @@ Result<std::string_view> CheckDirent(std::span<const uint8_t> file,
 // Breadth-first walk from the root: each directory is reached exactly once,
 // through the directory its parent field names, and every inode is reached.
 // With that, the tree has no cycles and no orphans. Dirent ranges are
-// claimed once so the walk is linear even on hostile input.
+// claimed once so the walk is linear even on hostile input. REQUIRES: every
+// record passed its own checks (so each directory's entries lie in DIRENTS).
 Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
   const SectionRange& inodes = l.section(kSectionInodes);
   const SectionRange& strings = l.section(kSectionStrings);
@@ -392,8 +408,7 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
   reached[1] = true;
   for (size_t q = 0; q < queue.size(); ++q) {
     const uint64_t dir = queue[q];
-    SEALFS_ASSIGN_OR_RETURN(InodeRecord d,
-                            ReadRecord<InodeRecord>(file, inodes, dir - 1));
+    const InodeRecord d = RecordIn<InodeRecord>(file, inodes, dir - 1);
     const uint64_t first = d.payload.value();
     const uint64_t count = d.size.value();  // in bounds: ValidateInode
     std::string_view prev;
@@ -407,9 +422,8 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
       };
       if (claimed[first + i]) return fail("shared with another directory");
       claimed[first + i] = true;
-      SEALFS_ASSIGN_OR_RETURN(DirentRecord e,
-                              ReadRecord<DirentRecord>(
-                                  file, l.section(kSectionDirents), first + i));
+      const DirentRecord e =
+          RecordIn<DirentRecord>(file, l.section(kSectionDirents), first + i);
       Result<std::string_view> name = CheckDirent(file, strings, e);
       if (!name.ok()) return name.status().WithPrefix(where());
       if (i > 0) {
@@ -422,8 +436,7 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
       if (ino < 2 || ino > n) {
         return fail("inode number " + std::to_string(ino) + " out of range");
       }
-      SEALFS_ASSIGN_OR_RETURN(InodeRecord t,
-                              ReadRecord<InodeRecord>(file, inodes, ino - 1));
+      const InodeRecord t = RecordIn<InodeRecord>(file, inodes, ino - 1);
       const uint32_t mode = t.mode.value();
       if (e.type != (mode >> 12)) {
         return fail("type " + std::to_string(e.type) +
@@ -459,12 +472,10 @@ Result<ManifestLayout> ValidateManifest(std::span<const uint8_t> file) {
   SEALFS_RETURN_IF_ERROR(ValidateHeader(file, layout));
   const SectionRange& inodes = layout.section(kSectionInodes);
   for (uint64_t i = 0; i < layout.inode_count; ++i) {
-    SEALFS_ASSIGN_OR_RETURN(InodeRecord r,
-                            ReadRecord<InodeRecord>(file, inodes, i));
+    const InodeRecord r = RecordIn<InodeRecord>(file, inodes, i);
     SEALFS_RETURN_IF_ERROR(ValidateInode(file, layout, i + 1, r));
   }
-  SEALFS_ASSIGN_OR_RETURN(InodeRecord root,
-                          ReadRecord<InodeRecord>(file, inodes, 0));
+  const InodeRecord root = RecordIn<InodeRecord>(file, inodes, 0);
   if (!S_ISDIR(root.mode.value())) return Corrupt("root is not a directory");
   if (root.parent.value() != kRootIno) {
     return Corrupt("root's parent is not 1");
