@@ -32,24 +32,6 @@ std::string BlockName(const char* what, uint64_t index) {
   return std::string(what) + " " + std::to_string(index);
 }
 
-// SHA-256 of a data block zero-padded to kBlockSize, as fs-verity hashes it.
-Digest HashDataBlock(std::span<const uint8_t> data) {
-  if (data.size() == kBlockSize) return Sha256(data);
-  uint8_t padded[kBlockSize] = {};
-  std::memcpy(padded, data.data(), data.size());
-  return Sha256(padded);
-}
-
-// HashDataBlock of each block of `data`: whole blocks, the last of which may
-// be short. Whole blocks go through the batch hasher.
-void HashDataBlocks(std::span<const uint8_t> data, Digest* out) {
-  const size_t whole = data.size() / kBlockSize;
-  Sha256Blocks(data.first(whole * kBlockSize), out);
-  if (data.size() > whole * kBlockSize) {
-    out[whole] = HashDataBlock(data.subspan(whole * kBlockSize));
-  }
-}
-
 bool HashMatches(const uint8_t* expected, const Digest& actual) {
   return std::memcmp(expected, actual.bytes.data(), kDigestSize) == 0;
 }

@@ -2,7 +2,6 @@
 #include "fs/core/identity_hasher.h"
 
 #include <algorithm>
-#include <cstring>
 #include <system_error>
 
 #include "fs/core/manifest_validate.h"
@@ -114,17 +113,10 @@ void IdentityHasher::HashChunks(bool wait) {
       }
       bytes = ready_.subspan(begin, end - begin);
     }
-    Digest* out = leaves_.data() + chunk * kChunkBlocks;
-    const size_t whole = bytes.size() / kBlockSize * kBlockSize;
     // Only the thread may set up the multi-buffer hasher: for the caller's
     // share of the tail, a set-up of its own would cost more than it saves.
-    Sha256Blocks(bytes.first(whole), out,
-                 wait ? how_ : BlockHashing::kOneAtATime);
-    if (whole < bytes.size()) {  // the last block, zero-padded
-      uint8_t block[kBlockSize] = {};
-      std::memcpy(block, bytes.data() + whole, bytes.size() - whole);
-      out[whole / kBlockSize] = Sha256(block);
-    }
+    HashDataBlocks(bytes, leaves_.data() + chunk * kChunkBlocks,
+                   wait ? how_ : BlockHashing::kOneAtATime);
   }
 }
 

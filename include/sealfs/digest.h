@@ -62,6 +62,16 @@ enum class BlockHashing {
 void Sha256Blocks(std::span<const uint8_t> data, Digest* out,
                   BlockHashing how = BlockHashing::kFastest);
 
+// SHA-256 of a data block zero-padded to kBlockSize, as fs-verity hashes it.
+// REQUIRES: data.size() <= kBlockSize.
+Digest HashDataBlock(std::span<const uint8_t> data);
+
+// HashDataBlock of each block of `data` into out[0], out[1], ...: whole
+// blocks, the last of which may be short. Whole blocks go through
+// Sha256Blocks.
+void HashDataBlocks(std::span<const uint8_t> data, Digest* out,
+                    BlockHashing how = BlockHashing::kFastest);
+
 // Where each tree level lives for a file of a given size. Level 0 hashes the
 // data blocks; the top level is one block. Files of at most one block have no
 // tree (levels == 0). In the tree file, the top level comes first.
