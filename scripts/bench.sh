@@ -71,8 +71,8 @@ rm -f "$BENCH_DIR/key" "$BENCH_DIR/key.pub"
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench: needs bash 5 (EPOCHREALTIME)" >&2; exit 1; }
 stamp() { now=${EPOCHREALTIME//[!0-9]/}; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-mount_sq() { squashfuse_ll "${1:-$sq_img}" "$mnt_sq"; }
-mount_se() { "$sealfs" mount -o "store=$store,insecure" "${1:-$image}" "$mnt_se" 2>/dev/null; }
+mount_sq() { squashfuse_ll "$1" "$mnt_sq"; }  # IMAGE
+mount_se() { "$sealfs" mount -o "store=$store,insecure" "$1" "$mnt_se" 2>/dev/null; }  # IMAGE
 mount_se_signed() { "$sealfs" mount -o "store=$store,pubkey=$BENCH_DIR/key.pub" "$image" "$mnt_se"; }
 umount_one() { fusermount3 -u "$1"; }
 daemon_pid() { pgrep -n -f -- "$1" || true; }
