@@ -92,7 +92,7 @@ int CmdInspect(int argc, char** argv) {
   if (!counts.ok()) return Fail(kCmd, counts.status().WithPrefix(image));
   Result<std::vector<Signature>> sigs = ParseSignatureBlock(m.trailer_bytes());
   if (!sigs.ok()) {
-    return Fail(kCmd, sigs.status().WithPrefix(image + ": signature block"));
+    return Fail(kCmd, sigs.status().WithPrefix(image));
   }
   const uint64_t manifest_size = m.manifest_bytes().size();
   const uint64_t image_size = manifest_size + m.trailer_bytes().size();

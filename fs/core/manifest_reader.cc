@@ -139,9 +139,24 @@ Result<std::shared_ptr<const Manifest>> Manifest::Open(
   // from the bytes validated and hashed into the identity (and a truncation
   // would raise SIGBUS). The copy is read-only once made. The identity is
   // hashed as the copy fills, while this thread reads and then validates.
+  struct stat st;
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
+  const auto size = static_cast<uint64_t>(st.st_size);
+  // A file whose header already rules it out is refused before the whole
+  // of it is copied into memory: a valid manifest followed by gigabytes
+  // would otherwise cost that much memory to refuse.
+  ManifestHeader header;
+  Result<size_t> got = PreadFull(
+      fd.get(), {reinterpret_cast<uint8_t*>(&header), sizeof(header)}, 0);
+  if (!got.ok()) return got.status().WithPrefix(path);
+  if (*got == sizeof(header)) {
+    Status fields = ValidateHeaderFields(header, size);
+    if (!fields.ok()) return fields.WithPrefix(path);
+  }
   IdentityHasher hasher;
-  SEALFS_ASSIGN_OR_RETURN(MappedFile file,
-                          MappedFile::ReadPrivate(path, &hasher));
+  SEALFS_ASSIGN_OR_RETURN(
+      MappedFile file, MappedFile::ReadPrivate(
+                           fd.get(), static_cast<size_t>(size), path, &hasher));
   auto m = Validate(std::make_unique<Impl>(std::move(file)), &hasher);
   if (!m.ok()) return m.status().WithPrefix(path);
   return m;

@@ -80,35 +80,8 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
                    " bytes, smaller than the 64-byte header");
   }
   SEALFS_ASSIGN_OR_RETURN(ManifestHeader h, ReadAt<ManifestHeader>(file, 0));
-  if (h.magic.value() != kManifestMagic) {
-    return Corrupt("bad magic " + Hex64(h.magic.value()) +
-                   " (not a sealfs image)");
-  }
-  if (h.version.value() != kManifestVersion) {
-    return Corrupt("unsupported version " + std::to_string(h.version.value()));
-  }
-  if (h.header_size.value() != sizeof(ManifestHeader)) {
-    return Corrupt("header_size " + std::to_string(h.header_size.value()) +
-                   ", expected 64");
-  }
-  if ((h.incompat_features.value() & ~kKnownIncompatFeatures) != 0) {
-    return Corrupt(
-        "unknown incompat features " +
-        Hex64(h.incompat_features.value() & ~kKnownIncompatFeatures));
-  }
-  if (!AllZero(h.reserved, sizeof(h.reserved))) {
-    return Corrupt("header reserved bytes not zero");
-  }
+  SEALFS_RETURN_IF_ERROR(ValidateHeaderFields(h, file.size()));
   const uint64_t msize = h.manifest_size.value();
-  if (msize > file.size()) {
-    return Corrupt("manifest_size " + std::to_string(msize) +
-                   " larger than the file (" + std::to_string(file.size()) +
-                   " bytes)");
-  }
-  if (msize < sizeof(ManifestHeader)) {
-    return Corrupt("manifest_size " + std::to_string(msize) +
-                   " smaller than the header");
-  }
   layout.manifest_size = msize;
   layout.version = h.version.value();
 
@@ -466,6 +439,46 @@ Status ValidateTree(std::span<const uint8_t> file, const ManifestLayout& l) {
 }
 
 }  // namespace
+
+Status ValidateHeaderFields(const ManifestHeader& h, uint64_t file_size) {
+  if (h.magic.value() != kManifestMagic) {
+    return Corrupt("bad magic " + Hex64(h.magic.value()) +
+                   " (not a sealfs image)");
+  }
+  if (h.version.value() != kManifestVersion) {
+    return Corrupt("unsupported version " + std::to_string(h.version.value()));
+  }
+  if (h.header_size.value() != sizeof(ManifestHeader)) {
+    return Corrupt("header_size " + std::to_string(h.header_size.value()) +
+                   ", expected 64");
+  }
+  if ((h.incompat_features.value() & ~kKnownIncompatFeatures) != 0) {
+    return Corrupt(
+        "unknown incompat features " +
+        Hex64(h.incompat_features.value() & ~kKnownIncompatFeatures));
+  }
+  if (!AllZero(h.reserved, sizeof(h.reserved))) {
+    return Corrupt("header reserved bytes not zero");
+  }
+  const uint64_t msize = h.manifest_size.value();
+  if (msize > file_size) {
+    return Corrupt("manifest_size " + std::to_string(msize) +
+                   " larger than the file (" + std::to_string(file_size) +
+                   " bytes)");
+  }
+  if (msize < sizeof(ManifestHeader)) {
+    return Corrupt("manifest_size " + std::to_string(msize) +
+                   " smaller than the header");
+  }
+  const uint64_t trailer = file_size - msize;
+  if (trailer > kMaxSignatureBlockSize) {
+    return Corrupt(std::to_string(trailer) +
+                   " bytes after the manifest, more than a signature block "
+                   "can hold (" +
+                   std::to_string(kMaxSignatureBlockSize) + ")");
+  }
+  return {};
+}
 
 Result<ManifestLayout> ValidateManifest(std::span<const uint8_t> file) {
   ManifestLayout layout;

@@ -43,6 +43,13 @@ struct ManifestLayout {
 // "manifest: inode 42: dirent 3: name extends past string table".
 Result<ManifestLayout> ValidateManifest(std::span<const uint8_t> file);
 
+// The rules of docs/FORMAT.md#validation that need only the header and the
+// size of the whole image file: magic, version, features, manifest_size, and
+// a trailer no longer than a signature block can be. ValidateManifest checks
+// them first; Manifest::Open checks them before it reads the file, so a file
+// that cannot be an image is refused without being read into memory.
+Status ValidateHeaderFields(const ManifestHeader& h, uint64_t file_size);
+
 // Copies a T out of `bytes` at `offset` (memcpy: any alignment), or
 // kErrCorrupt if it does not fit.
 template <typename T>

@@ -79,6 +79,12 @@ Status CheckTrust(const Manifest& image, const std::string& label,
                   const MountOptions& options,
                   const Result<std::vector<PublicKey>>& keys,
                   std::string* warning) {
+  // A malformed signature block makes a malformed image, whatever the
+  // options: docs/FORMAT.md has readers refuse it, and insecure, which
+  // accepts untrusted images, does not accept broken ones.
+  Result<std::vector<Signature>> sigs =
+      ParseSignatureBlock(image.trailer_bytes());
+  if (!sigs.ok()) return sigs.status().WithPrefix(label);
   Status st = CheckStrict(image, label, options, keys);
   if (st.ok() || !options.insecure) return st;
   *warning = st.context() + "; mounting anyway (insecure)";

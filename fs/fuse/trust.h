@@ -25,7 +25,8 @@ Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options);
 // key <id> is invalid", or "identity ... does not match digest=..."),
 // ENODATA "LABEL: image is not signed"; errors loading a key file name the
 // file. With options.insecure a refusal becomes OK and its text is stored
-// in `*warning`.
+// in `*warning`; a malformed signature block (kErrCorrupt) is refused even
+// then.
 Status CheckTrust(const Manifest& image, const std::string& label,
                   const MountOptions& options,
                   const Result<std::vector<PublicKey>>& keys,

@@ -93,7 +93,7 @@ Result<std::shared_ptr<const Manifest>> ParseImage(std::vector<uint8_t> bytes) {
                           Manifest::FromBytes(std::move(bytes)));
   Result<std::vector<Signature>> sigs =
       ParseSignatureBlock(manifest->trailer_bytes());
-  if (!sigs.ok()) return sigs.status().WithPrefix("signature block");
+  if (!sigs.ok()) return sigs.status();
   return manifest;
 }
 

@@ -87,19 +87,24 @@ Result<MappedFile> MappedFile::ReadPrivate(const std::string& path,
                                            ReadObserver* observer) {
   struct stat st;
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
+  return ReadPrivate(fd.get(), static_cast<size_t>(st.st_size), path, observer);
+}
+
+Result<MappedFile> MappedFile::ReadPrivate(int fd, size_t size,
+                                           const std::string& path,
+                                           ReadObserver* observer) {
   MappedFile file;
-  if (st.st_size == 0) return file;
-  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return file;
   if (observer != nullptr) observer->Started(size);
   Result<uint8_t*> p = MapAnonymous(size);
   if (!p.ok()) {
     if (observer != nullptr) observer->Failed();
-    return p.status();
+    return p.status().WithPrefix(path + ": " + std::to_string(size) + " bytes");
   }
   file.data_ = *p;
   file.mapped_size_ = size;
   file.mapped_ = true;
-  Status read = ReadInto(fd.get(), path, {*p, size}, observer, &file.size_);
+  Status read = ReadInto(fd, path, {*p, size}, observer, &file.size_);
   if (!read.ok()) {
     if (observer != nullptr) observer->Failed();
     return read;

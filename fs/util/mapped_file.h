@@ -5,6 +5,7 @@
 #ifndef SEALFS_FS_UTIL_MAPPED_FILE_H_
 #define SEALFS_FS_UTIL_MAPPED_FILE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -37,6 +38,12 @@ class MappedFile {
     virtual void Failed() = 0;
   };
   static Result<MappedFile> ReadPrivate(const std::string& path,
+                                        ReadObserver* observer = nullptr);
+  // The same for an open regular file whose size, from fstat(), is `size`:
+  // for callers that look at the file before deciding to read it. `path`
+  // names it in errors.
+  static Result<MappedFile> ReadPrivate(int fd, size_t size,
+                                        const std::string& path,
                                         ReadObserver* observer = nullptr);
   static MappedFile FromBytes(std::vector<uint8_t> bytes);
 

@@ -285,6 +285,11 @@ static_assert(offsetof(SignatureRecord, public_key) == 8);
 static_assert(offsetof(SignatureRecord, signature) == 40);
 static_assert(std::has_unique_object_representations_v<SignatureRecord>);
 
+// The longest trailer a valid image can have: a block of 65,535 records
+// (8,388,496 bytes). A reader can refuse a longer one before reading it.
+inline constexpr uint64_t kMaxSignatureBlockSize =
+    sizeof(SignatureBlockHeader) + uint64_t{0xffff} * sizeof(SignatureRecord);
+
 }  // namespace sealfs
 
 #endif  // SEALFS_INCLUDE_SEALFS_FORMAT_H_

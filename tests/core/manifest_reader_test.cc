@@ -4,6 +4,7 @@
 #include "sealfs/manifest_reader.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -319,6 +320,34 @@ TEST_F(RoundTrip, OpenFromFileWithTrailer) {
       << junk.status().context();
   testing::WriteFile(dir / "empty", std::string());
   EXPECT_EQ(Manifest::Open(dir / "empty").status().err(), kErrCorrupt);
+}
+
+// A trailer can be at most one signature block of 65,535 records. Open
+// refuses a longer one from the header and the file's size alone: a 64 GiB
+// sparse tail is refused as such, where reading it would first have failed
+// to map 64 GiB of memory.
+TEST_F(RoundTrip, TrailerLongerThanASignatureBlockIsRefused) {
+  testing::TempDir dir;
+  const std::string path = dir / "image";
+  testing::WriteFile(path, bytes);
+  ASSERT_EQ(truncate(path.c_str(),
+                     static_cast<off_t>(bytes.size() + kMaxSignatureBlockSize)),
+            0);
+  EXPECT_TRUE(Manifest::Open(path).ok());
+  for (const uint64_t trailer :
+       {kMaxSignatureBlockSize + 1, uint64_t{64} << 30}) {
+    ASSERT_EQ(
+        truncate(path.c_str(), static_cast<off_t>(bytes.size() + trailer)), 0);
+    auto opened = Manifest::Open(path);
+    EXPECT_EQ(opened.status().err(), kErrCorrupt);
+    EXPECT_EQ(opened.status().context(),
+              path + ": manifest: " + std::to_string(trailer) +
+                  " bytes after the manifest, more than a signature block "
+                  "can hold (8388496)");
+  }
+  std::vector<uint8_t> image = bytes;
+  image.resize(bytes.size() + kMaxSignatureBlockSize + 1);
+  EXPECT_EQ(Manifest::FromBytes(std::move(image)).status().err(), kErrCorrupt);
 }
 
 TEST_F(RoundTrip, OpenTakesASnapshot) {

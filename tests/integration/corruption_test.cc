@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the driver refuses: a flipped byte in an object fails exactly the
-// reads of its block; a changed manifest, a wrong key or no signature
-// refuses the mount; a missing object fails only its file; writes are EROFS.
+// reads of its block; a changed manifest, a wrong key, no signature or a
+// malformed signature block refuses the mount; a missing object fails only its
+// file; writes are EROFS.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "tests/integration/mount_fixture.h"
 #include "tests/integration/store_files.h"
@@ -188,6 +190,25 @@ TEST_F(CorruptionTest, DigestPinAcceptsRightIdentityOnly) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
   EXPECT_FALSE(IsMounted(tmp_ / "mnt2"));
+}
+
+// Bytes after the signature block make a malformed image, not an untrusted
+// one: neither a digest pin (which needs no signature) nor insecure mounts
+// it.
+TEST_F(CorruptionTest, MalformedSignatureBlockRefusesEveryMount) {
+  const std::string bad = tmp_ / "bad-trailer";
+  std::vector<uint8_t> bytes = ReadFile(image_);
+  bytes.insert(bytes.end(), 20, 0xee);
+  WriteFile(bad, bytes);
+  for (const std::string& options :
+       {trusted_, "store=" + store_ + ",digest=" + identity_,
+        "store=" + store_ + ",insecure"}) {
+    CommandResult r = Mount(bad, tmp_ / "mnt", options);
+    EXPECT_EQ(r.exit_code, 1) << options;
+    EXPECT_NE(r.err.find(bad + ": signature block: "), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(IsMounted(tmp_ / "mnt"));
+  }
 }
 
 TEST_F(CorruptionTest, MissingObjectFailsOnlyItsFile) {
