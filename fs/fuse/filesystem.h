@@ -83,6 +83,9 @@ class Filesystem {
   // The record the stats ioctl returns.
   void FillStats(StatsRecord* rec);
   void set_mounted_at(int64_t sec) { mounted_at_sec_ = sec; }
+  // The max_read= option (0 if not given), which INIT must repeat.
+  void set_max_read(unsigned bytes) { max_read_ = bytes; }
+  unsigned max_read() const { return max_read_; }
   // Fetch objects missing from the store on first open (remote=). Call
   // before serving.
   void set_fetcher(std::shared_ptr<remote::LazyFetcher> fetcher) {
@@ -123,6 +126,7 @@ class Filesystem {
   Prefetcher prefetch_;
   std::shared_ptr<remote::LazyFetcher> fetcher_;  // null: no remote=
   int64_t mounted_at_sec_ = 0;
+  unsigned max_read_ = 0;
   std::atomic<bool> opendir_optional_{false};
 
   // Whether large reads prefetch ahead (see Prefetch()); decided by the

@@ -10,6 +10,19 @@ namespace {
 
 // Standard mount flags that make sense for a read-only FUSE mount and that
 // fusermount3 accepts.
+// A decimal number in [lo, hi], all of `text`.
+bool ParseBounded(std::string_view text, unsigned lo, unsigned hi,
+                  unsigned* out) {
+  unsigned n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size() || n < lo ||
+      n > hi) {
+    return false;
+  }
+  *out = n;
+  return true;
+}
+
 constexpr std::string_view kPassThrough[] = {
     "nodev",      "dev",         "nosuid",        "suid",       "noexec",
     "exec",       "noatime",     "atime",         "nodiratime", "relatime",
@@ -78,27 +91,17 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
     out->digest = *d;
   } else if (key == "threads") {
     SEALFS_RETURN_IF_ERROR(need_value());
-    unsigned n = 0;
-    auto [ptr, ec] =
-        std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
-        n > 256) {
+    if (!ParseBounded(value, 1, 256, &out->threads)) {
       return Status::FromErrno(EINVAL, "threads must be 1..256");
     }
-    out->threads = n;
   } else if (key == "remote") {
     SEALFS_RETURN_IF_ERROR(need_value());
     out->remote.assign(value);
   } else if (key == "remote_timeout") {
     SEALFS_RETURN_IF_ERROR(need_value());
-    unsigned n = 0;
-    auto [ptr, ec] =
-        std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
-        n > 3600) {
+    if (!ParseBounded(value, 1, 3600, &out->remote_timeout_s)) {
       return Status::FromErrno(EINVAL, "remote_timeout must be 1..3600");
     }
-    out->remote_timeout_s = n;
   } else if (key == "user") {
     if (!has_value) return Status();  // fstab's "user" (user-mountable)
     SEALFS_RETURN_IF_ERROR(need_value());
@@ -113,7 +116,9 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
     out->debug = true;
   } else if (key == "max_read") {
     SEALFS_RETURN_IF_ERROR(need_value());
-    out->kernel_options.emplace_back(opt);
+    if (!ParseBounded(value, 4096, 1 << 20, &out->max_read)) {
+      return Status::FromErrno(EINVAL, "max_read must be 4096..1048576");
+    }
   } else if (key.starts_with("x-") || key == "comment") {
     // mount(8) and systemd annotations.
   } else {
@@ -156,6 +161,9 @@ std::string KernelOptionString(const MountOptions& options, bool is_root,
   std::string s = "ro,default_permissions,fsname=sealfs,subtype=sealfs";
   if (auto_unmount) s += ",auto_unmount";
   if (options.allow_other.value_or(is_root)) s += ",allow_other";
+  if (options.max_read != 0) {
+    s += ",max_read=" + std::to_string(options.max_read);
+  }
   for (const std::string& o : options.kernel_options) s += "," + o;
   return s;
 }

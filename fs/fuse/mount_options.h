@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsing of `-o` mount options: sealfs's own (store=, pubkey=, keyring=,
-// digest=, threads=, insecure, user=, remote=, remote_timeout=) and the standard ones passed to the
-// kernel. Reentrant.
+// digest=, threads=, insecure, user=, remote=, remote_timeout=) and the
+// standard ones passed to the kernel (max_read= among them). Reentrant.
 #ifndef SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
 #define SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
 
@@ -29,6 +29,7 @@ struct MountOptions {
   // directory or an http(s):// URL); empty: never fetch.
   std::string remote;
   unsigned remote_timeout_s = 5;     // connect/stall time-out of one fetch
+  unsigned max_read = 0;             // largest read request; 0: libfuse's
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };

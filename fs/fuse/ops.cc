@@ -62,8 +62,10 @@ void FuseInit(void* userdata, fuse_conn_info* conn) noexcept {
   conn->max_background = 4 * kReadaheadKb * 1024 / kMaxRequestBytes;
   conn->congestion_threshold = conn->max_background * 3 / 4;
   conn->time_gran = 1;
-  static_cast<Filesystem*>(userdata)->set_opendir_optional(
-      (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
+  auto* fs = static_cast<Filesystem*>(userdata);
+  // libfuse refuses the INIT unless this repeats the max_read= option.
+  conn->max_read = fs->max_read();
+  fs->set_opendir_optional((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
 }
 
 void FuseLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {

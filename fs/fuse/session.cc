@@ -143,6 +143,27 @@ Result<Watchdog> StartWatchdog(const MountRequest& req) {
   return w;
 }
 
+// Answers the kernel's INIT, which it queued when the mount was made. Done
+// before the caller hears that the mount is ready, so that an INIT libfuse
+// refuses (it checks the answer against the mount options) fails the mount
+// instead of leaving one whose every request fails.
+Status AnswerInit(fuse_session* se) {
+  fuse_buf buf = {};
+  int n;
+  do {
+    n = fuse_session_receive_buf(se, &buf);
+  } while (n == -EINTR);
+  if (n > 0) fuse_session_process_buf(se, &buf);
+  std::free(buf.mem);
+  if (n <= 0) {
+    return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");
+  }
+  if (fuse_session_exited(se)) {
+    return Status::FromErrno(EPROTO, "the kernel's INIT was refused");
+  }
+  return Status();
+}
+
 // Mounts and serves. `*ready_fd` >= 0 in a daemon: the outcome of mounting
 // is written there, the fd is closed and set to -1 (so a later failure is
 // not written into whatever file reuses the number), and stdio is
@@ -194,13 +215,16 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     // drop. Failure only costs speed: the kernel default (128 KiB) stays.
     (void)SetMountReadahead(mounted->device, kReadaheadKb);
   }
-  Status dropped = DropPrivileges(req.options.user);
-  if (!dropped.ok()) {
+  const auto unmount = [&](const Status& why) {
     fuse_session_unmount(se.get());
     if (own_watchdog) StandDownWatchdog(watchdog.pipes.command);
     fuse_remove_signal_handlers(se.get());
-    return dropped.WithPrefix("dropping privileges");
-  }
+    return why;
+  };
+  Status init = AnswerInit(se.get());
+  if (!init.ok()) return unmount(init);
+  Status dropped = DropPrivileges(req.options.user);
+  if (!dropped.ok()) return unmount(dropped.WithPrefix("dropping privileges"));
   fs.set_mounted_at(static_cast<int64_t>(std::time(nullptr)));
   if (*ready_fd >= 0) {
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -295,6 +319,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   }
   auto fs = std::make_unique<Filesystem>(*manifest, *store, req.image);
   if (fetcher != nullptr) fs->set_fetcher(std::move(fetcher));
+  fs->set_max_read(req.options.max_read);
   return fs;
 }
 

@@ -267,6 +267,32 @@ TEST_F(LifecycleTest, UsageErrorsExitTwo) {
   EXPECT_NE(help.out.find("Usage: sealfs mount"), std::string::npos);
 }
 
+// Standard FUSE options reach the kernel. max_read= must also be repeated
+// in the answer to the kernel's INIT, or libfuse refuses the INIT: that
+// once left `sealfs mount` exiting 0 with nothing mounted.
+TEST_F(LifecycleTest, StandardOptionsReachTheKernel) {
+  const std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, opts_ + ",max_read=8192,noexec,noatime");
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line, options;
+  while (std::getline(mounts, line)) {
+    if (line.find(" " + mnt + " fuse.sealfs ") != std::string::npos) {
+      options = line;
+    }
+  }
+  EXPECT_NE(options.find("max_read=8192"), std::string::npos) << options;
+  EXPECT_NE(options.find("noexec"), std::string::npos) << options;
+  EXPECT_NE(options.find("noatime"), std::string::npos) << options;
+  EXPECT_EQ(ReadFile(mnt + "/data.bin"), ReadFile(src_ + "/data.bin"));
+
+  for (const char* bad : {"max_read=4095", "max_read=2097152", "max_read=x"}) {
+    CommandResult r = Mount(image_, tmp_ / "mnt2", opts_ + "," + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("max_read must be 4096..1048576"), std::string::npos)
+        << r.err;
+  }
+}
+
 TEST_F(LifecycleTest, MissingStoreRefusesMount) {
   CommandResult r =
       Mount(image_, tmp_ / "mnt",
