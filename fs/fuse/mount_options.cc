@@ -8,8 +8,6 @@
 namespace sealfs::fuse {
 namespace {
 
-// Standard mount flags that make sense for a read-only FUSE mount and that
-// fusermount3 accepts.
 // A decimal number in [lo, hi], all of `text`.
 bool ParseBounded(std::string_view text, unsigned lo, unsigned hi,
                   unsigned* out) {
@@ -23,6 +21,8 @@ bool ParseBounded(std::string_view text, unsigned lo, unsigned hi,
   return true;
 }
 
+// Standard mount flags that make sense for a read-only FUSE mount and that
+// fusermount3 accepts.
 constexpr std::string_view kPassThrough[] = {
     "nodev",      "dev",         "nosuid",        "suid",       "noexec",
     "exec",       "noatime",     "atime",         "nodiratime", "relatime",
