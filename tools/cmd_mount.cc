@@ -40,6 +40,7 @@ constexpr char kUsage[] =
     "       remote=URL|DIR    fetch missing objects on first open (verified)\n"
     "       remote_timeout=S  connect/stall time-out of a fetch (default 5)\n"
     "       debug             trace FUSE requests (with -f)\n"
+    "       max_read=N        largest read request, 4096..1048576 bytes\n"
     "       nodev,nosuid,noexec,noatime,...  standard flags, passed on\n"
     "  -h, --help         show this help\n"
     "\n"
