@@ -72,12 +72,26 @@ namespace {
 // Blocks hashed per Sha256Blocks call: enough to keep its lanes full.
 constexpr size_t kBatchBlocks = 64;
 
-// Hashes levels 1 and up of a tree whose level 0 is in place (in tree file
-// layout, zero past each level's last hash) and returns the root hash.
-Digest HashUpperLevels(const TreeGeometry& g, uint8_t* tree, BlockHashing how) {
+// The root hash of the tree over data blocks whose hashes are `leaves`
+// (kDigestSize bytes per block, in order; all zero for an empty file). The
+// tree's levels are built in `*tree`, in tree file layout, when it has any.
+Digest RootFromLeaves(const TreeGeometry& g, std::span<const uint8_t> leaves,
+                      BlockHashing how, std::vector<uint8_t>* tree) {
+  assert(leaves.size() == g.data_blocks * kDigestSize);
+  Digest root;
+  if (g.levels == 0) {
+    if (g.data_blocks == 1) {
+      std::memcpy(root.bytes.data(), leaves.data(), kDigestSize);
+    }
+    return root;
+  }
+  tree->assign(g.tree_bytes(), 0);
+  uint8_t* t = tree->data();
+  std::memcpy(t + g.level_start[0] * kBlockSize, leaves.data(),
+              std::min<uint64_t>(leaves.size(), g.data_blocks * kDigestSize));
   for (size_t l = 1; l < static_cast<size_t>(g.levels); ++l) {
-    const uint8_t* below = tree + g.level_start[l - 1] * kBlockSize;
-    uint8_t* out = tree + g.level_start[l] * kBlockSize;
+    const uint8_t* below = t + g.level_start[l - 1] * kBlockSize;
+    uint8_t* out = t + g.level_start[l] * kBlockSize;
     Digest hashes[kBatchBlocks];
     for (uint64_t i = 0; i < g.level_blocks[l - 1]; i += kBatchBlocks) {
       const size_t n =
@@ -89,7 +103,7 @@ Digest HashUpperLevels(const TreeGeometry& g, uint8_t* tree, BlockHashing how) {
       }
     }
   }
-  return Sha256({tree, kBlockSize});  // the top level is block 0
+  return Sha256({t, kBlockSize});  // the top level is block 0
 }
 
 }  // namespace
@@ -98,16 +112,10 @@ Digest DigestFromLeaves(uint64_t data_size, std::span<const Digest> leaves,
                         BlockHashing how) {
   static_assert(sizeof(Digest) == kDigestSize);
   const TreeGeometry g = TreeGeometry::For(data_size);
-  assert(leaves.size() == g.data_blocks);
-  Digest root;  // all zero for an empty file
-  if (g.levels == 0 && g.data_blocks == 1) {
-    root = leaves[0];
-  } else if (g.levels > 0) {
-    std::vector<uint8_t> tree(g.tree_bytes(), 0);
-    std::memcpy(tree.data() + g.level_start[0] * kBlockSize, leaves.data(),
-                std::min<uint64_t>(leaves.size(), g.data_blocks) * kDigestSize);
-    root = HashUpperLevels(g, tree.data(), how);
-  }
+  std::vector<uint8_t> tree;
+  const Digest root = RootFromLeaves(
+      g, {reinterpret_cast<const uint8_t*>(leaves.data()), leaves.size_bytes()},
+      how, &tree);
   return DigestFromRoot(data_size, root);
 }
 
@@ -170,21 +178,11 @@ MerkleTree MerkleBuilder::Finish() {
     m.AddLeaves(m.block);
   }
   const TreeGeometry g = TreeGeometry::For(m.data_size);
-  assert(m.leaves.size() == g.data_blocks * kDigestSize);
 
   MerkleTree result;
   result.data_size = m.data_size;
-  Digest root;  // all zero for an empty file
-  if (g.levels == 0 && g.data_blocks == 1) {
-    std::memcpy(root.bytes.data(), m.leaves.data(), kDigestSize);
-  } else if (g.levels > 0) {
-    result.tree.assign(g.tree_bytes(), 0);
-    uint8_t* tree = result.tree.data();
-    std::memcpy(tree + g.level_start[0] * kBlockSize, m.leaves.data(),
-                m.leaves.size());
-    root = HashUpperLevels(g, tree, m.how);
-  }
-  result.digest = DigestFromRoot(m.data_size, root);
+  result.digest = DigestFromRoot(
+      m.data_size, RootFromLeaves(g, m.leaves, m.how, &result.tree));
 
   m.data_size = 0;
   m.fill = 0;
