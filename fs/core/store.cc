@@ -41,14 +41,14 @@ Status CheckSubdir(int dir_fd, const char* name, const std::string& path) {
 }
 
 // A tree reader over the tree file, shared by every copy of the reader.
-TreeBlockReader FileTreeReader(std::shared_ptr<UniqueFd> fd,
-                               std::string what, uint64_t tree_blocks) {
+TreeBlockReader FileTreeReader(std::shared_ptr<UniqueFd> fd, std::string what,
+                               uint64_t tree_blocks) {
   return [fd = std::move(fd), what = std::move(what), tree_blocks](
              uint64_t index, std::span<uint8_t> out) -> Status {
     if (index >= tree_blocks || out.size() != kBlockSize) {
-      return Status::FromErrno(EINVAL, what + ": tree block " +
-                                           std::to_string(index) +
-                                           " out of range");
+      return Status::FromErrno(
+          EINVAL,
+          what + ": tree block " + std::to_string(index) + " out of range");
     }
     Result<size_t> got = PreadFull(fd->get(), out, index * kBlockSize);
     if (!got.ok()) return got.status().WithPrefix(what);
@@ -60,15 +60,15 @@ TreeBlockReader FileTreeReader(std::shared_ptr<UniqueFd> fd,
   };
 }
 
-TreeBlockReader MemoryTreeReader(std::shared_ptr<const std::vector<uint8_t>> tree,
-                                 std::string what) {
+TreeBlockReader MemoryTreeReader(
+    std::shared_ptr<const std::vector<uint8_t>> tree, std::string what) {
   return [tree = std::move(tree), what = std::move(what)](
              uint64_t index, std::span<uint8_t> out) -> Status {
     const uint64_t blocks = tree->size() / kBlockSize;
     if (index >= blocks || out.size() != kBlockSize) {
-      return Status::FromErrno(EINVAL, what + ": tree block " +
-                                           std::to_string(index) +
-                                           " out of range");
+      return Status::FromErrno(
+          EINVAL,
+          what + ": tree block " + std::to_string(index) + " out of range");
     }
     std::copy_n(tree->begin() + static_cast<ptrdiff_t>(index * kBlockSize),
                 kBlockSize, out.begin());
@@ -78,16 +78,14 @@ TreeBlockReader MemoryTreeReader(std::shared_ptr<const std::vector<uint8_t>> tre
 
 }  // namespace
 
-Result<std::shared_ptr<Store>> Store::Open(const std::string& path,
-                                           Mode mode) {
+Result<std::shared_ptr<Store>> Store::Open(const std::string& path, Mode mode) {
   if (mode == Mode::kCreate && ::mkdir(path.c_str(), 0755) != 0 &&
       errno != EEXIST) {
     return ErrnoStatus(path + ": mkdir");
   }
   // The store path itself may be a symlink: the user chose it. Nothing below
   // it is ever followed.
-  UniqueFd dir_fd(
-      ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir_fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd.valid()) return ErrnoStatus(path);
   if (mode == Mode::kCreate) {
     SEALFS_RETURN_IF_ERROR(MakeDir(dir_fd.get(), kObjectsDir, path));
@@ -118,8 +116,8 @@ std::string Store::TreePath(const Digest& digest) {
 
 Result<UniqueFd> Store::OpenObject(const Digest& digest) const {
   const std::string what = "object " + ObjectPath(digest);
-  Result<UniqueFd> fd = OpenBeneath(dir_fd_.get(), ObjectPath(digest),
-                                    kReadFlags);
+  Result<UniqueFd> fd =
+      OpenBeneath(dir_fd_.get(), ObjectPath(digest), kReadFlags);
   if (!fd.ok()) return StoreOpenError(fd.status().err(), what);
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
@@ -130,8 +128,7 @@ Result<UniqueFd> Store::OpenObject(const Digest& digest) const {
 bool Store::HasObject(const Digest& digest) const {
   // O_PATH opens nothing (no FIFO or device open), and a symlink yields an
   // fd to the link itself, which fstat then reports as not regular.
-  Result<UniqueFd> fd =
-      OpenBeneath(dir_fd_.get(), ObjectPath(digest), O_PATH);
+  Result<UniqueFd> fd = OpenBeneath(dir_fd_.get(), ObjectPath(digest), O_PATH);
   struct stat st;
   return fd.ok() && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
 }
@@ -147,18 +144,17 @@ Result<TreeBlockReader> Store::OpenTree(const Digest& digest,
     });
   }
 
-  Result<UniqueFd> fd = OpenBeneath(dir_fd_.get(), TreePath(digest),
-                                    kReadFlags);
+  Result<UniqueFd> fd =
+      OpenBeneath(dir_fd_.get(), TreePath(digest), kReadFlags);
   if (fd.ok()) {
     struct stat st;
     if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
     SEALFS_RETURN_IF_ERROR(CheckRegular(st, what));
     if (static_cast<uint64_t>(st.st_size) != geometry.tree_bytes()) {
-      return Status::Corrupt(what + ": size " + std::to_string(st.st_size) +
-                             ", expected " +
-                             std::to_string(geometry.tree_bytes()) +
-                             " for an object of " +
-                             std::to_string(data_size) + " bytes");
+      return Status::Corrupt(
+          what + ": size " + std::to_string(st.st_size) + ", expected " +
+          std::to_string(geometry.tree_bytes()) + " for an object of " +
+          std::to_string(data_size) + " bytes");
     }
     return FileTreeReader(std::make_shared<UniqueFd>(std::move(*fd)), what,
                           geometry.tree_blocks);
@@ -173,9 +169,10 @@ Result<TreeBlockReader> Store::OpenTree(const Digest& digest,
   Result<MerkleTree> rebuilt = ComputeMerkleTree(object_fd);
   if (!rebuilt.ok()) return rebuilt.status().WithPrefix(object_what);
   if (rebuilt->digest != digest || rebuilt->data_size != data_size) {
-    return Status::FromErrno(
-        kErrDigest, object_what + ": content does not match its digest "
-                                  "(found while rebuilding its missing tree)");
+    return Status::FromErrno(kErrDigest,
+                             object_what +
+                                 ": content does not match its digest "
+                                 "(found while rebuilding its missing tree)");
   }
   if (rebuilt->tree.size() != geometry.tree_bytes()) {
     return Status::Corrupt(what + ": rebuilt tree has the wrong size");

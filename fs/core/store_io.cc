@@ -97,8 +97,7 @@ Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& rel, int flags) {
   if (!openat2_missing.load(std::memory_order_relaxed)) {
     struct open_how how = {};
     how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
-    how.resolve =
-        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     for (int attempt = 0;; ++attempt) {
       long fd = ::syscall(SYS_openat2, dir_fd, rel.c_str(), &how, sizeof(how));
       if (fd >= 0) return UniqueFd(static_cast<int>(fd));
@@ -153,8 +152,7 @@ Result<UniqueFd> OpenFanoutDir(int store_fd, const char* top,
     }
     SEALFS_ASSIGN_OR_RETURN(UniqueFd top_fd,
                             OpenBeneath(store_fd, top, O_PATH | O_DIRECTORY));
-    if (::mkdirat(top_fd.get(), fanout.c_str(), 0755) != 0 &&
-        errno != EEXIST) {
+    if (::mkdirat(top_fd.get(), fanout.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus("store: mkdir " + rel);
     }
   }
@@ -218,10 +216,8 @@ Result<bool> TempFile::Link(const std::string& name) {
     rc = ::linkat(dir_fd_, temp_name_.c_str(), target, name.c_str(), 0);
   } else {
     char proc_path[64];
-    std::snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d",
-                  fd_.get());
-    rc = ::linkat(AT_FDCWD, proc_path, target, name.c_str(),
-                  AT_SYMLINK_FOLLOW);
+    std::snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd_.get());
+    rc = ::linkat(AT_FDCWD, proc_path, target, name.c_str(), AT_SYMLINK_FOLLOW);
     if (rc != 0 && errno == ENOENT) {
       // No /proc mounted: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, but is
       // the only other way to name an O_TMPFILE inode.

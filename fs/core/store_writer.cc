@@ -40,8 +40,7 @@ size_t MaxPendingFds() {
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 64;
   // Leave room for the 512 fan-out directory fds and the caller's files.
   const rlim_t spare = limit.rlim_cur > 640 ? limit.rlim_cur - 512 : 128;
-  return std::clamp<size_t>(static_cast<size_t>(spare / 4), 16,
-                            kMaxPendingFds);
+  return std::clamp<size_t>(static_cast<size_t>(spare / 4), 16, kMaxPendingFds);
 }
 
 // One file waiting for the next flush to give it its name.
@@ -72,21 +71,21 @@ Status CheckTree(const MerkleTree& tree, const TreeGeometry& geometry) {
                                                        kBlockSize);
   };
   const int top = geometry.levels - 1;
-  if (DigestFromRoot(tree.data_size, Sha256(block(geometry.level_start[top]))) !=
-      tree.digest) {
+  if (DigestFromRoot(tree.data_size,
+                     Sha256(block(geometry.level_start[top]))) != tree.digest) {
     return Status::FromErrno(kErrDigest, what + ": root does not match");
   }
   for (int level = 0; level < top; ++level) {
     for (uint64_t i = 0; i < geometry.level_blocks[level]; ++i) {
       const Digest hash = Sha256(block(geometry.level_start[level] + i));
-      const uint64_t parent = geometry.level_start[level + 1] + i / kHashesPerBlock;
+      const uint64_t parent =
+          geometry.level_start[level + 1] + i / kHashesPerBlock;
       const uint64_t slot = (i % kHashesPerBlock) * kDigestSize;
       if (!std::equal(hash.bytes.begin(), hash.bytes.end(),
                       block(parent).begin() + static_cast<ptrdiff_t>(slot))) {
-        return Status::FromErrno(kErrDigest,
-                                 what + ": level " + std::to_string(level) +
-                                     " block " + std::to_string(i) +
-                                     " does not match its parent");
+        return Status::FromErrno(
+            kErrDigest, what + ": level " + std::to_string(level) + " block " +
+                            std::to_string(i) + " does not match its parent");
       }
     }
   }
@@ -163,8 +162,7 @@ Result<int> StoreWriter::Impl::FanoutDir(bool trees, const Digest& digest) {
 }
 
 Result<bool> StoreWriter::Impl::Exists(int dir_fd, const std::string& name,
-                                       uint64_t size,
-                                       const std::string& what) {
+                                       uint64_t size, const std::string& what) {
   struct stat st;
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return false;
@@ -202,8 +200,7 @@ Status StoreWriter::Impl::Add(const MerkleTree& expected,
   if (needs_tree) {
     SEALFS_ASSIGN_OR_RETURN(tree_dir, FanoutDir(true, digest));
     SEALFS_ASSIGN_OR_RETURN(
-        have_tree,
-        Exists(tree_dir, leaf, geometry.tree_bytes(), tree_what));
+        have_tree, Exists(tree_dir, leaf, geometry.tree_bytes(), tree_what));
   }
   if (have_object) Touch(object_dir, leaf);
   if (have_object && have_tree) return {};
@@ -244,10 +241,9 @@ Status StoreWriter::Impl::Add(const MerkleTree& expected,
 Result<int> StoreWriter::Impl::ObjectsDir() {
   std::lock_guard lock(dirs_mu);
   if (!objects_dir.valid()) {
-    SEALFS_ASSIGN_OR_RETURN(
-        objects_dir,
-        OpenBeneath(store->dir_fd(), kObjectsDir,
-                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    SEALFS_ASSIGN_OR_RETURN(objects_dir,
+                            OpenBeneath(store->dir_fd(), kObjectsDir,
+                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
   return objects_dir.get();
 }
@@ -403,11 +399,10 @@ Status StoreWriter::AddFromFd(int src_fd, const MerkleTree& expected) {
       struct stat st;
       if (::fstat(fd, &st) != 0) return ErrnoStatus("fstat clone");
       if (static_cast<uint64_t>(st.st_size) != size) {
-        return Status::FromErrno(kErrDigest,
-                                 "source changed while reading: " +
-                                     std::to_string(st.st_size) +
-                                     " bytes, expected " +
-                                     std::to_string(size));
+        return Status::FromErrno(
+            kErrDigest,
+            "source changed while reading: " + std::to_string(st.st_size) +
+                " bytes, expected " + std::to_string(size));
       }
       for (uint64_t off = 0; off < size;) {
         SEALFS_ASSIGN_OR_RETURN(size_t got, PreadFull(fd, buffer, off));

@@ -183,9 +183,9 @@ void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
     std::lock_guard<std::mutex> lock(report_mu_);
     if (!reported_.insert(digest).second) return;
   }
-  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() + "): " +
-                   paths_.PathOf(ino) + ": object " + digest.ToString() +
-                   ": " + what);
+  Log(LOG_ERR, label_ + " (" + manifest_->identity().ToString() +
+                   "): " + paths_.PathOf(ino) + ": object " +
+                   digest.ToString() + ": " + what);
 }
 
 Result<UniqueFd> Filesystem::OpenOrFetch(const Digest& digest, uint64_t ino,
@@ -284,8 +284,7 @@ void Filesystem::Release(uint64_t fh) {
 }
 
 Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
-                                                  size_t size,
-                                                  uint64_t offset,
+                                                  size_t size, uint64_t offset,
                                                   ReadBuffer& buffer) {
   Stats::Add(stats_.reads);
   if (fh == 0) {
@@ -307,9 +306,9 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
   const bool whole =
       obj->size <= kWholeObjectBytes && !obj->verifier->HasTopBlock();
   uint64_t start = whole ? 0 : first * kBlockSize;
-  uint64_t stop =
-      whole ? obj->size
-            : std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
+  uint64_t stop = whole
+                      ? obj->size
+                      : std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
   size_t len = stop - start;
   uint8_t* buf = buffer.Reserve(len);
   // One pread for the whole aligned range; nothing of it leaves this

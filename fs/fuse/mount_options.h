@@ -28,8 +28,8 @@ struct MountOptions {
   // Where missing objects are fetched from on first open (a store
   // directory or an http(s):// URL); empty: never fetch.
   std::string remote;
-  unsigned remote_timeout_s = 5;     // connect/stall time-out of one fetch
-  unsigned max_read = 0;             // largest read request; 0: not given
+  unsigned remote_timeout_s = 5;  // connect/stall time-out of one fetch
+  unsigned max_read = 0;          // largest read request; 0: not given
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };

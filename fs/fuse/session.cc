@@ -291,8 +291,9 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   // With remote=, missing objects are added to the store on first open, so
   // it must be writable (by root, or by user= after the switch).
   const bool lazy = !req.options.remote.empty();
-  Result<std::shared_ptr<Store>> store = Store::Open(
-      req.options.store, lazy ? Store::Mode::kReadWrite : Store::Mode::kReadOnly);
+  Result<std::shared_ptr<Store>> store =
+      Store::Open(req.options.store,
+                  lazy ? Store::Mode::kReadWrite : Store::Mode::kReadOnly);
   if (!store.ok())
     return store.status().WithPrefix("store " + req.options.store);
   std::shared_ptr<remote::LazyFetcher> fetcher;
@@ -304,8 +305,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
     Result<std::unique_ptr<remote::ObjectSource>> source =
         remote::OpenObjectSource(req.options.remote, limits);
     if (!source.ok()) return source.status().WithPrefix("remote");
-    fetcher =
-        std::make_shared<remote::LazyFetcher>(*store, std::move(*source));
+    fetcher = std::make_shared<remote::LazyFetcher>(*store, std::move(*source));
   }
   if (!req.options.user.empty()) {
     SEALFS_RETURN_IF_ERROR(CheckUserExists(req.options.user));

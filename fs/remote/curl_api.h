@@ -12,12 +12,12 @@
 namespace sealfs::remote {
 
 // X(name) for each curl_<name> used.
-#define SEALFS_CURL_FUNCTIONS(X)                                          \
-  X(global_init) X(easy_init) X(easy_cleanup) X(easy_reset)               \
-  X(easy_setopt) X(easy_getinfo) X(easy_pause) X(easy_strerror)           \
-  X(multi_init) X(multi_cleanup) X(multi_add_handle)                      \
-  X(multi_remove_handle) X(multi_perform) X(multi_poll)                   \
-  X(multi_info_read) X(multi_strerror)
+#define SEALFS_CURL_FUNCTIONS(X)                                            \
+  X(global_init)                                                            \
+  X(easy_init) X(easy_cleanup) X(easy_reset) X(easy_setopt) X(easy_getinfo) \
+      X(easy_pause) X(easy_strerror) X(multi_init) X(multi_cleanup)         \
+          X(multi_add_handle) X(multi_remove_handle) X(multi_perform)       \
+              X(multi_poll) X(multi_info_read) X(multi_strerror)
 
 struct CurlApi {
 #define SEALFS_CURL_POINTER(name) decltype(&::curl_##name) name = nullptr;

@@ -15,9 +15,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "fs/core/store_io.h"
 #include "fs/remote/fetch.h"
 #include "fs/remote/local_check.h"
-#include "fs/core/store_io.h"
 #include "fs/store/quarantine.h"
 #include "sealfs/format.h"
 

@@ -99,11 +99,12 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), ".tmp-%08x", random());
   const std::string temp = path + suffix;
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                     mode));
+  UniqueFd fd(
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return ErrnoStatus(temp);
   Status status = WriteFull(fd.get(), data);
-  if (status.ok() && ::fchmod(fd.get(), mode) != 0) status = ErrnoStatus("chmod");
+  if (status.ok() && ::fchmod(fd.get(), mode) != 0)
+    status = ErrnoStatus("chmod");
   if (status.ok() && ::fsync(fd.get()) != 0) status = ErrnoStatus("fsync");
   fd.reset();
   if (status.ok()) {

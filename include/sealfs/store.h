@@ -82,7 +82,8 @@ class StoreWriter {
   // bytes) or given in memory. Tries FICLONE first, then copies. Returns OK at
   // once if the object and its tree already exist.
   Status AddFromFd(int fd, const MerkleTree& expected);
-  Status AddFromBytes(std::span<const uint8_t> data, const MerkleTree& expected);
+  Status AddFromBytes(std::span<const uint8_t> data,
+                      const MerkleTree& expected);
 
   // Reads into `buffer`; returns the bytes read, 0 only at the end.
   using StreamReader = std::function<Result<size_t>(std::span<uint8_t> buffer)>;
