@@ -133,6 +133,12 @@ bool Store::HasObject(const Digest& digest) const {
   return fd.ok() && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+Status Store::Sync() const {
+  if (::syncfs(dir_fd_.get()) != 0)
+    return ErrnoStatus("store " + path_ + ": syncfs");
+  return {};
+}
+
 Result<TreeBlockReader> Store::OpenTree(const Digest& digest,
                                         uint64_t data_size,
                                         int object_fd) const {

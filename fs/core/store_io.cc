@@ -24,6 +24,25 @@ std::atomic<bool> tmpfile_disabled{false};
 // Set once openat2() reports ENOSYS (kernel < 5.6, or a seccomp filter).
 std::atomic<bool> openat2_missing{false};
 
+// Whether the process's umask keeps read bits from a new file's mode, so
+// that a temp file needs an fchmod to be 0444. Read once, from
+// /proc/self/status (the umask cannot be read without being set, which
+// would race with other threads); unknown counts as yes.
+bool UmaskHidesReadBits() {
+  static const bool hides = [] {
+    FILE* f = std::fopen("/proc/self/status", "re");
+    if (f == nullptr) return true;
+    char line[256];
+    unsigned mask = 07777;
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+      if (std::sscanf(line, "Umask: %o", &mask) == 1) break;
+    }
+    std::fclose(f);
+    return (mask & 0444) != 0;
+  }();
+  return hides;
+}
+
 int OpenNoFollow(int dir_fd, const char* name, int flags) {
   int fd;
   do {
@@ -203,7 +222,7 @@ Result<TempFile> TempFile::Create(int dir_fd) {
     }
   }
   // The umask must not decide an object's mode.
-  if (::fchmod(temp.fd_.get(), 0444) != 0) {
+  if (UmaskHidesReadBits() && ::fchmod(temp.fd_.get(), 0444) != 0) {
     return ErrnoStatus("store: chmod temp file");
   }
   return temp;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // StoreWriter: adds objects and trees in batches (temp files, one syncfs per
-// batch, then links). Thread-safe: Add* from many threads; a flush holds mu_.
+// batch, then links). Thread-safe: Add* from many threads, while a flusher
+// thread makes the previous batch durable and names it.
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -12,9 +13,12 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -101,8 +105,8 @@ void Touch(int dir_fd, const std::string& name) {
 }
 
 struct StoreWriter::Impl {
-  explicit Impl(std::shared_ptr<Store> s)
-      : store(std::move(s)), max_pending_fds(MaxPendingFds()) {
+  Impl(std::shared_ptr<Store> s, Durability d)
+      : store(std::move(s)), durability(d), max_pending_fds(MaxPendingFds()) {
     // Shared for the writer's whole life: gc sweeps only when no writer is
     // between "object present" and "image tagged" (docs/DESIGN.md).
     Result<StoreLock> locked = StoreLock::Acquire(
@@ -114,8 +118,9 @@ struct StoreWriter::Impl {
     }
   }
   ~Impl() {
+    std::unique_lock lock(mu);
+    WaitForFlushLocked(lock);
     // Uncommitted temp files go before the directory fds they live in.
-    std::lock_guard lock(mu);
     pending.clear();
   }
 
@@ -125,11 +130,31 @@ struct StoreWriter::Impl {
   Status Add(const MerkleTree& expected, const Source& source);
   Result<Digest> AddStream(uint64_t size, const StreamReader& read,
                            const Digest* expected);
+  // Adds `object`, a temp file in objects/ holding the bytes `tree` was
+  // computed from, and the tree. With `probe`, first looks for the object
+  // and its tree (refreshing an existing object's time for gc); without,
+  // links and lets EEXIST say it was there.
+  Status AddHashed(TempFile object, const MerkleTree& tree, bool probe);
   Result<int> ObjectsDir();
   Status Push(std::vector<Pending> files, const Digest& digest);
-  Status FlushLocked();
+  // Durability::kUnsynced: names `files` now, trees first.
+  Status LinkNow(std::vector<Pending> files);
+  // Takes what is pending for a flush and marks a flush as running.
+  // REQUIRES: mu held, no flush running.
+  std::vector<Pending> TakeBatchLocked();
+  // Makes `batch` durable and names it, then marks the flush as done. A
+  // failure is also kept in `failed`.
+  Status FlushBatch(std::vector<Pending> batch);
+  // Waits for a running flush and joins its thread. REQUIRES: `lock` on mu.
+  void WaitForFlushLocked(std::unique_lock<std::mutex>& lock);
+  // FlushBatch's work: syncfs, then the links, trees first.
+  Status SyncAndLink(std::vector<Pending>& batch);
+  // Starts writing `fd`'s data to disk without waiting, so that the batch's
+  // syncfs finds less to do (kSynced only).
+  void StartWriteback(int fd) const;
 
   const std::shared_ptr<Store> store;
+  const Durability durability;
   const size_t max_pending_fds;
   StoreLock store_lock;  // released last, after every temp file is gone
 
@@ -139,7 +164,10 @@ struct StoreWriter::Impl {
   std::array<std::array<UniqueFd, 256>, 2> dirs;
   UniqueFd objects_dir;  // objects/ itself, for streams of unknown digest
 
-  std::mutex mu;  // protects the members below; a flush runs under it
+  std::mutex mu;                       // protects the members below
+  std::condition_variable flush_done;  // signalled when `flushing` clears
+  bool flushing = false;               // a batch is being flushed
+  std::thread flusher;  // the last background flush; joined before the next
   std::vector<Pending> pending;
   std::unordered_set<Digest, DigestHash> pending_digests;
   uint64_t pending_bytes = 0;
@@ -284,15 +312,26 @@ Result<Digest> StoreWriter::Impl::AddStream(uint64_t size,
                              "object " + Store::ObjectPath(*expected) +
                                  ": content hashes to " + digest.ToString());
   }
+  SEALFS_RETURN_IF_ERROR(AddHashed(std::move(object), tree, /*probe=*/true));
+  return digest;
+}
+
+Status StoreWriter::Impl::AddHashed(TempFile object, const MerkleTree& tree,
+                                    bool probe) {
+  const Digest& digest = tree.digest;
+  const uint64_t size = tree.data_size;
   {
     std::lock_guard lock(mu);
-    if (pending_digests.contains(digest)) return digest;
+    if (pending_digests.contains(digest)) return {};
   }
   const std::string leaf = LeafName(digest);
   SEALFS_ASSIGN_OR_RETURN(int object_dir, FanoutDir(false, digest));
-  SEALFS_ASSIGN_OR_RETURN(
-      bool have_object,
-      Exists(object_dir, leaf, size, "object " + Store::ObjectPath(digest)));
+  bool have_object = false;
+  if (probe) {
+    SEALFS_ASSIGN_OR_RETURN(
+        have_object,
+        Exists(object_dir, leaf, size, "object " + Store::ObjectPath(digest)));
+  }
   std::vector<Pending> files;
   if (have_object) Touch(object_dir, leaf);
   if (!have_object) {
@@ -303,8 +342,11 @@ Result<Digest> StoreWriter::Impl::AddStream(uint64_t size,
   if (TreeGeometry::For(size).tree_blocks > 0) {
     const std::string tree_what = "tree " + Store::TreePath(digest);
     SEALFS_ASSIGN_OR_RETURN(int tree_dir, FanoutDir(true, digest));
-    SEALFS_ASSIGN_OR_RETURN(
-        bool have_tree, Exists(tree_dir, leaf, tree.tree.size(), tree_what));
+    bool have_tree = false;
+    if (probe) {
+      SEALFS_ASSIGN_OR_RETURN(
+          have_tree, Exists(tree_dir, leaf, tree.tree.size(), tree_what));
+    }
     if (!have_tree) {
       SEALFS_ASSIGN_OR_RETURN(TempFile tree_file, TempFile::Create(tree_dir));
       Status wrote = PwriteFull(tree_file.fd(), tree.tree, 0);
@@ -313,40 +355,99 @@ Result<Digest> StoreWriter::Impl::AddStream(uint64_t size,
       files.push_back({std::move(tree_file), leaf, tree.tree.size(), false});
     }
   }
-  if (files.empty()) return digest;
-  SEALFS_RETURN_IF_ERROR(Push(std::move(files), digest));
-  return digest;
+  if (files.empty()) return {};
+  return Push(std::move(files), digest);
 }
 
 Status StoreWriter::Impl::Push(std::vector<Pending> files,
                                const Digest& digest) {
-  std::lock_guard lock(mu);
-  if (!failed.ok()) return failed;
-  for (Pending& file : files) {
-    pending_bytes += file.bytes;
-    if (file.file.fd() >= 0) ++pending_fds;
-    pending.push_back(std::move(file));
+  if (durability == Durability::kUnsynced) return LinkNow(std::move(files));
+  auto batch = std::make_shared<std::vector<Pending>>();
+  {
+    std::unique_lock lock(mu);
+    if (!failed.ok()) return failed;
+    for (Pending& file : files) {
+      pending_bytes += file.bytes;
+      if (file.file.fd() >= 0) ++pending_fds;
+      pending.push_back(std::move(file));
+    }
+    pending_digests.insert(digest);
+    // Half the descriptors, so the next batch fills while this one flushes.
+    const bool out_of_fds = pending_fds >= max_pending_fds;
+    if (!out_of_fds && pending_fds < max_pending_fds / 2 &&
+        pending_bytes < kBatchBytes) {
+      return {};
+    }
+    if (flushing) {
+      if (!out_of_fds) return {};  // the running flush took the last batch
+      WaitForFlushLocked(lock);
+      if (!failed.ok()) return failed;
+    } else if (flusher.joinable()) {
+      flusher.join();  // finished: `flushing` is clear
+    }
+    *batch = TakeBatchLocked();
+    try {
+      // The adders go on filling the next batch meanwhile.
+      flusher =
+          std::thread([this, batch] { (void)FlushBatch(std::move(*batch)); });
+      return {};
+    } catch (const std::system_error&) {
+      // No thread to be had: flush in line.
+    }
   }
-  pending_digests.insert(digest);
-  if (pending_bytes >= kBatchBytes || pending_fds >= max_pending_fds) {
-    return FlushLocked();
+  return FlushBatch(std::move(*batch));
+}
+
+void StoreWriter::Impl::StartWriteback(int fd) const {
+  if (durability != Durability::kSynced) return;
+  // Best effort: the batch's syncfs is what guarantees durability.
+  (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+Status StoreWriter::Impl::LinkNow(std::vector<Pending> files) {
+  // Trees first, for the reason Flush gives.
+  std::stable_partition(files.begin(), files.end(),
+                        [](const Pending& file) { return !file.is_object; });
+  for (Pending& file : files) {
+    SEALFS_ASSIGN_OR_RETURN(bool linked, file.file.Link(file.name));
+    if (linked && file.is_object) {
+      objects_written.fetch_add(1, std::memory_order_relaxed);
+      bytes_written.fetch_add(file.bytes, std::memory_order_relaxed);
+    }
   }
   return {};
 }
 
-Status StoreWriter::Impl::FlushLocked() {
-  if (!failed.ok()) return failed;
+std::vector<Pending> StoreWriter::Impl::TakeBatchLocked() {
   std::vector<Pending> batch = std::move(pending);
   pending.clear();
   pending_digests.clear();
   pending_bytes = 0;
   pending_fds = 0;
+  flushing = true;
+  return batch;
+}
+
+void StoreWriter::Impl::WaitForFlushLocked(std::unique_lock<std::mutex>& lock) {
+  flush_done.wait(lock, [this] { return !flushing; });
+  if (flusher.joinable()) flusher.join();
+}
+
+Status StoreWriter::Impl::FlushBatch(std::vector<Pending> batch) {
+  Status st = SyncAndLink(batch);
+  std::lock_guard lock(mu);
+  if (!st.ok() && failed.ok()) failed = st;
+  flushing = false;
+  flush_done.notify_all();
+  return st;
+}
+
+Status StoreWriter::Impl::SyncAndLink(std::vector<Pending>& batch) {
   if (batch.empty()) return {};
   // One syncfs makes the whole batch's data durable before any of it gets a
   // name, so a crash never leaves a partial object under a digest.
   if (::syncfs(store->dir_fd()) != 0) {
-    failed = ErrnoStatus("store " + store->path() + ": syncfs");
-    return failed;
+    return ErrnoStatus("store " + store->path() + ": syncfs");
   }
   // Trees are named before objects: a crash between the two links then
   // leaves at worst a tree without its object (garbage that gc removes and
@@ -357,8 +458,8 @@ Status StoreWriter::Impl::FlushLocked() {
   for (Pending& file : batch) {
     Result<bool> linked = file.file.Link(file.name);
     if (!linked.ok()) {
-      failed = linked.status().WithPrefix(store->path());
-      return failed;  // the rest of the batch is discarded with `batch`
+      // The rest of the batch is discarded with `batch`.
+      return linked.status().WithPrefix(store->path());
     }
     if (*linked && file.is_object) {
       objects_written.fetch_add(1, std::memory_order_relaxed);
@@ -368,8 +469,68 @@ Status StoreWriter::Impl::FlushLocked() {
   return {};
 }
 
-StoreWriter::StoreWriter(std::shared_ptr<Store> store)
-    : impl_(std::make_unique<Impl>(std::move(store))) {}
+StoreWriter::StoreWriter(std::shared_ptr<Store> store, Durability durability)
+    : impl_(std::make_unique<Impl>(std::move(store), durability)) {}
+
+struct StoreWriter::ObjectFile::Impl {
+  TempFile file;
+  uint64_t size = 0;
+};
+
+StoreWriter::ObjectFile::ObjectFile(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+StoreWriter::ObjectFile::~ObjectFile() = default;
+int StoreWriter::ObjectFile::fd() const { return impl_->file.fd(); }
+uint64_t StoreWriter::ObjectFile::size() const { return impl_->size; }
+
+Result<std::unique_ptr<StoreWriter::ObjectFile>> StoreWriter::CreateObjectFile(
+    uint64_t size) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->failed.ok()) return impl_->failed;
+  }
+  SEALFS_ASSIGN_OR_RETURN(int top, impl_->ObjectsDir());
+  auto file = std::make_unique<ObjectFile::Impl>();
+  SEALFS_ASSIGN_OR_RETURN(file->file, TempFile::Create(top));
+  if (::ftruncate(file->file.fd(), static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus("store " + impl_->store->path() + ": ftruncate");
+  }
+  file->size = size;
+  return std::unique_ptr<ObjectFile>(new ObjectFile(std::move(file)));
+}
+
+Status StoreWriter::AddObjectFile(std::unique_ptr<ObjectFile> file,
+                                  const Digest& expected) {
+  const std::string what = "object " + Store::ObjectPath(expected);
+  SEALFS_ASSIGN_OR_RETURN(MerkleTree tree, ComputeMerkleTree(file->fd()));
+  if (tree.digest != expected || tree.data_size != file->size()) {
+    return Status::FromErrno(
+        kErrDigest, what + ": content hashes to " + tree.digest.ToString());
+  }
+  impl_->StartWriteback(file->fd());
+  return impl_->AddHashed(std::move(file->impl_->file), tree,
+                          /*probe=*/false);
+}
+
+Status StoreWriter::AddFetched(std::span<const uint8_t> data,
+                               const Digest& expected) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->failed.ok()) return impl_->failed;
+  }
+  const std::string what = "object " + Store::ObjectPath(expected);
+  MerkleTree tree = ComputeMerkleTree(data);
+  if (tree.digest != expected) {
+    return Status::FromErrno(
+        kErrDigest, what + ": content hashes to " + tree.digest.ToString());
+  }
+  SEALFS_ASSIGN_OR_RETURN(int object_dir, impl_->FanoutDir(false, expected));
+  SEALFS_ASSIGN_OR_RETURN(TempFile object, TempFile::Create(object_dir));
+  Status wrote = PwriteFull(object.fd(), data, 0);
+  if (!wrote.ok()) return wrote.WithPrefix(what);
+  impl_->StartWriteback(object.fd());
+  return impl_->AddHashed(std::move(object), tree, /*probe=*/false);
+}
 
 StoreWriter::~StoreWriter() = default;
 
@@ -437,8 +598,14 @@ Result<Digest> StoreWriter::AddFromStream(uint64_t size,
 }
 
 Status StoreWriter::Commit() {
-  std::lock_guard lock(impl_->mu);
-  SEALFS_RETURN_IF_ERROR(impl_->FlushLocked());
+  std::vector<Pending> batch;
+  {
+    std::unique_lock lock(impl_->mu);
+    impl_->WaitForFlushLocked(lock);
+    if (!impl_->failed.ok()) return impl_->failed;
+    batch = impl_->TakeBatchLocked();
+  }
+  SEALFS_RETURN_IF_ERROR(impl_->FlushBatch(std::move(batch)));
   // Makes the links durable, and also objects another builder linked that
   // our Add* found present.
   if (::syncfs(impl_->store->dir_fd()) != 0) {

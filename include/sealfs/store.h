@@ -46,6 +46,9 @@ class Store {
 
   bool HasObject(const Digest& digest) const;
 
+  // Makes everything written to the store's filesystem durable (syncfs).
+  Status Sync() const;
+
   // Returns a reader for the tree of the object (`data_size` bytes) suitable
   // for a BlockVerifier. If the tree file is missing, the tree is rebuilt from
   // the object (`object_fd`), checked against `digest` (kErrDigest on a
@@ -63,17 +66,32 @@ class Store {
   Mode mode_;
 };
 
+// How a StoreWriter gives new objects their names.
+enum class Durability {
+  // In batches: one syncfs, then the links, so an object is visible under
+  // its name only once its bytes are durable (builds, pulls).
+  kSynced,
+  // At once, without waiting for the disk: for an object a reader is
+  // waiting for (the mount's lazy fetch). A crash can then leave a torn
+  // object under its name; readers verify every block, so it fails its
+  // check rather than being served (docs/DESIGN.md#lazy-fetch). The owner
+  // calls Store::Sync() now and then to bound what a crash can tear.
+  kUnsynced,
+};
+
 // Adds objects to a store during one build. Each Add re-hashes the bytes it
 // writes and refuses them (kErrDigest) unless they match the expected digest,
 // so a source file that changes under us never lands under a wrong name.
-// New objects are written to unnamed temporary files and made visible in
-// batches: one syncfs per batch, then linkat() into place, so an object is
-// visible under its name only when it is complete, correct and durable, and a
-// crash leaves no partial object behind. An existing object is never
-// rewritten (EEXIST on link is success), so concurrent builders are safe.
+// New objects are written to unnamed temporary files and made visible as
+// `durability` says: by default in batches, one syncfs per batch, then
+// linkat() into place, so an object is visible under its name only when it
+// is complete, correct and durable, and a crash leaves no partial object
+// behind. An existing object is never rewritten (EEXIST on link is
+// success), so concurrent builders are safe.
 class StoreWriter {
  public:
-  explicit StoreWriter(std::shared_ptr<Store> store);
+  explicit StoreWriter(std::shared_ptr<Store> store,
+                       Durability durability = Durability::kSynced);
   ~StoreWriter();  // discards what was not committed
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -95,6 +113,37 @@ class StoreWriter {
   // (kErrDigest) and never gets a name. Returns the content's digest.
   Result<Digest> AddFromStream(uint64_t size, const StreamReader& read,
                                const Digest* expected = nullptr);
+
+  // Adds `data`, fetched because object `expected` was missing: hashed,
+  // refused (kErrDigest) unless it is that object, written and added
+  // without first probing the store for it (a concurrent writer's copy is
+  // the same content, and wins).
+  Status AddFetched(std::span<const uint8_t> data, const Digest& expected);
+
+  // An object's bytes written in place, in any order (a download streamed
+  // into the store): a temp file among the objects, of the object's size,
+  // sparse until written, never visible under a name until AddObjectFile
+  // has checked it. Destroying it discards the file.
+  class ObjectFile {
+   public:
+    ~ObjectFile();
+    ObjectFile(const ObjectFile&) = delete;
+    ObjectFile& operator=(const ObjectFile&) = delete;
+    int fd() const;  // read-write: pwrite the pieces, pread them back
+    uint64_t size() const;
+
+   private:
+    friend class StoreWriter;
+    struct Impl;
+    explicit ObjectFile(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+  };
+  Result<std::unique_ptr<ObjectFile>> CreateObjectFile(uint64_t size);
+  // Hashes `file` and adds it as object `expected` if that is what it holds
+  // (as AddFetched: no probe); kErrDigest otherwise, and nothing gets a
+  // name.
+  Status AddObjectFile(std::unique_ptr<ObjectFile> file,
+                       const Digest& expected);
 
   // Makes every added object durable and visible. After OK, every digest
   // passed to Add* is in the store.
