@@ -16,6 +16,7 @@ packages=(
   fsverity attr rsync busybox-static diffutils findutils util-linux
   tar gzip zstd libcap2-bin
   strace  # kills a build at an exact system call (crash-safety test)
+  nginx   # a real HTTP server for pull and lazy-mount tests
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )

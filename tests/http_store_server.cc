@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -15,13 +16,24 @@ namespace sealfs::testing {
 
 std::string HttpStoreServer::Start(const std::string& root,
                                    const std::string& mode,
-                                   const std::string& log, int port) {
+                                   const std::string& log, int port,
+                                   const std::vector<std::string>& extra) {
   Stop();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
   const std::string script =
       std::string(SEALFS_SOURCE_DIR) + "/tests/tools/http_store_server.py";
-  const std::string port_arg = std::to_string(port);
+  std::vector<std::string> args = {
+      "python3", script, "--root", root,
+      "--mode",  mode,   "--port", std::to_string(port)};
+  if (!log.empty()) {
+    args.push_back("--log");
+    args.push_back(log);
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -30,15 +42,7 @@ std::string HttpStoreServer::Start(const std::string& root,
   }
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
-    if (log.empty()) {
-      execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
-             "--mode", mode.c_str(), "--port", port_arg.c_str(),
-             static_cast<char*>(nullptr));
-    } else {
-      execlp("python3", "python3", script.c_str(), "--root", root.c_str(),
-             "--mode", mode.c_str(), "--port", port_arg.c_str(), "--log",
-             log.c_str(), static_cast<char*>(nullptr));
-    }
+    execvp("python3", argv.data());
     _exit(127);
   }
   close(fds[1]);
@@ -67,6 +71,27 @@ void HttpStoreServer::Stop() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+int MaxConcurrentRequests(const std::string& log) {
+  std::ifstream in(log);
+  std::string line;
+  std::vector<std::pair<double, int>> events;  // (time, +1 start / -1 end)
+  while (std::getline(in, line)) {
+    const size_t end_at = line.rfind(' ');
+    const size_t start_at = line.rfind(' ', end_at - 1);
+    if (end_at == std::string::npos || start_at == std::string::npos) continue;
+    events.emplace_back(std::stod(line.substr(start_at + 1)), 1);
+    events.emplace_back(std::stod(line.substr(end_at + 1)), -1);
+  }
+  std::sort(events.begin(), events.end());  // an end before a start at a tie
+  int now = 0;
+  int most = 0;
+  for (const auto& [t, delta] : events) {
+    now += delta;
+    most = std::max(most, now);
+  }
+  return most;
 }
 
 int CountLogLines(const std::string& log, const std::string& needle) {

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace sealfs::testing {
 
@@ -19,13 +20,15 @@ class HttpStoreServer {
   HttpStoreServer(const HttpStoreServer&) = delete;
   HttpStoreServer& operator=(const HttpStoreServer&) = delete;
 
-  // Serves `root` in `mode` (normal, corrupt, truncated, wrong-length,
-  // stall, 404, 500, slow) on 127.0.0.1, on `port` (0: chosen by the
-  // kernel; a server restarted on its old port looks to clients like one
-  // that came back), logging each request to `log` if not empty. Returns an
-  // empty string once it listens, else why it could not start.
+  // Serves `root` in `mode` (see MODES in http_store_server.py) on
+  // 127.0.0.1, on `port` (0: chosen by the kernel; a server restarted on
+  // its old port looks to clients like one that came back), logging each
+  // request to `log` if not empty, with `extra` arguments (--delay S,
+  // --corrupt-at N). Returns an empty string once it listens, else why it
+  // could not start.
   std::string Start(const std::string& root, const std::string& mode,
-                    const std::string& log = "", int port = 0);
+                    const std::string& log = "", int port = 0,
+                    const std::vector<std::string>& extra = {});
   // Kills the server (SIGKILL) and reaps it. Idempotent.
   void Stop();
 
@@ -42,6 +45,10 @@ class HttpStoreServer {
 
 // Lines of `log` (a server's request log) that contain `needle`.
 int CountLogLines(const std::string& log, const std::string& needle);
+
+// The most requests that were in progress at once, from the start and end
+// times of each line of `log`.
+int MaxConcurrentRequests(const std::string& log);
 
 }  // namespace sealfs::testing
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fs/core/store_io.h"
+#include "fs/core/trust.h"
 #include "fs/remote/object_source.h"
 #include "fs/remote/pull.h"
 #include "fs/util/io.h"
@@ -35,7 +36,9 @@ void PrintHelp() {
       "SOURCE: another store directory or an http(s):// URL serving a\n"
       "store's layout. Each object is verified against the digest in the\n"
       "manifest before it becomes visible; nothing else from SOURCE is\n"
-      "trusted. IMAGE is a local image file; TAG is fetched from\n"
+      "trusted. Without --pubkey, --keyring or --digest the image itself is\n"
+      "only checked for being well formed, not for who made it. IMAGE is a "
+      "local image file; TAG is fetched from\n"
       "SOURCE/images/TAG, validated, and written to STORE/images/TAG once\n"
       "all its objects are in. Re-running an interrupted pull fetches only\n"
       "what is still missing.\n"
@@ -44,7 +47,15 @@ void PrintHelp() {
       "  --from SOURCE      store directory or http:// / https:// URL\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
       "                     created if missing)\n"
-      "  --jobs N           parallel transfers, 1..64 (default 4)\n"
+      "  --pubkey FILE      trust images signed by this Ed25519 public key\n"
+      "                     (may repeat); with it, --keyring or --digest, an\n"
+      "                     image that is not trusted is refused before any\n"
+      "                     object is fetched\n"
+      "  --keyring DIR      trust every *.pub key in DIR\n"
+      "  --digest sha256:HEX  accept only the image with this identity\n"
+      "  --jobs N           connections to an HTTP source, 1..64 (default 8;\n"
+      "                     each carries many transfers in turn, or at once\n"
+      "                     over HTTP/2)\n"
       "  --verify           re-hash objects already in the store; quarantine\n"
       "                     and re-fetch corrupt ones (repairs a store)\n"
       "  --timeout SECONDS  connect and stall time-out per transfer\n"
@@ -54,7 +65,8 @@ void PrintHelp() {
       "  -h, --help         show this help\n"
       "\n"
       "Exit status: 0 every object is in the store, 1 some object failed\n"
-      "(each listed on stderr), 2 usage error or the pull could not start.\n",
+      "(each listed on stderr) or the image is not trusted, 2 usage error or\n"
+      "the pull could not start.\n",
       kDefaultStore);
 }
 
@@ -98,7 +110,17 @@ Status WriteImage(const Store& store, const std::string& name,
 }  // namespace
 
 int CmdPull(int argc, char** argv) {
-  enum { kFrom = 256, kStore, kJobs, kVerify, kTimeout, kJson };
+  enum {
+    kFrom = 256,
+    kStore,
+    kJobs,
+    kVerify,
+    kTimeout,
+    kJson,
+    kPubkey,
+    kKeyring,
+    kDigest
+  };
   static const option kOptions[] = {
       {"from", required_argument, nullptr, kFrom},
       {"store", required_argument, nullptr, kStore},
@@ -106,6 +128,9 @@ int CmdPull(int argc, char** argv) {
       {"verify", no_argument, nullptr, kVerify},
       {"timeout", required_argument, nullptr, kTimeout},
       {"json", no_argument, nullptr, kJson},
+      {"pubkey", required_argument, nullptr, kPubkey},
+      {"keyring", required_argument, nullptr, kKeyring},
+      {"digest", required_argument, nullptr, kDigest},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -115,7 +140,9 @@ int CmdPull(int argc, char** argv) {
   options.format_record = [](const store::QuarantineRecord& r) {
     return QuarantineRecordJson(r, "sealfs pull --verify");
   };
-  remote::FetchLimits limits;
+  remote::SourceOptions source_options;
+  TrustPolicy trust;
+  trust.how_to_trust = "--pubkey, --keyring or --digest";
   bool json = false;
   unsigned long value = 0;
 
@@ -134,7 +161,7 @@ int CmdPull(int argc, char** argv) {
         if (!ParseUint(optarg, 1, 64, &value)) {
           return UsageError(kCmd, "--jobs needs a number from 1 to 64");
         }
-        options.jobs = static_cast<unsigned>(value);
+        source_options.connections = static_cast<unsigned>(value);
         break;
       case kVerify:
         options.verify = true;
@@ -143,12 +170,26 @@ int CmdPull(int argc, char** argv) {
         if (!ParseUint(optarg, 1, 3600, &value)) {
           return UsageError(kCmd, "--timeout needs seconds from 1 to 3600");
         }
-        limits.connect_timeout_s = static_cast<unsigned>(value);
-        limits.stall_timeout_s = static_cast<unsigned>(value);
+        source_options.limits.connect_timeout_s = static_cast<unsigned>(value);
+        source_options.limits.stall_timeout_s = static_cast<unsigned>(value);
         break;
       case kJson:
         json = true;
         break;
+      case kPubkey:
+        trust.pubkeys.emplace_back(optarg);
+        break;
+      case kKeyring:
+        trust.keyring = optarg;
+        break;
+      case kDigest: {
+        Result<Digest> d = Digest::Parse(optarg);
+        if (!d.ok()) {
+          return UsageError(kCmd, "--digest needs sha256:<64 hex>");
+        }
+        trust.digest = *d;
+        break;
+      }
       case 'h':
         PrintHelp();
         return kExitOk;
@@ -161,9 +202,10 @@ int CmdPull(int argc, char** argv) {
   if (argc - optind != 1) return UsageError(kCmd, "expected one IMAGE or TAG");
   const std::string target = argv[optind];
 
-  Result<std::unique_ptr<remote::ObjectSource>> source =
-      remote::OpenObjectSource(from, limits);
-  if (!source.ok()) return CannotStart(source.status().WithPrefix("source"));
+  Result<std::unique_ptr<remote::ObjectSource>> opened =
+      remote::OpenObjectSource(from, source_options);
+  if (!opened.ok()) return CannotStart(opened.status().WithPrefix("source"));
+  std::shared_ptr<remote::ObjectSource> source = std::move(*opened);
 
   // A path that exists is an image file; otherwise a tag at the source.
   struct stat st;
@@ -176,7 +218,7 @@ int CmdPull(int argc, char** argv) {
     image_bytes = std::move(*bytes);
   } else if (remote::IsValidImageName(target)) {
     tag = target;
-    Result<std::vector<uint8_t>> bytes = (*source)->ReadImage(tag);
+    Result<std::vector<uint8_t>> bytes = source->ReadImage(tag);
     if (!bytes.ok()) return CannotStart(bytes.status());
     image_bytes = std::move(*bytes);
   } else {
@@ -184,13 +226,25 @@ int CmdPull(int argc, char** argv) {
                                 "' is neither an image file nor a tag name "
                                 "([A-Za-z0-9._-], not starting with '.')");
   }
-  // Validated before anything is fetched: a hostile image never gets to
-  // name objects. (Signatures are the mount's business, not pull's.)
+  // Validated, and trusted if asked, before anything is fetched: a hostile
+  // image never gets to name objects.
+  const std::string label = tag.empty() ? target : "image " + tag;
   Result<std::shared_ptr<const Manifest>> manifest =
       Manifest::FromBytes(image_bytes);
-  if (!manifest.ok()) {
-    return CannotStart(
-        manifest.status().WithPrefix(tag.empty() ? target : "image " + tag));
+  if (!manifest.ok()) return CannotStart(manifest.status().WithPrefix(label));
+  if (trust.any()) {
+    std::string unused;
+    Status trusted =
+        CheckTrust(**manifest, label, trust, LoadTrustedKeys(trust), &unused);
+    if (!trusted.ok()) {
+      // Refusals are whole sentences; a key file that cannot be read is not.
+      const bool refused =
+          trusted.err() == EKEYREJECTED || trusted.err() == ENODATA;
+      std::fprintf(
+          stderr, "sealfs %s: %s\n", kCmd,
+          refused ? trusted.context().c_str() : trusted.ToString().c_str());
+      return kExitFailure;
+    }
   }
   Result<std::vector<remote::PullItem>> items = remote::ObjectsOf(**manifest);
   if (!items.ok()) return CannotStart(items.status());
@@ -203,7 +257,7 @@ int CmdPull(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   Result<remote::PullReport> report = [&] {
     Progress progress("pull", total_bytes, Progress::Unit::kBytes);
-    return remote::PullObjects(**source, *store, *items, options, &progress);
+    return remote::PullObjects(source, *store, *items, options, &progress);
   }();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

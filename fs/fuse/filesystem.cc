@@ -15,7 +15,9 @@
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/lazy_tree.h"
 #include "fs/fuse/log.h"
-#include "fs/remote/lazy_fetcher.h"
+#include "fs/remote/access_list.h"
+#include "fs/remote/background_fetch.h"
+#include "fs/remote/object_fetcher.h"
 #include "fs/util/io.h"
 
 namespace sealfs::fuse {
@@ -58,6 +60,37 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
       label_(std::move(label)),
       paths_(manifest_),
       prefetch_(store_) {}
+
+void Filesystem::set_fetcher(
+    std::shared_ptr<remote::ObjectFetcher> fetcher,
+    std::unique_ptr<remote::BackgroundFetch> background) {
+  fetcher_ = std::move(fetcher);
+  background_ = std::move(background);
+}
+
+void Filesystem::set_recorder(UniqueFd fd) {
+  std::lock_guard lock(record_mu_);
+  record_fd_ = std::move(fd);
+  recorded_.assign(static_cast<size_t>(manifest_->inode_count()) + 1, false);
+}
+
+void Filesystem::StartBackgroundWork() {
+  if (background_ != nullptr && !background_->Start()) {
+    Log(LOG_WARNING, label_ +
+                         ": no thread for the background fetch; "
+                         "objects arrive as they are read");
+  }
+}
+
+void Filesystem::Record(uint64_t ino) {
+  std::lock_guard lock(record_mu_);
+  if (!record_fd_.valid() || ino >= recorded_.size() || recorded_[ino]) return;
+  recorded_[ino] = true;
+  const std::string line = remote::FormatAccessLine(paths_.PathOf(ino));
+  // O_APPEND: one write per line. A failure costs only the list.
+  (void)WriteFull(record_fd_.get(),
+                  {reinterpret_cast<const uint8_t*>(line.data()), line.size()});
+}
 
 struct stat Filesystem::StatFor(const Inode& inode) const {
   struct stat st {};
@@ -188,33 +221,56 @@ void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
                    digest.ToString() + ": " + what);
 }
 
-Result<UniqueFd> Filesystem::OpenOrFetch(const Digest& digest, uint64_t ino,
-                                         uint64_t size) {
-  Result<UniqueFd> fd = store_->OpenObject(digest);
-  if (!fd.ok() && fd.status().err() == ENOENT && fetcher_ != nullptr) {
-    // Verified and stored atomically by the fetcher, then opened like any
-    // other object. Bounded by remote_timeout; a failure is not remembered,
-    // so the next open tries again.
-    Status fetched = fetcher_->Fetch(digest, size);
-    if (!fetched.ok()) {
-      Stats::Add(stats_.missing_objects);
-      Log(LOG_ERR, label_ + ": " + paths_.PathOf(ino) +
-                       ": fetching missing object: " + fetched.ToString());
-      return Status::FromErrno(EIO, "fetch object " + digest.ToString());
+Status Filesystem::FetchFailed(const Digest& digest, uint64_t ino,
+                               const Status& why) {
+  Stats::Add(stats_.missing_objects);
+  Log(LOG_ERR, label_ + ": " + paths_.PathOf(ino) +
+                   ": fetching missing object: " + why.ToString());
+  return Status::FromErrno(EIO, "fetch object " + digest.ToString());
+}
+
+Status Filesystem::FetchMissing(OpenObject& obj, uint64_t ino) {
+  // Verified and stored atomically by the fetcher, then opened like any
+  // other object. Bounded by remote_timeout; a failure is not remembered,
+  // so the next open tries again.
+  const remote::PullItem item{obj.digest, obj.size};
+  if (obj.size > remote::kRangeReadMinBytes) {
+    // Readable by range at once; whole in the background.
+    Result<std::shared_ptr<remote::PartialObject>> partial =
+        fetcher_->OpenPartial(item);
+    if (!partial.ok()) return FetchFailed(obj.digest, ino, partial.status());
+    if (*partial != nullptr) {
+      SEALFS_ASSIGN_OR_RETURN(obj.fd, (*partial)->Dup());
+      obj.partial = std::move(*partial);
+      return {};
     }
-    fd = store_->OpenObject(digest);
+  } else if (Status st = fetcher_->Fetch(item, remote::Priority::kUrgent);
+             !st.ok()) {
+    return FetchFailed(obj.digest, ino, st);
   }
-  if (!fd.ok()) {
-    if (fd.status().err() == ENOENT) {
-      Stats::Add(stats_.missing_objects);
-      ReportObject(digest, ino, "missing from the store");
-    } else {
-      Stats::Add(stats_.bad_objects);
-      ReportObject(digest, ino, "cannot open: " + fd.status().ToString());
-    }
-    return Status::FromErrno(EIO, "open object " + digest.ToString());
+  SEALFS_ASSIGN_OR_RETURN(obj.fd, store_->OpenObject(obj.digest));
+  return {};
+}
+
+Status Filesystem::OpenObjectFile(OpenObject& obj, uint64_t ino) {
+  Result<UniqueFd> fd = store_->OpenObject(obj.digest);
+  if (fd.ok()) {
+    obj.fd = std::move(*fd);
+    return {};
   }
-  return fd;
+  Status st = fd.status();
+  if (st.err() == ENOENT && fetcher_ != nullptr) {
+    st = FetchMissing(obj, ino);
+    if (st.ok() || st.err() == EIO) return st;
+  }
+  if (st.err() == ENOENT) {
+    Stats::Add(stats_.missing_objects);
+    ReportObject(obj.digest, ino, "missing from the store");
+  } else {
+    Stats::Add(stats_.bad_objects);
+    ReportObject(obj.digest, ino, "cannot open: " + st.ToString());
+  }
+  return Status::FromErrno(EIO, "open object " + obj.digest.ToString());
 }
 
 Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
@@ -224,7 +280,7 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
   obj->digest = digest;
   obj->ino = ino;
   obj->size = inode.size;
-  SEALFS_ASSIGN_OR_RETURN(obj->fd, OpenOrFetch(digest, ino, inode.size));
+  SEALFS_RETURN_IF_ERROR(OpenObjectFile(*obj, ino));
   struct stat st {};
   if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
   std::call_once(readahead_once_, [&] {
@@ -237,6 +293,13 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
                  "size " + std::to_string(st.st_size) + " != recorded " +
                      std::to_string(inode.size));
     return Status::Corrupt("object " + digest.ToString() + ": wrong size");
+  }
+  if (obj->partial != nullptr) {
+    // Its tree came from the remote: the verifier checks each block of it
+    // against the digest before use.
+    obj->verifier = std::make_unique<BlockVerifier>(digest, inode.size,
+                                                    obj->partial->TreeReader());
+    return obj;
   }
   if (inode.size <= kWholeObjectBytes) {
     // Verified whole at its first read; the tree is needed only to find
@@ -266,6 +329,7 @@ Result<uint64_t> Filesystem::Open(uint64_t ino, int flags) {
   }
   if (S_ISDIR(inode.mode)) return Status::FromErrno(EISDIR, "open");
   if (!S_ISREG(inode.mode)) return Status::FromErrno(EINVAL, "open");
+  Record(ino);
   if (inode.is_inline()) {
     Stats::Add(stats_.opens);
     return uint64_t{0};
@@ -310,6 +374,17 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
                       ? obj->size
                       : std::min<uint64_t>(obj->size, (last + 1) * kBlockSize);
   size_t len = stop - start;
+  if (obj->partial != nullptr && !obj->partial->whole()) {
+    Status fetched = obj->partial->Ensure(first, last);
+    if (!fetched.ok()) {
+      Stats::Add(stats_.verify_failures, fetched.err() == kErrDigest ? 1 : 0);
+      Log(LOG_ERR, label_ + ": " + paths_.PathOf(ino) + ": fetching blocks " +
+                       std::to_string(first) + "-" + std::to_string(last) +
+                       ": " + fetched.ToString());
+      return Status::FromErrno(EIO,
+                               "fetch blocks of " + obj->digest.ToString());
+    }
+  }
   uint8_t* buf = buffer.Reserve(len);
   // One pread for the whole aligned range; nothing of it leaves this
   // function before every block in it has been verified.
@@ -396,6 +471,15 @@ Status Filesystem::Access(uint64_t ino, int mask) {
 
 void Filesystem::FillStats(StatsRecord* rec) {
   stats_.open_objects.store(open_.size(), std::memory_order_relaxed);
+  if (fetcher_ != nullptr) {
+    stats_.remote_objects.store(fetcher_->transfers(),
+                                std::memory_order_relaxed);
+    stats_.remote_bytes.store(fetcher_->bytes_fetched(),
+                              std::memory_order_relaxed);
+  }
+  if (background_ != nullptr) {
+    stats_.prefetch_left.store(background_->left(), std::memory_order_relaxed);
+  }
   *rec = StatsRecord{};
   rec->magic = kStatsMagic;
   rec->version = kStatsVersion;

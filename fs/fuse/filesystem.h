@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fuse_lowlevel.h>
 
@@ -30,7 +31,8 @@
 #include "sealfs/store.h"
 
 namespace sealfs::remote {
-class LazyFetcher;
+class BackgroundFetch;
+class ObjectFetcher;
 }  // namespace sealfs::remote
 
 namespace sealfs::fuse {
@@ -86,11 +88,17 @@ class Filesystem {
   // The max_read= option (0 if not given), which INIT must repeat.
   void set_max_read(unsigned bytes) { max_read_ = bytes; }
   unsigned max_read() const { return max_read_; }
-  // Fetch objects missing from the store on first open (remote=). Call
-  // before serving.
-  void set_fetcher(std::shared_ptr<remote::LazyFetcher> fetcher) {
-    fetcher_ = std::move(fetcher);
-  }
+  // Fetch objects missing from the store when they are read (remote=),
+  // and, once serving, the rest in the background (prefetch=). Call before
+  // serving.
+  void set_fetcher(std::shared_ptr<remote::ObjectFetcher> fetcher,
+                   std::unique_ptr<remote::BackgroundFetch> background);
+  // Appends each regular file's path to `fd` when it is first opened
+  // (record=). Call before serving.
+  void set_recorder(UniqueFd fd);
+  // Starts what runs beside the requests (the background fetch). Call once
+  // the mount is ready.
+  void StartBackgroundWork();
   // Set at INIT when the kernel can do without opendir: directories are
   // stateless here, so answering ENOSYS once saves an OPENDIR and a
   // RELEASEDIR round trip per directory opened (the kernel then caches
@@ -109,10 +117,15 @@ class Filesystem {
   struct stat StatFor(const Inode& inode) const;
   // Queues a listed regular file's object for prefetching.
   void MaybePrefetch(uint64_t ino, const Inode& inode);
-  // Opens the object, fetching it first when it is missing and a fetcher
-  // is set. EIO (reported) when it is missing and cannot be fetched.
-  Result<UniqueFd> OpenOrFetch(const Digest& digest, uint64_t ino,
-                               uint64_t size);
+  // Sets obj.fd to the object's file, fetching it first when it is missing
+  // and a fetcher is set (a large one only begins to arrive: obj.partial).
+  // EIO (reported) when it is missing and cannot be fetched, or unusable.
+  Status OpenObjectFile(OpenObject& obj, uint64_t ino);
+  Status FetchMissing(OpenObject& obj, uint64_t ino);
+  // Counts and logs a failed fetch; returns the EIO for the reader.
+  Status FetchFailed(const Digest& digest, uint64_t ino, const Status& why);
+  // Appends the path of `ino` to the record= file on its first open.
+  void Record(uint64_t ino);
   // Logs `what` about object `digest` unless already reported.
   void ReportObject(const Digest& digest, uint64_t ino,
                     const std::string& what);
@@ -124,7 +137,12 @@ class Filesystem {
   Stats stats_;
   OpenObjectTable open_;
   Prefetcher prefetch_;
-  std::shared_ptr<remote::LazyFetcher> fetcher_;  // null: no remote=
+  std::shared_ptr<remote::ObjectFetcher> fetcher_;  // null: no remote=
+  // Declared after fetcher_, so it stops first.
+  std::unique_ptr<remote::BackgroundFetch> background_;
+  UniqueFd record_fd_;  // record=; -1: not recording
+  std::mutex record_mu_;
+  std::vector<bool> recorded_;  // by inode; guarded by record_mu_
   int64_t mounted_at_sec_ = 0;
   unsigned max_read_ = 0;
   std::atomic<bool> opendir_optional_{false};

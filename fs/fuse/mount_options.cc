@@ -97,6 +97,19 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
   } else if (key == "remote") {
     SEALFS_RETURN_IF_ERROR(need_value());
     out->remote.assign(value);
+  } else if (key == "prefetch") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    if (value == "all") {
+      out->prefetch = MountOptions::Prefetch::kAll;
+    } else if (value == "none") {
+      out->prefetch = MountOptions::Prefetch::kNone;
+    } else {
+      out->prefetch = MountOptions::Prefetch::kList;
+      out->prefetch_list.assign(value);
+    }
+  } else if (key == "record") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->record.assign(value);
   } else if (key == "remote_timeout") {
     SEALFS_RETURN_IF_ERROR(need_value());
     if (!ParseBounded(value, 1, 3600, &out->remote_timeout_s)) {
@@ -138,6 +151,11 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
 }
 
 }  // namespace
+
+unsigned DefaultThreads(const MountOptions& options) {
+  if (options.threads != 0) return options.threads;
+  return options.remote.empty() ? 4 : 16;
+}
 
 Status ParseMountOptions(std::string_view text, MountOptions* out) {
   size_t start = 0;

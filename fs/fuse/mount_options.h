@@ -21,7 +21,7 @@ struct MountOptions {
   std::string keyring;               // directory of trusted *.pub files
   std::optional<Digest> digest;      // pinned image identity
   std::optional<bool> allow_other;   // unset: on when run as root
-  unsigned threads = 4;              // max worker threads
+  unsigned threads = 0;              // max worker threads; 0: default
   bool insecure = false;             // mount even if not trusted
   std::string user;                  // switch to this user after mounting
   bool debug = false;                // libfuse request tracing (foreground)
@@ -29,10 +29,21 @@ struct MountOptions {
   // directory or an http(s):// URL); empty: never fetch.
   std::string remote;
   unsigned remote_timeout_s = 5;  // connect/stall time-out of one fetch
-  unsigned max_read = 0;          // largest read request; 0: not given
+  // What a lazy mount fetches in the background (remote= only): every
+  // object of the image (kAll, the default), nothing (kNone), or the files
+  // a list names, in its order, then the rest (kList, prefetch_list).
+  enum class Prefetch { kAll, kNone, kList };
+  Prefetch prefetch = Prefetch::kAll;
+  std::string prefetch_list;  // prefetch=FILE
+  std::string record;         // record=FILE: write the access order there
+  unsigned max_read = 0;      // largest read request; 0: not given
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };
+
+// Worker threads when threads= is not given: 4; with remote=, 16, so that
+// many readers waiting for the network do not queue behind each other.
+unsigned DefaultThreads(const MountOptions& options);
 
 // Parses one comma-separated option string (one -o argument) into `out`,
 // accumulating with earlier ones. EINVAL naming the option for an unknown

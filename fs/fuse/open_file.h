@@ -14,6 +14,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "fs/remote/partial_object.h"
 #include "sealfs/digest.h"
 #include "sealfs/status.h"
 #include "sealfs/unique_fd.h"
@@ -26,6 +27,9 @@ struct OpenObject {
   uint64_t size = 0;  // bytes; equals the object's size (checked at open)
   UniqueFd fd;
   std::unique_ptr<BlockVerifier> verifier;
+  // Set while the object is still arriving from the remote: reads first
+  // make their blocks present (remote::PartialObject::Ensure).
+  std::shared_ptr<remote::PartialObject> partial;
   int refs = 0;  // guarded by the table's mutex
   // End of the object range already handed to posix_fadvise(WILLNEED) by
   // sequential reads; a hint only, so relaxed ordering suffices.

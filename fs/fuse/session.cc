@@ -22,15 +22,17 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/core/trust.h"
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/log.h"
 #include "fs/fuse/mountinfo.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/privileges.h"
-#include "fs/fuse/trust.h"
 #include "fs/fuse/watchdog.h"
-#include "fs/remote/lazy_fetcher.h"
+#include "fs/remote/access_list.h"
+#include "fs/remote/background_fetch.h"
+#include "fs/remote/object_fetcher.h"
 #include "fs/remote/object_source.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
@@ -238,11 +240,12 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     *ready_fd = -1;
   }
   Log(LOG_INFO, "serving " + req.image + " (" + "on " + req.mountpoint + ")");
+  fs.StartBackgroundWork();
 
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   if (cfg == nullptr) return Status::FromErrno(ENOMEM, "loop config");
-  fuse_loop_cfg_set_max_threads(cfg, req.options.threads);
-  fuse_loop_cfg_set_idle_threads(cfg, req.options.threads);
+  fuse_loop_cfg_set_max_threads(cfg, DefaultThreads(req.options));
+  fuse_loop_cfg_set_idle_threads(cfg, DefaultThreads(req.options));
   int rc = fuse_session_loop_mt(se.get(), cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_remove_signal_handlers(se.get());
@@ -259,18 +262,64 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
   return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
 }
 
+// The background fetch for a lazy mount: null for prefetch=none; else
+// every object of the image, those of the files prefetch=FILE lists first.
+Result<std::unique_ptr<remote::BackgroundFetch>> PlanBackgroundFetch(
+    const MountRequest& req, const Manifest& manifest,
+    std::shared_ptr<remote::ObjectFetcher> fetcher) {
+  using Prefetch = MountOptions::Prefetch;
+  if (req.options.prefetch == Prefetch::kNone) {
+    return std::unique_ptr<remote::BackgroundFetch>();
+  }
+  std::vector<uint8_t> list;
+  if (req.options.prefetch == Prefetch::kList) {
+    SEALFS_ASSIGN_OR_RETURN(list, ReadFileBytes(req.options.prefetch_list,
+                                                remote::kMaxAccessListBytes));
+  }
+  uint64_t unknown = 0;
+  Result<std::vector<remote::PullItem>> order = remote::PrefetchOrder(
+      manifest,
+      std::string_view(reinterpret_cast<const char*>(list.data()), list.size()),
+      &unknown);
+  if (!order.ok()) {
+    return order.status().WithPrefix("prefetch=" + req.options.prefetch_list);
+  }
+  if (unknown > 0) {
+    std::fprintf(stderr,
+                 "sealfs mount: warning: prefetch=%s: %llu paths not in the "
+                 "image\n",
+                 req.options.prefetch_list.c_str(),
+                 static_cast<unsigned long long>(unknown));
+  }
+  return std::make_unique<remote::BackgroundFetch>(
+      std::move(fetcher), std::move(*order),
+      [label = req.image](const std::string& line) {
+        Log(LOG_INFO, label + ": " + line);
+      });
+}
+
 // Everything that can refuse a mount before anything is mounted: reads and
 // checks the image, opens the store, sets up lazy fetching. Warnings go to
 // stderr.
+TrustPolicy MountTrust(const MountOptions& options) {
+  TrustPolicy policy;
+  policy.pubkeys = options.pubkeys;
+  policy.keyring = options.keyring;
+  policy.digest = options.digest;
+  policy.insecure = options.insecure;
+  return policy;
+}
+
 Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
+  const TrustPolicy trust = MountTrust(req.options);
   // Reading the trusted keys takes milliseconds (OpenSSL's set-up for
   // Ed25519, mostly) and needs nothing from the image, so a thread of its
   // own reads them while this one reads and validates the image.
   std::future<Result<std::vector<PublicKey>>> keys_read;
   if (!req.options.pubkeys.empty() || !req.options.keyring.empty()) {
     try {
-      keys_read = std::async(std::launch::async, LoadTrustedKeys,
-                             std::cref(req.options));
+      keys_read =
+          std::async(std::launch::async, LoadTrustedKeys, std::cref(trust));
     } catch (const std::system_error&) {
       // No thread to be had: the keys are read below, in line.
     }
@@ -279,33 +328,47 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   // file cannot change what was verified.
   Result<std::shared_ptr<const Manifest>> manifest = Manifest::Open(req.image);
   Result<std::vector<PublicKey>> keys =
-      keys_read.valid() ? keys_read.get() : LoadTrustedKeys(req.options);
+      keys_read.valid() ? keys_read.get() : LoadTrustedKeys(trust);
   if (!manifest.ok()) return manifest.status();
 
   std::string warning;
   SEALFS_RETURN_IF_ERROR(
-      CheckTrust(**manifest, req.image, req.options, keys, &warning));
+      CheckTrust(**manifest, req.image, trust, keys, &warning));
   if (!warning.empty()) {
     std::fprintf(stderr, "sealfs mount: warning: %s\n", warning.c_str());
   }
-  // With remote=, missing objects are added to the store on first open, so
-  // it must be writable (by root, or by user= after the switch).
+  // With remote=, missing objects are added to the store as they are
+  // needed, so it must be writable (by root, or by user= after the switch),
+  // and a new host's first mount creates it, as mkfs and pull do.
   const bool lazy = !req.options.remote.empty();
-  Result<std::shared_ptr<Store>> store =
-      Store::Open(req.options.store,
-                  lazy ? Store::Mode::kReadWrite : Store::Mode::kReadOnly);
+  Result<std::shared_ptr<Store>> store = Store::Open(
+      req.options.store, lazy ? Store::Mode::kCreate : Store::Mode::kReadOnly);
   if (!store.ok())
     return store.status().WithPrefix("store " + req.options.store);
-  std::shared_ptr<remote::LazyFetcher> fetcher;
+  std::shared_ptr<remote::ObjectFetcher> fetcher;
+  std::unique_ptr<remote::BackgroundFetch> background;
   if (lazy) {
-    remote::FetchLimits limits;
-    limits.connect_timeout_s = req.options.remote_timeout_s;
-    limits.stall_timeout_s = req.options.remote_timeout_s;
+    remote::SourceOptions source_options;
+    source_options.limits.connect_timeout_s = req.options.remote_timeout_s;
+    source_options.limits.stall_timeout_s = req.options.remote_timeout_s;
     // Opened before any thread starts: libcurl's global set-up requires it.
     Result<std::unique_ptr<remote::ObjectSource>> source =
-        remote::OpenObjectSource(req.options.remote, limits);
+        remote::OpenObjectSource(req.options.remote, source_options);
     if (!source.ok()) return source.status().WithPrefix("remote");
-    fetcher = std::make_shared<remote::LazyFetcher>(*store, std::move(*source));
+    remote::FetcherOptions fetcher_options;
+    fetcher_options.durability = Durability::kUnsynced;
+    fetcher_options.range_reads = true;
+    fetcher = std::make_shared<remote::ObjectFetcher>(
+        *store, std::move(*source), fetcher_options);
+    SEALFS_ASSIGN_OR_RETURN(background,
+                            PlanBackgroundFetch(req, **manifest, fetcher));
+  }
+  UniqueFd record;
+  if (!req.options.record.empty()) {
+    record.reset(open(req.options.record.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+                      0644));
+    if (!record.valid()) return ErrnoStatus("record=" + req.options.record);
   }
   if (!req.options.user.empty()) {
     SEALFS_RETURN_IF_ERROR(CheckUserExists(req.options.user));
@@ -318,7 +381,10 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
     return Status::FromErrno(ENOTDIR, req.mountpoint);
   }
   auto fs = std::make_unique<Filesystem>(*manifest, *store, req.image);
-  if (fetcher != nullptr) fs->set_fetcher(std::move(fetcher));
+  if (fetcher != nullptr) {
+    fs->set_fetcher(std::move(fetcher), std::move(background));
+  }
+  if (record.valid()) fs->set_recorder(std::move(record));
   fs->set_max_read(req.options.max_read);
   return fs;
 }

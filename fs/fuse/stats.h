@@ -28,7 +28,10 @@ namespace sealfs::fuse {
   X(bad_objects)     /* objects whose size or tree was wrong at open */   \
   X(xattr_requests)  /* getxattr and listxattr requests */                \
   X(write_attempts)  /* requests refused with EROFS */                    \
-  X(errors)          /* requests answered with any error */
+  X(errors)          /* requests answered with any error */               \
+  X(remote_objects)  /* fetches from remote= started (gauge) */           \
+  X(remote_bytes)    /* bytes of objects fetched and stored (gauge) */    \
+  X(prefetch_left)   /* objects the background fetch has yet to bring */
 
 inline constexpr uint32_t kStatsMagic = 0x54534C53;  // "SLST" little-endian
 inline constexpr uint32_t kStatsVersion = 1;

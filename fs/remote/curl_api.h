@@ -17,7 +17,9 @@ namespace sealfs::remote {
   X(easy_init) X(easy_cleanup) X(easy_reset) X(easy_setopt) X(easy_getinfo) \
       X(easy_pause) X(easy_strerror) X(multi_init) X(multi_cleanup)         \
           X(multi_add_handle) X(multi_remove_handle) X(multi_perform)       \
-              X(multi_poll) X(multi_info_read) X(multi_strerror)
+              X(multi_poll) X(multi_info_read) X(multi_strerror)            \
+                  X(multi_setopt) X(multi_wakeup) X(slist_append)           \
+                      X(slist_free_all)
 
 struct CurlApi {
 #define SEALFS_CURL_POINTER(name) decltype(&::curl_##name) name = nullptr;

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
+#include <vector>
 
 #include "fs/core/store_io.h"
 #include "fs/util/io.h"
@@ -16,58 +18,18 @@
 namespace sealfs::remote {
 namespace {
 
-class FileStream : public ObjectStream {
- public:
-  FileStream(UniqueFd fd, uint64_t size, std::string what)
-      : fd_(std::move(fd)), size_(size), what_(std::move(what)) {}
-
-  Result<size_t> Read(std::span<uint8_t> out) override {
-    if (offset_ >= size_) return size_t{0};
-    if (out.size() > size_ - offset_) out = out.first(size_ - offset_);
-    SEALFS_ASSIGN_OR_RETURN(size_t got, PreadFull(fd_.get(), out, offset_));
-    if (got == 0) {
-      return Status::Corrupt(what_ + ": ended after " +
-                             std::to_string(offset_) + " of " +
-                             std::to_string(size_) + " bytes");
-    }
-    offset_ += got;
-    return got;
-  }
-
- private:
-  UniqueFd fd_;
-  uint64_t size_;
-  uint64_t offset_ = 0;
-  std::string what_;
-};
+// Bytes handed to a sink per call.
+constexpr size_t kChunkBytes = size_t{1} << 20;
 
 class LocalSource : public ObjectSource {
  public:
   explicit LocalSource(std::shared_ptr<Store> store)
       : store_(std::move(store)) {}
 
-  Result<std::unique_ptr<ObjectStream>> OpenObject(const Digest& digest,
-                                                   uint64_t size) override {
-    const std::string what =
-        "object " + digest.ToString() + " at " + store_->path();
-    // Store::OpenObject opens beneath the store, O_NOFOLLOW in every
-    // component, O_NONBLOCK, and refuses anything but a regular file.
-    Result<UniqueFd> fd = store_->OpenObject(digest);
-    if (!fd.ok()) {
-      if (fd.status().err() == ENOENT) {
-        return Status::FromErrno(ENOENT, what + ": not found");
-      }
-      return fd.status().WithPrefix(store_->path());
-    }
-    struct stat st;
-    if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
-    if (static_cast<uint64_t>(st.st_size) != size) {
-      return Status::Corrupt(
-          what + ": source has " + std::to_string(st.st_size) +
-          " bytes, the manifest says " + std::to_string(size));
-    }
-    return std::unique_ptr<ObjectStream>(
-        new FileStream(std::move(*fd), size, what));
+  std::shared_ptr<FetchTicket> Fetch(const FetchRequest& request,
+                                     std::shared_ptr<FetchSink> sink) override {
+    sink->OnDone(Copy(request, *sink));
+    return nullptr;
   }
 
   Result<std::vector<uint8_t>> ReadImage(const std::string& name) override {
@@ -99,9 +61,61 @@ class LocalSource : public ObjectSource {
     return bytes;
   }
 
+  bool synchronous() const override { return true; }
   const std::string& location() const override { return store_->path(); }
 
  private:
+  // Opens the part beneath the store (Store::OpenObject's rules: no
+  // symlink in any component, O_NONBLOCK, regular files only) and checks
+  // its size against the manifest's.
+  Result<UniqueFd> OpenPart(const FetchRequest& request,
+                            const std::string& what) {
+    Result<UniqueFd> fd =
+        request.part == ObjectPart::kData
+            ? store_->OpenObject(request.digest)
+            : OpenBeneath(store_->dir_fd(), Store::TreePath(request.digest),
+                          O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (!fd.ok()) {
+      if (fd.status().err() == ENOENT) {
+        return Status::FromErrno(ENOENT, what + ": not found");
+      }
+      return StoreOpenError(fd.status().err(), what);
+    }
+    struct stat st;
+    if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
+    SEALFS_RETURN_IF_ERROR(CheckRegular(st, what));
+    const uint64_t size = PartSize(request.part, request.object_size);
+    if (static_cast<uint64_t>(st.st_size) != size) {
+      return Status::Corrupt(
+          what + ": source has " + std::to_string(st.st_size) +
+          " bytes, the manifest says " + std::to_string(size));
+    }
+    return fd;
+  }
+
+  Status Copy(const FetchRequest& request, FetchSink& sink) {
+    const std::string what = PartName(request) + " at " + store_->path();
+    SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenPart(request, what));
+    std::vector<uint8_t> buffer(
+        static_cast<size_t>(std::min<uint64_t>(request.length, kChunkBytes)));
+    const uint64_t end = request.offset + request.length;
+    for (uint64_t off = request.offset; off < end;) {
+      const size_t want =
+          static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - off));
+      SEALFS_ASSIGN_OR_RETURN(
+          size_t got,
+          PreadFull(fd.get(), std::span<uint8_t>(buffer).first(want), off));
+      if (got == 0) {
+        return Status::Corrupt(what + ": ended at byte " + std::to_string(off) +
+                               " of " + std::to_string(end));
+      }
+      SEALFS_RETURN_IF_ERROR(
+          sink.OnData(off, std::span<const uint8_t>(buffer).first(got)));
+      off += got;
+    }
+    return {};
+  }
+
   std::shared_ptr<Store> store_;
 };
 

@@ -2,12 +2,73 @@
 // Choosing an ObjectSource implementation from what the user wrote.
 #include "fs/remote/object_source.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <future>
 
 #include "fs/remote/http_source.h"
 #include "fs/remote/local_source.h"
 
 namespace sealfs::remote {
+
+uint64_t PartSize(ObjectPart part, uint64_t object_size) {
+  return part == ObjectPart::kData
+             ? object_size
+             : TreeGeometry::For(object_size).tree_bytes();
+}
+
+std::string PartName(const FetchRequest& request) {
+  return (request.part == ObjectPart::kData ? "object " : "tree of ") +
+         request.digest.ToString();
+}
+
+namespace {
+
+// Keeps the requested range of what a source delivers.
+class BytesSink : public FetchSink {
+ public:
+  explicit BytesSink(const FetchRequest& request) : request_(request) {
+    bytes_.resize(static_cast<size_t>(request.length));
+  }
+  Status OnData(uint64_t offset, std::span<const uint8_t> data) override {
+    // A source may start before the range (it ignored Range): keep the
+    // overlap only.
+    const uint64_t end = offset + data.size();
+    const uint64_t from = std::max(offset, request_.offset);
+    const uint64_t to = std::min(end, request_.offset + request_.length);
+    if (from < to) {
+      std::copy_n(
+          data.begin() + static_cast<ptrdiff_t>(from - offset), to - from,
+          bytes_.begin() + static_cast<ptrdiff_t>(from - request_.offset));
+    }
+    return {};
+  }
+  void OnDone(const Status& status) override {
+    if (status.ok()) {
+      done_.set_value(std::move(bytes_));
+    } else {
+      done_.set_value(status);
+    }
+  }
+  std::future<Result<std::vector<uint8_t>>> future() {
+    return done_.get_future();
+  }
+
+ private:
+  const FetchRequest request_;
+  std::vector<uint8_t> bytes_;
+  std::promise<Result<std::vector<uint8_t>>> done_;
+};
+
+}  // namespace
+
+Result<std::vector<uint8_t>> FetchBytes(ObjectSource& source,
+                                        const FetchRequest& request) {
+  auto sink = std::make_shared<BytesSink>(request);
+  std::future<Result<std::vector<uint8_t>>> done = sink->future();
+  (void)source.Fetch(request, sink);
+  return done.get();
+}
 
 bool IsHttpSource(std::string_view spec) {
   return spec.starts_with("http://") || spec.starts_with("https://");
@@ -26,9 +87,9 @@ bool IsValidImageName(std::string_view name) {
 }
 
 Result<std::unique_ptr<ObjectSource>> OpenObjectSource(
-    const std::string& spec, const FetchLimits& limits) {
+    const std::string& spec, const SourceOptions& options) {
   if (spec.empty()) return Status::FromErrno(EINVAL, "empty source");
-  if (IsHttpSource(spec)) return OpenHttpSource(spec, limits);
+  if (IsHttpSource(spec)) return OpenHttpSource(spec, options);
   // "scheme://" that is not HTTP: refuse rather than treat it as a path.
   const size_t colon = spec.find("://");
   if (colon != std::string::npos && spec.find('/') > colon) {

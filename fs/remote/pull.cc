@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// PullObjects: a pool of workers, each taking the next object, checking the
-// store, fetching through the shared StoreWriter; a batch commit every few
-// hundred objects or megabytes or every second.
+// PullObjects: with --verify, workers first re-hash the objects already
+// present and quarantine bad ones; then every missing object goes to an
+// ObjectFetcher, a window of them at a time, with a commit every few seconds
+// or hundred megabytes.
 #include "fs/remote/pull.h"
 
 #include <sys/stat.h>
@@ -9,14 +10,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "fs/core/store_io.h"
-#include "fs/remote/fetch.h"
 #include "fs/remote/local_check.h"
 #include "fs/store/quarantine.h"
 #include "sealfs/format.h"
@@ -24,39 +27,33 @@
 namespace sealfs::remote {
 namespace {
 
+// Objects and bytes handed to the fetcher and not yet done: enough to keep
+// every connection busy, few enough that the bytes waiting to be hashed
+// stay small.
+constexpr size_t kWindowObjects = 256;
+constexpr uint64_t kWindowBytes = uint64_t{64} << 20;
 // A commit (one syncfs, then the links) at least this often, so that a kill
 // loses at most about this much work.
-constexpr uint64_t kCommitObjects = 256;
-constexpr uint64_t kCommitBytes = uint64_t{64} << 20;
-constexpr auto kCommitInterval = std::chrono::seconds(1);
+constexpr uint64_t kCommitBytes = uint64_t{256} << 20;
+constexpr auto kCommitInterval = std::chrono::seconds(2);
 
 class Puller {
  public:
-  Puller(ObjectSource& source, std::shared_ptr<Store> store,
+  Puller(std::shared_ptr<ObjectSource> source, std::shared_ptr<Store> store,
          const std::vector<PullItem>& items, const PullOptions& options,
          Progress* progress)
-      : source_(source),
+      : source_(std::move(source)),
         store_(std::move(store)),
-        writer_(store_),
         items_(items),
         options_(options),
         quarantine_(store_->dir_fd(), options.format_record),
-        progress_(progress),
-        last_commit_(std::chrono::steady_clock::now()) {}
+        progress_(progress) {}
 
   Result<PullReport> Run() {
-    const unsigned jobs = std::clamp(options_.jobs, 1u, 64u);
-    std::vector<std::thread> workers;
-    for (unsigned i = 1; i < jobs; ++i)
-      workers.emplace_back([this] { Work(); });
-    Work();
-    for (std::thread& t : workers) t.join();
-    {
-      std::lock_guard lock(commit_mu_);
-      if (commit_failed_.ok()) commit_failed_ = writer_.Commit();
-    }
-    if (!commit_failed_.ok()) return commit_failed_;
+    std::vector<const PullItem*> missing = Check();
+    SEALFS_RETURN_IF_ERROR(Fetch(missing));
     report_.objects = items_.size();
+    report_.trees_fixed = trees_fixed_.load();
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const PullFailure& a, const PullFailure& b) {
                 return a.digest < b.digest;
@@ -65,22 +62,68 @@ class Puller {
   }
 
  private:
-  void Work() {
-    for (;;) {
-      const size_t i = next_.fetch_add(1);
-      if (i >= items_.size()) return;
-      {
-        std::lock_guard lock(commit_mu_);
-        if (!commit_failed_.ok()) return;
+  // Sorts the items into present (counted as skipped) and missing. With
+  // verify, present objects are re-hashed on every CPU first, and corrupt
+  // ones quarantined and counted as missing.
+  std::vector<const PullItem*> Check() {
+    std::vector<const PullItem*> missing;
+    std::vector<const PullItem*> present;
+    for (const PullItem& item : items_) {
+      (store_->HasObject(item.digest) ? present : missing).push_back(&item);
+    }
+    if (!options_.verify) {
+      for (const PullItem* item : present) Skip(*item);
+      return missing;
+    }
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < present.size();) {
+        const PullItem& item = *present[i];
+        Status st = CheckOne(item);
+        std::lock_guard lock(mu);
+        if (st.ok()) {
+          Skip(item);
+        } else if (st.err() == EAGAIN) {
+          repairing_.insert(&item);
+          missing.push_back(&item);
+        } else {
+          Fail(item, st);
+        }
       }
-      const PullItem& item = items_[i];
-      Status st = PullOne(item);
-      if (progress_ != nullptr) progress_->Add(item.size);
-      if (!st.ok()) {
-        std::lock_guard lock(report_mu_);
-        report_.failures.push_back({item.digest, st.ToString()});
+    };
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < std::max(1u, std::thread::hardware_concurrency());
+         ++i) {
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;
       }
     }
+    work();
+    for (std::thread& t : threads) t.join();
+    return missing;
+  }
+
+  // OK if the local copy is good; EAGAIN once a bad one is quarantined (it
+  // is then fetched); another error if it cannot be checked.
+  Status CheckOne(const PullItem& item) {
+    bool tree_fixed = false;
+    std::optional<Digest> actual;
+    Status check =
+        CheckLocalObject(*store_, item.digest, item.size, &tree_fixed, &actual);
+    if (tree_fixed) trees_fixed_.fetch_add(1);
+    if (check.ok()) return check;
+    if (check.err() != kErrDigest && check.err() != kErrCorrupt) {
+      return check;  // an I/O error says nothing about the content
+    }
+    Result<std::string> moved =
+        QuarantineObject(item.digest, check.ToString(), actual);
+    if (!moved.ok() && moved.status().err() != ENOENT) {
+      return moved.status().WithPrefix("quarantine");
+    }
+    return Status::FromErrno(EAGAIN, "quarantined");
   }
 
   // Moves the object into quarantine/ (the layout fsck uses) and removes
@@ -106,85 +149,87 @@ class Puller {
     return moved;
   }
 
-  Status PullOne(const PullItem& item) {
-    bool repairing = false;
-    if (store_->HasObject(item.digest)) {
-      if (!options_.verify) {
-        Count(&report_.skipped, &report_.skipped_bytes, item.size);
-        return {};
+  // Fetches `missing`, a window at a time, committing as it goes.
+  Status Fetch(const std::vector<const PullItem*>& missing) {
+    FetcherOptions fetcher_options;
+    fetcher_options.durability = Durability::kSynced;
+    fetcher_options.probe_store = false;  // Check() just looked
+    ObjectFetcher fetcher(store_, source_, fetcher_options);
+    auto last_commit = std::chrono::steady_clock::now();
+    uint64_t uncommitted = 0;
+    Status commit;
+    for (const PullItem* item : missing) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] {
+          return outstanding_ < kWindowObjects &&
+                 outstanding_bytes_ < kWindowBytes;
+        });
+        ++outstanding_;
+        outstanding_bytes_ += item->size;
       }
-      bool tree_fixed = false;
-      std::optional<Digest> actual;
-      Status check = CheckLocalObject(*store_, item.digest, item.size,
-                                      &tree_fixed, &actual);
-      if (tree_fixed) {
-        std::lock_guard lock(report_mu_);
-        ++report_.trees_fixed;
+      fetcher.FetchAsync(
+          *item, options_.priority,
+          [this, item](const Status& st) { Fetched(*item, st); });
+      uncommitted += item->size;
+      const auto now = std::chrono::steady_clock::now();
+      if (uncommitted >= kCommitBytes || now - last_commit >= kCommitInterval) {
+        commit = fetcher.Commit();
+        if (!commit.ok()) break;
+        uncommitted = 0;
+        last_commit = now;
       }
-      if (check.ok()) {
-        Count(&report_.skipped, &report_.skipped_bytes, item.size);
-        return {};
-      }
-      if (check.err() != kErrDigest && check.err() != kErrCorrupt) {
-        return check;  // an I/O error says nothing about the content
-      }
-      Result<std::string> moved =
-          QuarantineObject(item.digest, check.ToString(), actual);
-      if (!moved.ok() && moved.status().err() != ENOENT) {
-        return moved.status().WithPrefix("quarantine");
-      }
-      repairing = true;
     }
-    SEALFS_RETURN_IF_ERROR(
-        FetchObject(source_, writer_, item.digest, item.size));
-    Count(&report_.fetched, &report_.fetched_bytes, item.size);
-    if (repairing) {
-      std::lock_guard lock(report_mu_);
-      ++report_.repaired;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return outstanding_ == 0; });
     }
-    MaybeCommit(item.size);
-    return {};
+    if (commit.ok()) commit = fetcher.Commit();
+    return commit;
   }
 
-  void Count(uint64_t* objects, uint64_t* bytes, uint64_t size) {
-    std::lock_guard lock(report_mu_);
-    ++*objects;
-    *bytes += size;
-  }
-
-  void MaybeCommit(uint64_t size) {
-    std::lock_guard lock(commit_mu_);
-    ++uncommitted_objects_;
-    uncommitted_bytes_ += size;
-    const auto now = std::chrono::steady_clock::now();
-    if (uncommitted_objects_ < kCommitObjects &&
-        uncommitted_bytes_ < kCommitBytes &&
-        now - last_commit_ < kCommitInterval) {
-      return;
+  void Fetched(const PullItem& item, const Status& st) {
+    if (progress_ != nullptr) progress_->Add(item.size);
+    {
+      std::lock_guard lock(mu_);
+      if (st.ok()) {
+        ++report_.fetched;
+        report_.fetched_bytes += item.size;
+        if (repairing_.contains(&item)) ++report_.repaired;
+      } else {
+        report_.failures.push_back({item.digest, st.ToString()});
+      }
+      --outstanding_;
+      outstanding_bytes_ -= item.size;
     }
-    if (commit_failed_.ok()) commit_failed_ = writer_.Commit();
-    uncommitted_objects_ = 0;
-    uncommitted_bytes_ = 0;
-    last_commit_ = now;
+    cv_.notify_all();
   }
 
-  ObjectSource& source_;
-  std::shared_ptr<Store> store_;
-  StoreWriter writer_;  // thread-safe
+  // REQUIRES: mu_ held, or only one thread running.
+  void Skip(const PullItem& item) {
+    ++report_.skipped;
+    report_.skipped_bytes += item.size;
+    if (progress_ != nullptr) progress_->Add(item.size);
+  }
+  void Fail(const PullItem& item, const Status& st) {
+    report_.failures.push_back({item.digest, st.ToString()});
+    if (progress_ != nullptr) progress_->Add(item.size);
+  }
+
+  const std::shared_ptr<ObjectSource> source_;
+  const std::shared_ptr<Store> store_;
   const std::vector<PullItem>& items_;
   const PullOptions options_;
   store::Quarantine quarantine_;
   Progress* progress_;
-  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> trees_fixed_{0};
 
-  std::mutex report_mu_;
-  PullReport report_;  // guarded by report_mu_
-
-  std::mutex commit_mu_;  // guards the members below
-  uint64_t uncommitted_objects_ = 0;
-  uint64_t uncommitted_bytes_ = 0;
-  std::chrono::steady_clock::time_point last_commit_;
-  Status commit_failed_;
+  std::mutex mu_;  // guards the members below
+  std::condition_variable cv_;
+  size_t outstanding_ = 0;
+  uint64_t outstanding_bytes_ = 0;
+  std::unordered_set<const PullItem*> repairing_;
+  PullReport report_;
 };
 
 }  // namespace
@@ -208,7 +253,7 @@ Result<std::vector<PullItem>> ObjectsOf(const Manifest& manifest) {
   return items;
 }
 
-Result<PullReport> PullObjects(ObjectSource& source,
+Result<PullReport> PullObjects(const std::shared_ptr<ObjectSource>& source,
                                const std::shared_ptr<Store>& store,
                                const std::vector<PullItem>& items,
                                const PullOptions& options, Progress* progress) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pulling an image's objects from a source into a store: only the objects
-// the store lacks (or, with verify, holds corrupt copies of), N transfers at
-// a time, each verified before it gets a name, committed in batches so an
-// interrupted pull keeps what it finished. Not thread-safe itself (one pull
-// per call); it runs its own worker threads.
+// the store lacks (or, with verify, holds corrupt copies of), many
+// transfers at a time through an ObjectFetcher, each verified before it gets
+// a name, committed in batches so an interrupted pull keeps what it
+// finished. Not thread-safe itself (one pull per call); it runs its own
+// worker threads.
 #ifndef SEALFS_FS_REMOTE_PULL_H_
 #define SEALFS_FS_REMOTE_PULL_H_
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/remote/object_fetcher.h"
 #include "fs/remote/object_source.h"
 #include "fs/store/quarantine.h"
 #include "fs/util/progress.h"
@@ -22,17 +24,12 @@
 
 namespace sealfs::remote {
 
-struct PullItem {
-  Digest digest;
-  uint64_t size = 0;  // bytes, from the manifest
-};
-
 // Every store object `manifest` references, once each (hard links and equal
 // files share one). kErrCorrupt if two inodes give one digest two sizes.
 Result<std::vector<PullItem>> ObjectsOf(const Manifest& manifest);
 
 struct PullOptions {
-  unsigned jobs = 4;    // parallel transfers, 1..64
+  Priority priority = Priority::kNormal;
   bool verify = false;  // re-hash objects already present; replace bad ones
   store::RecordFormatter format_record;  // quarantine records (with verify)
 };
@@ -57,7 +54,7 @@ struct PullReport {
 // null) is advanced by each object's size. Per-object failures are listed
 // in the report, never stop the others, and leave nothing in the store;
 // a non-OK Status means the store itself failed (a commit).
-Result<PullReport> PullObjects(ObjectSource& source,
+Result<PullReport> PullObjects(const std::shared_ptr<ObjectSource>& source,
                                const std::shared_ptr<Store>& store,
                                const std::vector<PullItem>& items,
                                const PullOptions& options, Progress* progress);

@@ -65,9 +65,14 @@ Result<UniqueFd> OpenRegularFile(const std::string& path, struct stat* st) {
   return fd;
 }
 
-Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path) {
+Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path,
+                                           uint64_t max_bytes) {
   struct stat st;
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, &st));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return Status::FromErrno(
+        EFBIG, path + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
   Result<size_t> got = PreadFull(fd.get(), bytes, 0);
   if (!got.ok()) return got.status().WithPrefix(path);

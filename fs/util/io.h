@@ -29,8 +29,10 @@ Status PwriteFull(int fd, std::span<const uint8_t> data, uint64_t offset);
 // `*st`; EINVAL, naming the path, if it is not a regular file.
 Result<UniqueFd> OpenRegularFile(const std::string& path, struct stat* st);
 
-// Reads a whole file (regular files only; EINVAL otherwise).
-Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path);
+// Reads a whole file (regular files only; EINVAL otherwise). EFBIG, before
+// reading, for a file larger than `max_bytes`.
+Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path,
+                                           uint64_t max_bytes = UINT64_MAX);
 
 // Replaces (or creates) `path` with `data` atomically: a temp file in the
 // same directory, fsync, rename over `path`, fsync of the directory. The temp

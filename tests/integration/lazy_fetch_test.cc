@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "sealfs/digest.h"
 #include "tests/http_store_server.h"
 #include "tests/integration/mount_fixture.h"
+#include "tests/nginx_server.h"
 
 namespace sealfs::testing {
 namespace {
@@ -76,9 +79,10 @@ class LazyFetchTest : public MountTest {
     MountTest::TearDown();
   }
 
+  // On demand only: these tests count what readers cause.
   std::string Options(const std::string& remote) {
     return "store=" + store_ + ",digest=" + identity_ + ",remote=" + remote +
-           ",remote_timeout=2";
+           ",remote_timeout=2,prefetch=none";
   }
 
   std::string src_, image_, identity_, remote_, log_;
@@ -247,6 +251,262 @@ TEST_F(LazyFetchTest, BadRemoteOptionsAreRefused) {
   r = Mount(image_, mnt, Options(tmp_ / "no-such-store"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_FALSE(IsMounted(mnt));
+}
+
+// The counter `key` in `sealfs stats MNT`'s JSON; -1 if absent.
+long long StatsCounter(const std::string& mnt, const std::string& key) {
+  CommandResult r = RunCmd({SealfsBin(), "stats", mnt});
+  const std::string pat = "\"" + key + "\":";
+  const size_t at = r.out.find(pat);
+  if (r.exit_code != 0 || at == std::string::npos) return -1;
+  return std::stoll(r.out.substr(at + pat.size()));
+}
+
+// Polls `done` every 20 ms for up to ~20 s; returns its last answer.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// Reads `len` bytes at `offset`; returns 0 and the bytes, or the errno.
+int ReadAt(const std::string& path, uint64_t offset, size_t len,
+           std::vector<uint8_t>* out) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return errno;
+  out->assign(len, 0);
+  ssize_t n = pread(fd, out->data(), len, static_cast<off_t>(offset));
+  const int err = n < 0 ? errno : 0;
+  close(fd);
+  if (n >= 0) out->resize(static_cast<size_t>(n));
+  return err;
+}
+
+// A rootfs-like image: many small files, and one larger than the size
+// from which objects are read by range (remote::kRangeReadMinBytes).
+class LazyMountTest : public MountTest {
+ protected:
+  static constexpr int kSmall = 200;
+  static constexpr uint64_t kBig = (8u << 20) + 3000;
+  static constexpr uint64_t kCorruptAt = (6u << 20) + 77;
+
+  void SetUp() override {
+    MountTest::SetUp();
+    if (IsSkipped()) return;
+    src_ = tmp_ / "src";
+    for (int i = 0; i < kSmall; ++i) {
+      small_.push_back(
+          RandomBytes(100 + 733 * static_cast<size_t>(i), 900 + i));
+      WriteFile(src_ + "/d" + std::to_string(i % 10) + "/f" + std::to_string(i),
+                small_.back());
+    }
+    big_ = RandomBytes(kBig, 77);
+    WriteFile(src_ + "/big", big_);
+    image_ = tmp_ / "image";
+    identity_ = Mkfs(src_, image_, "");
+    remote_ = tmp_ / "remote";
+    ASSERT_EQ(RunCmd({"mv", store_, remote_}).exit_code, 0);
+    log_ = tmp_ / "requests.log";
+  }
+
+  void TearDown() override {
+    server_.Stop();
+    nginx_.Stop();
+    MountTest::TearDown();
+  }
+
+  std::string SmallPath(const std::string& mnt, int i) {
+    return mnt + "/d" + std::to_string(i % 10) + "/f" + std::to_string(i);
+  }
+
+  // The local store does not exist yet: the first lazy mount creates it.
+  std::string Options(const std::string& remote, const std::string& more) {
+    return "store=" + store_ + ",digest=" + identity_ + ",remote=" + remote +
+           ",remote_timeout=2" + (more.empty() ? "" : "," + more);
+  }
+
+  bool InStore(const std::vector<uint8_t>& content) {
+    return fs::exists(ObjectFor(store_, content));
+  }
+
+  std::string src_, image_, identity_, remote_, log_;
+  std::vector<std::vector<uint8_t>> small_;
+  std::vector<uint8_t> big_;
+  HttpStoreServer server_;
+  NginxServer nginx_;
+};
+
+TEST_F(LazyMountTest, FirstMountCreatesTheStoreAndPrefetchBringsEverything) {
+  ASSERT_FALSE(fs::exists(store_));
+  ASSERT_EQ(server_.Start(remote_, "normal", log_), "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), ""));
+  EXPECT_TRUE(fs::is_directory(store_ + "/objects"));
+  EXPECT_TRUE(
+      Eventually([&] { return StatsCounter(mnt, "prefetch_left") == 0; }));
+  for (int i = 0; i < kSmall; ++i) EXPECT_TRUE(InStore(small_[i])) << i;
+  EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
+  // Each object was asked for once, the large one by range.
+  EXPECT_EQ(
+      CountLogLines(log_, ComputeMerkleTree(small_[7]).digest.Hex().substr(2)),
+      1);
+  EXPECT_GE(CountLogLines(log_, "bytes="), 2);
+  // Everything is local now: the remote can go.
+  server_.Stop();
+  for (int i = 0; i < kSmall; i += 13) {
+    std::vector<uint8_t> got;
+    ASSERT_EQ(ReadAll(SmallPath(mnt, i), &got), 0) << i;
+    EXPECT_EQ(got, small_[i]);
+  }
+  std::vector<uint8_t> got;
+  ASSERT_EQ(ReadAll(mnt + "/big", &got), 0);
+  EXPECT_EQ(got, big_);
+  EXPECT_EQ(RunCmd({SealfsBin(), "fsck", "--store", store_}).exit_code, 0);
+}
+
+TEST_F(LazyMountTest, LargeFileIsReadByRangeBeforeItIsWhole) {
+  // A slow server: the background cannot finish before the read.
+  ASSERT_EQ(server_.Start(remote_, "latency", log_, 0, {"--delay", "0.2"}), "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), "prefetch=none"));
+  std::vector<uint8_t> got;
+  ASSERT_EQ(ReadAt(mnt + "/big", 7u << 20, 10000, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(big_.begin() + (7 << 20),
+                                      big_.begin() + (7 << 20) + 10000));
+  EXPECT_FALSE(InStore(big_));  // not whole yet
+  // The rest follows in the background; then it is an ordinary object.
+  EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
+  EXPECT_EQ(ReadFile(ObjectFor(store_, big_)), big_);
+  ASSERT_EQ(ReadAll(mnt + "/big", &got), 0);
+  EXPECT_EQ(got, big_);
+}
+
+TEST_F(LazyMountTest, ServerIgnoringRangeStillServesTheFile) {
+  ASSERT_EQ(server_.Start(remote_, "no-range", log_), "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), "prefetch=none"));
+  std::vector<uint8_t> got;
+  ASSERT_EQ(ReadAt(mnt + "/big", 3u << 20, 5000, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(big_.begin() + (3 << 20),
+                                      big_.begin() + (3 << 20) + 5000));
+  ASSERT_EQ(ReadAll(mnt + "/big", &got), 0);
+  EXPECT_EQ(got, big_);
+  EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
+}
+
+TEST_F(LazyMountTest, WrongBytesForARangeFailThatBlockOnly) {
+  ASSERT_EQ(server_.Start(remote_, "range-corrupt", log_, 0,
+                          {"--corrupt-at", std::to_string(kCorruptAt)}),
+            "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), "prefetch=none"));
+  const uint64_t bad_block = kCorruptAt / kBlockSize * kBlockSize;
+  std::vector<uint8_t> got;
+  EXPECT_EQ(ReadAt(mnt + "/big", bad_block, 4096, &got), EIO);
+  // The blocks around it are served.
+  ASSERT_EQ(ReadAt(mnt + "/big", bad_block + 4096, 4096, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(
+                     big_.begin() + static_cast<ptrdiff_t>(bad_block + 4096),
+                     big_.begin() + static_cast<ptrdiff_t>(bad_block + 8192)));
+  ASSERT_EQ(ReadAt(mnt + "/big", 0, 4096, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(big_.begin(), big_.begin() + 4096));
+  EXPECT_EQ(ReadAt(mnt + "/big", bad_block, 4096, &got), EIO);  // still
+  // The background gives up on that block; nothing unverified is named.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(InStore(big_));
+  EXPECT_EQ(RunCmd({SealfsBin(), "fsck", "--store", store_}).exit_code, 0);
+  EXPECT_GE(StatsCounter(mnt, "verify_failures"), 1);
+}
+
+TEST_F(LazyMountTest, ManyReadersOverManyMissingObjects) {
+  ASSERT_EQ(server_.Start(remote_, "latency", log_, 0, {"--delay", "0.01"}),
+            "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), "prefetch=none"));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 16; ++t) {
+    readers.emplace_back([&, t] {
+      // Every reader walks all files, each from a different start, so
+      // several readers ask for the same missing object at once.
+      for (int k = 0; k < kSmall; ++k) {
+        const int i = (k + t * 37) % kSmall;
+        std::vector<uint8_t> got;
+        if (ReadAll(SmallPath(mnt, i), &got) != 0 || got != small_[i]) ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // One transfer per object, however many readers wanted it, and many at
+  // once.
+  for (int i = 0; i < kSmall; ++i) {
+    EXPECT_EQ(CountLogLines(
+                  log_, ComputeMerkleTree(small_[i]).digest.Hex().substr(2)),
+              1)
+        << i;
+  }
+  EXPECT_GE(MaxConcurrentRequests(log_), 4);
+}
+
+TEST_F(LazyMountTest, RecordedAccessOrderIsPrefetchedFirst) {
+  ASSERT_EQ(server_.Start(remote_, "normal", log_), "");
+  const std::string list = tmp_ / "access.list";
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(server_.url(), "prefetch=none,record=" + list));
+  std::vector<uint8_t> got;
+  for (int i : {150, 3, 77}) ASSERT_EQ(ReadAll(SmallPath(mnt, i), &got), 0);
+  ASSERT_EQ(ReadAll(SmallPath(mnt, 3), &got), 0);  // listed once
+  CleanUpMount(mnt);
+  Forget(mnt);
+  EXPECT_EQ(ReadFile(list), std::vector<uint8_t>([] {
+              std::string s = "/d0/f150\n/d3/f3\n/d7/f77\n";
+              return std::vector<uint8_t>(s.begin(), s.end());
+            }()));
+
+  // A new host replays it: those objects are the first it fetches.
+  fs::remove_all(store_);
+  fs::remove(log_);
+  std::string mnt2 = tmp_ / "mnt2";
+  MountOk(image_, mnt2, Options(server_.url(), "prefetch=" + list));
+  EXPECT_TRUE(
+      Eventually([&] { return StatsCounter(mnt2, "prefetch_left") == 0; }));
+  std::ifstream in(log_);
+  std::vector<std::string> first;
+  for (std::string line; first.size() < 3 && std::getline(in, line);) {
+    first.push_back(line);
+  }
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_NE(
+      first[0].find(ComputeMerkleTree(small_[150]).digest.Hex().substr(2)),
+      std::string::npos);
+  EXPECT_NE(first[1].find(ComputeMerkleTree(small_[3]).digest.Hex().substr(2)),
+            std::string::npos);
+  EXPECT_NE(first[2].find(ComputeMerkleTree(small_[77]).digest.Hex().substr(2)),
+            std::string::npos);
+}
+
+TEST_F(LazyMountTest, FromNginx) {
+  const std::string dir = tmp_ / "nginx";
+  fs::create_directories(dir);
+  ASSERT_EQ(nginx_.Start(remote_, dir), "");
+  std::string mnt = tmp_ / "mnt";
+  MountOk(image_, mnt, Options(nginx_.url(), ""));
+  std::vector<uint8_t> got;
+  ASSERT_EQ(ReadAt(mnt + "/big", 5u << 20, 100000, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(big_.begin() + (5 << 20),
+                                      big_.begin() + (5 << 20) + 100000));
+  for (int i = 0; i < kSmall; i += 7) {
+    ASSERT_EQ(ReadAll(SmallPath(mnt, i), &got), 0) << i;
+    EXPECT_EQ(got, small_[i]);
+  }
+  EXPECT_TRUE(
+      Eventually([&] { return StatsCounter(mnt, "prefetch_left") == 0; }));
+  EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
+  EXPECT_EQ(RunCmd({SealfsBin(), "fsck", "--store", store_}).exit_code, 0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "sealfs/digest.h"
 #include "tests/http_store_server.h"
+#include "tests/nginx_server.h"
 #include "tests/test_util.h"
 
 namespace sealfs {
@@ -424,6 +426,72 @@ TEST_F(PullTest, ExitCodes) {
   EXPECT_EQ(Pull(source_store_, work_ / "notimage").exit_code, 2);
   EXPECT_EQ(Pull(source_store_, image_).exit_code, 0);
   ExpectStoreClean();
+}
+
+TEST_F(PullTest, FromNginxFetchesAllVerified) {
+  st::NginxServer nginx;
+  const std::string dir = work_ / "nginx";
+  fs::create_directories(dir);
+  ASSERT_EQ(nginx.Start(source_store_, dir), "");
+  CommandResult r = Pull(nginx.url(), image_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonNumber(r.out, "fetched"), 7);
+  EXPECT_EQ(ScanObjects(store_).objects, expected_);
+  ExpectStoreClean();
+  EXPECT_EQ(st::Run({"diff", "-r", source_store_ + "/trees", store_ + "/trees"})
+                .exit_code,
+            0);
+}
+
+// With 10 ms per request, fetching 1,000 objects one after another takes
+// at least 10 s: the transfers must overlap.
+TEST_F(PullTest, TransfersOverlapOnASlowServer) {
+  const std::string src = work_ / "many";
+  for (int i = 0; i < 1000; ++i) {
+    WriteFile(src + "/d" + std::to_string(i % 20) + "/f" + std::to_string(i),
+              RandomBytes(200 + static_cast<size_t>(i), 5000 + i));
+  }
+  const std::string image = work_ / "many-image";
+  Mkfs(src, source_store_, image);
+  ASSERT_EQ(
+      server_.Start(source_store_, "latency", log_, 0, {"--delay", "0.01"}),
+      "");
+  const auto start = std::chrono::steady_clock::now();
+  CommandResult r = Pull(server_.url(), image, {"--jobs", "16"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonNumber(r.out, "fetched"), 1000);
+  EXPECT_EQ(st::CountLogLines(log_, "/objects/"), 1000);
+  EXPECT_GE(st::MaxConcurrentRequests(log_), 4);
+  EXPECT_LT(seconds, 10.0);
+  ExpectStoreClean();
+}
+
+TEST_F(PullTest, UntrustedImageFetchesNothing) {
+  const std::string key = work_ / "key";
+  const std::string other = work_ / "other";
+  ASSERT_EQ(st::Run({SealfsBin(), "keygen", key}).exit_code, 0);
+  ASSERT_EQ(st::Run({SealfsBin(), "keygen", other}).exit_code, 0);
+  ASSERT_EQ(st::Run({SealfsBin(), "sign", "--key", key, image_}).exit_code, 0);
+  StartServer("normal");
+
+  CommandResult r = Pull(server_.url(), image_, {"--pubkey", other + ".pub"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("not trusted"), std::string::npos) << r.err;
+  EXPECT_EQ(st::CountLogLines(log_, "/objects/"), 0);
+  EXPECT_TRUE(ScanObjects(store_).objects.empty());
+
+  r = Pull(server_.url(), image_,
+           {"--digest", "sha256:" + std::string(64, '0')});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
+  EXPECT_EQ(st::CountLogLines(log_, "/objects/"), 0);
+
+  r = Pull(server_.url(), image_, {"--pubkey", key + ".pub"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ScanObjects(store_).objects, expected_);
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Signature and pinned-digest checks before anything is mounted.
-#include "fs/fuse/trust.h"
+// Signature and pinned-digest checks before an image is used.
+#include "fs/core/trust.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "sealfs/signature.h"
 
-namespace sealfs::fuse {
+namespace sealfs {
 namespace {
 
 // Explains a failed VerifyImage in terms of the keys that did sign.
@@ -36,7 +36,7 @@ Status SignatureRefusal(const Manifest& image, const std::string& label,
 }
 
 Status CheckStrict(const Manifest& image, const std::string& label,
-                   const MountOptions& options,
+                   const TrustPolicy& options,
                    const Result<std::vector<PublicKey>>& keys) {
   if (options.digest.has_value() && *options.digest != image.identity()) {
     return Status::FromErrno(
@@ -46,10 +46,8 @@ Status CheckStrict(const Manifest& image, const std::string& label,
   }
   if (options.pubkeys.empty() && options.keyring.empty()) {
     if (options.digest.has_value()) return Status();  // the pin suffices
-    return Status::FromErrno(EKEYREJECTED,
-                             label +
-                                 ": no trusted key given (pubkey=, "
-                                 "keyring= or digest=)");
+    return Status::FromErrno(EKEYREJECTED, label + ": no trusted key given (" +
+                                               options.how_to_trust + ")");
   }
   if (!keys.ok()) return keys.status();
   Result<PublicKey> signer = VerifyImage(image, *keys);
@@ -61,7 +59,7 @@ Status CheckStrict(const Manifest& image, const std::string& label,
 
 }  // namespace
 
-Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options) {
+Result<std::vector<PublicKey>> LoadTrustedKeys(const TrustPolicy& options) {
   std::vector<PublicKey> keys;
   for (const std::string& path : options.pubkeys) {
     SEALFS_ASSIGN_OR_RETURN(PublicKey key, LoadPublicKey(path));
@@ -76,7 +74,7 @@ Result<std::vector<PublicKey>> LoadTrustedKeys(const MountOptions& options) {
 }
 
 Status CheckTrust(const Manifest& image, const std::string& label,
-                  const MountOptions& options,
+                  const TrustPolicy& options,
                   const Result<std::vector<PublicKey>>& keys,
                   std::string* warning) {
   // A malformed signature block makes a malformed image, whatever the
@@ -91,4 +89,4 @@ Status CheckTrust(const Manifest& image, const std::string& label,
   return Status();
 }
 
-}  // namespace sealfs::fuse
+}  // namespace sealfs
