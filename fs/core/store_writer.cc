@@ -149,9 +149,6 @@ struct StoreWriter::Impl {
   void WaitForFlushLocked(std::unique_lock<std::mutex>& lock);
   // FlushBatch's work: syncfs, then the links, trees first.
   Status SyncAndLink(std::vector<Pending>& batch);
-  // Starts writing `fd`'s data to disk without waiting, so that the batch's
-  // syncfs finds less to do (kSynced only).
-  void StartWriteback(int fd) const;
 
   const std::shared_ptr<Store> store;
   const Durability durability;
@@ -398,12 +395,6 @@ Status StoreWriter::Impl::Push(std::vector<Pending> files,
   return FlushBatch(std::move(*batch));
 }
 
-void StoreWriter::Impl::StartWriteback(int fd) const {
-  if (durability != Durability::kSynced) return;
-  // Best effort: the batch's syncfs is what guarantees durability.
-  (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-}
-
 Status StoreWriter::Impl::LinkNow(std::vector<Pending> files) {
   // Trees first, for the reason Flush gives.
   std::stable_partition(files.begin(), files.end(),
@@ -507,7 +498,6 @@ Status StoreWriter::AddObjectFile(std::unique_ptr<ObjectFile> file,
     return Status::FromErrno(
         kErrDigest, what + ": content hashes to " + tree.digest.ToString());
   }
-  impl_->StartWriteback(file->fd());
   return impl_->AddHashed(std::move(file->impl_->file), tree,
                           /*probe=*/false);
 }
@@ -528,7 +518,6 @@ Status StoreWriter::AddFetched(std::span<const uint8_t> data,
   SEALFS_ASSIGN_OR_RETURN(TempFile object, TempFile::Create(object_dir));
   Status wrote = PwriteFull(object.fd(), data, 0);
   if (!wrote.ok()) return wrote.WithPrefix(what);
-  impl_->StartWriteback(object.fd());
   return impl_->AddHashed(std::move(object), tree, /*probe=*/false);
 }
 

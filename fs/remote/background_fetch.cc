@@ -11,7 +11,7 @@
 namespace sealfs::remote {
 namespace {
 
-constexpr auto kSyncInterval = std::chrono::seconds(2);
+constexpr auto kSyncInterval = std::chrono::seconds(5);
 
 }  // namespace
 

@@ -41,8 +41,8 @@ class BackgroundFetch {
   uint64_t left() const;
 
   // Objects in flight at once, and how often the fetched ones are synced.
-  static constexpr unsigned kWindow = 32;
-  static constexpr uint64_t kSyncBytes = uint64_t{64} << 20;
+  static constexpr unsigned kWindow = 128;
+  static constexpr uint64_t kSyncBytes = uint64_t{256} << 20;
 
  private:
   struct State;

@@ -626,6 +626,7 @@ std::shared_ptr<HttpTicket> HttpEngine::Submit(HttpRequest request,
   auto t = std::make_shared<Transfer>(impl_, std::move(request), sink);
   t->self_ = t;
   Status refused;
+  bool wake = false;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stop) {
@@ -641,7 +642,12 @@ std::shared_ptr<HttpTicket> HttpEngine::Submit(HttpRequest request,
         }
       }
       if (refused.ok()) {
-        impl_->queued[static_cast<int>(priority)].emplace_back(t, priority);
+        // A queue that already held something has a wake-up pending, or
+        // the engine is at its limit and will look again when a transfer
+        // ends: waking it for every request would cost a loop each.
+        auto& queue = impl_->queued[static_cast<int>(priority)];
+        wake = queue.empty();
+        queue.emplace_back(t, priority);
       }
     }
   }
@@ -650,7 +656,7 @@ std::shared_ptr<HttpTicket> HttpEngine::Submit(HttpRequest request,
     sink->OnDone(refused.WithPrefix(t->request().url));
     return t;
   }
-  impl_->Wake();
+  if (wake) impl_->Wake();
   return t;
 }
 

@@ -19,6 +19,8 @@ namespace {
 // Objects up to this size are collected in memory; larger ones are
 // streamed into the store as they arrive.
 constexpr uint64_t kMemoryBytes = uint64_t{4} << 20;
+// Capacity of the buffers kept for reuse.
+constexpr uint64_t kPoolBytes = uint64_t{32} << 20;
 
 }  // namespace
 
@@ -43,7 +45,7 @@ class ObjectFetcher::MemorySink : public FetchSink {
  public:
   MemorySink(ObjectFetcher* fetcher, std::shared_ptr<Flight> flight)
       : fetcher_(fetcher), flight_(std::move(flight)) {
-    flight_->body.reserve(static_cast<size_t>(flight_->item.size));
+    flight_->body = fetcher_->TakeBuffer(flight_->item.size);
   }
   Status OnData(uint64_t offset, std::span<const uint8_t> data) override {
     if (offset != flight_->body.size()) {
@@ -350,7 +352,7 @@ Status ObjectFetcher::AddToStore(Flight& flight) {
     Result<std::shared_ptr<StoreWriter>> writer = Writer();
     if (!writer.ok()) return writer.status().WithPrefix(what);
     st = (*writer)->AddFetched(flight.body, item.digest);
-    std::vector<uint8_t>().swap(flight.body);
+    GiveBuffer(std::move(flight.body));
   }
   if (st.ok()) {
     bytes_.fetch_add(item.size, std::memory_order_relaxed);
@@ -389,6 +391,28 @@ void ObjectFetcher::Complete(const std::shared_ptr<Flight>& flight,
   }
   cv_.notify_all();  // the destructor waits for the last flight
   for (const Callback& callback : callbacks) callback(status);
+}
+
+std::vector<uint8_t> ObjectFetcher::TakeBuffer(uint64_t size) {
+  std::vector<uint8_t> buffer;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!pool_.empty()) {
+      buffer = std::move(pool_.back());
+      pool_.pop_back();
+      pooled_bytes_ -= buffer.capacity();
+    }
+  }
+  buffer.clear();
+  buffer.reserve(static_cast<size_t>(size));
+  return buffer;
+}
+
+void ObjectFetcher::GiveBuffer(std::vector<uint8_t> buffer) {
+  std::lock_guard lock(pool_mu_);
+  if (pooled_bytes_ + buffer.capacity() > kPoolBytes) return;
+  pooled_bytes_ += buffer.capacity();
+  pool_.push_back(std::move(buffer));
 }
 
 Result<std::shared_ptr<StoreWriter>> ObjectFetcher::Writer() {

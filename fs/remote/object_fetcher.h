@@ -116,6 +116,10 @@ class ObjectFetcher {
   Status AddToStore(Flight& flight);
   // Ends `flight` with `status`: forgets it, then runs its callbacks.
   void Complete(const std::shared_ptr<Flight>& flight, const Status& status);
+  // Buffers for small objects' bytes, kept for reuse: a fresh one per
+  // object costs page faults (and an mmap and munmap past 128 KiB).
+  std::vector<uint8_t> TakeBuffer(uint64_t size);
+  void GiveBuffer(std::vector<uint8_t> buffer);
   // The writer for the flights in progress; created on demand and dropped
   // (with kUnsynced) once none is left, so the store's shared lock is held
   // only while objects are coming in.
@@ -135,6 +139,10 @@ class ObjectFetcher {
   bool stop_ = false;
   std::shared_ptr<StoreWriter> writer_;
   bool written_ = false;  // something was added since the last Commit
+
+  std::mutex pool_mu_;  // guards the members below
+  std::vector<std::vector<uint8_t>> pool_;
+  uint64_t pooled_bytes_ = 0;  // capacity of the buffers in pool_
 };
 
 }  // namespace sealfs::remote

@@ -50,7 +50,12 @@ class Puller {
         progress_(progress) {}
 
   Result<PullReport> Run() {
-    std::vector<const PullItem*> missing = Check();
+    std::vector<const PullItem*> missing;
+    if (options_.verify) {
+      missing = Check();
+    } else {
+      for (const PullItem& item : items_) missing.push_back(&item);
+    }
     SEALFS_RETURN_IF_ERROR(Fetch(missing));
     report_.objects = items_.size();
     report_.trees_fixed = trees_fixed_.load();
@@ -62,18 +67,14 @@ class Puller {
   }
 
  private:
-  // Sorts the items into present (counted as skipped) and missing. With
-  // verify, present objects are re-hashed on every CPU first, and corrupt
-  // ones quarantined and counted as missing.
+  // For verify: sorts the items into present and missing, re-hashes the
+  // present ones on every CPU (counted as skipped if good), quarantines
+  // corrupt ones and counts them as missing.
   std::vector<const PullItem*> Check() {
     std::vector<const PullItem*> missing;
     std::vector<const PullItem*> present;
     for (const PullItem& item : items_) {
       (store_->HasObject(item.digest) ? present : missing).push_back(&item);
-    }
-    if (!options_.verify) {
-      for (const PullItem* item : present) Skip(*item);
-      return missing;
     }
     std::atomic<size_t> next{0};
     std::mutex mu;
@@ -149,16 +150,23 @@ class Puller {
     return moved;
   }
 
-  // Fetches `missing`, a window at a time, committing as it goes.
+  // Fetches `missing`, a window at a time, committing as it goes. Unless
+  // verify sorted them already, each is looked for in the store first,
+  // here, while the previous ones are in flight.
   Status Fetch(const std::vector<const PullItem*>& missing) {
     FetcherOptions fetcher_options;
     fetcher_options.durability = Durability::kSynced;
-    fetcher_options.probe_store = false;  // Check() just looked
+    fetcher_options.probe_store = false;
     ObjectFetcher fetcher(store_, source_, fetcher_options);
     auto last_commit = std::chrono::steady_clock::now();
     uint64_t uncommitted = 0;
     Status commit;
     for (const PullItem* item : missing) {
+      if (!options_.verify && store_->HasObject(item->digest)) {
+        std::lock_guard lock(mu_);
+        Skip(*item);
+        continue;
+      }
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] {
