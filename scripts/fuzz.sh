@@ -6,13 +6,14 @@
 # when it found nothing).
 #
 #   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
+#                                        http_response access_list
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump | tar) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar | http_response | access_list) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -68,6 +69,20 @@ if [[ $target =~ ^(manifest|dump|tar)$ ]] && [ ! -e "$corpus/.seeded" ]; then
     build/tools/sealfs dump "$work/signed" >"$corpus/seed-inline"
     build/tools/sealfs dump "$work/unsigned" >"$corpus/seed-stored"
   fi
+  touch "$corpus/.seeded"
+fi
+
+# Seeds for the remote parsers: what nginx answers to a range, a redirect
+# then a response; an access list with escapes.
+if [ "$target" = http_response ] && [ ! -e "$corpus/.seeded" ]; then
+  printf 'Server: nginx/1.22.1\r\nContent-Length: 100\r\nContent-Range: bytes 0-99/5000\r\nConnection: keep-alive\r\n' \
+    >"$corpus/seed-range"
+  printf 'Location: /x\r\nHTTP/1.1 206 Partial Content\r\nContent-Range: bytes 4096-8191/*\r\n' \
+    >"$corpus/seed-redirect"
+  touch "$corpus/.seeded"
+fi
+if [ "$target" = access_list ] && [ ! -e "$corpus/.seeded" ]; then
+  printf '/bin/sh\n/ls\n/a\\nb\\\\\n/tiny\n/no/such\n' >"$corpus/seed-list"
   touch "$corpus/.seeded"
 fi
 

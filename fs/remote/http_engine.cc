@@ -27,9 +27,6 @@ namespace {
 constexpr int kPollMs = 1000;
 // libcurl's receive buffer: bigger means fewer, larger OnBody calls.
 constexpr long kReceiveBuffer = 128 * 1024;
-// A hostile server may send endless header fields; past this many the
-// response is refused.
-constexpr size_t kMaxHeaderFields = 200;
 
 enum class State { kQueued, kRunning, kDone };
 
@@ -65,6 +62,18 @@ std::string_view HttpResponse::Header(std::string_view name) const {
     if (key == name) return value;
   }
   return {};
+}
+
+bool AddHeaderField(std::string_view line, HttpResponse* out) {
+  // A hostile server may send endless fields; past this many the response
+  // is refused.
+  if (out->headers.size() >= kMaxHeaderFields) return false;
+  const size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    out->headers.emplace_back(Lower(Trim(line.substr(0, colon))),
+                              std::string(Trim(line.substr(colon + 1))));
+  }
+  return true;
 }
 
 bool ParseContentRange(std::string_view value, HttpResponse* out) {
@@ -296,16 +305,11 @@ size_t Transfer::Header(std::string_view line) {
     return line.size();
   }
   if (line != "\r\n" && line != "\n") {
-    if (response_.headers.size() >= kMaxHeaderFields) {
+    if (!AddHeaderField(line, &response_)) {
       abort_ = Status::FromErrno(EIO, request_.url + ": more than " +
                                           std::to_string(kMaxHeaderFields) +
                                           " header fields");
       return 0;
-    }
-    const size_t colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      response_.headers.emplace_back(Lower(Trim(line.substr(0, colon))),
-                                     std::string(Trim(line.substr(colon + 1))));
     }
     return line.size();
   }

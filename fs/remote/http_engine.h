@@ -54,6 +54,12 @@ struct HttpResponse {
   std::string_view Header(std::string_view name) const;
 };
 
+// Adds one response header line ("Name: value\r\n") to `out->headers`,
+// the name lower-cased and the value trimmed; a line without a colon is
+// ignored. False (and nothing added) once `out` holds kMaxHeaderFields.
+inline constexpr size_t kMaxHeaderFields = 200;
+bool AddHeaderField(std::string_view line, HttpResponse* out);
+
 // Parses a Content-Range value ("bytes 0-99/1000", "bytes 0-99/*") into
 // `out`; false if it is not of that form or LAST < FIRST.
 bool ParseContentRange(std::string_view value, HttpResponse* out);
