@@ -12,6 +12,7 @@
 #include "sealfs/digest.h"
 
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,25 @@ Digest Sha256(std::span<const uint8_t> data) {
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, data.data(), data.size());
   SHA256_Final(d.bytes.data(), &ctx);
+  return d;
+}
+
+struct Sha256Stream::Impl {
+  SHA256_CTX ctx;
+};
+
+Sha256Stream::Sha256Stream() : impl_(std::make_unique<Impl>()) {
+  SHA256_Init(&impl_->ctx);
+}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::span<const uint8_t> data) {
+  SHA256_Update(&impl_->ctx, data.data(), data.size());
+}
+
+Digest Sha256Stream::Finish() {
+  Digest d;
+  SHA256_Final(d.bytes.data(), &impl_->ctx);
   return d;
 }
 

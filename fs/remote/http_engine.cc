@@ -110,6 +110,31 @@ bool ParseContentRange(std::string_view value, HttpResponse* out) {
   return true;
 }
 
+namespace {
+
+class MemoryRequestBody : public RequestBody {
+ public:
+  explicit MemoryRequestBody(std::vector<uint8_t> bytes)
+      : bytes_(std::move(bytes)) {}
+  uint64_t size() const override { return bytes_.size(); }
+  Result<size_t> Read(std::span<uint8_t> out) override {
+    const size_t n = std::min(out.size(), bytes_.size() - pos_);
+    std::copy_n(bytes_.begin() + static_cast<ptrdiff_t>(pos_), n, out.begin());
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  const std::vector<uint8_t> bytes_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<RequestBody> MemoryBody(std::vector<uint8_t> bytes) {
+  return std::make_shared<MemoryRequestBody>(std::move(bytes));
+}
+
 Status HttpStatusError(const HttpResponse& response, const std::string& what,
                        const std::string& url) {
   const std::string code = " (HTTP " + std::to_string(response.code) + ")";
@@ -209,7 +234,7 @@ class Transfer : public HttpTicket {
   }
 
   // Sets up `easy` for this request. Engine thread.
-  Status Setup(CURL* easy, const FetchLimits& limits);
+  Status Setup(CURL* easy, const HttpEngineOptions& options);
   // The outcome of a finished transfer whose libcurl result is `result`.
   Status Outcome(CURLcode result) const;
 
@@ -232,6 +257,11 @@ class Transfer : public HttpTicket {
     return static_cast<Transfer*>(self)->Write(
         {reinterpret_cast<const uint8_t*>(data), size * n});
   }
+  static size_t OnRead(char* data, size_t size, size_t n, void* self) {
+    return static_cast<Transfer*>(self)->ReadBody(
+        {reinterpret_cast<uint8_t*>(data), size * n});
+  }
+  size_t ReadBody(std::span<uint8_t> out);
   size_t Header(std::string_view line);
   size_t Write(std::span<const uint8_t> data);
 
@@ -249,8 +279,9 @@ class Transfer : public HttpTicket {
   uint64_t body_ = 0;
 };
 
-Status Transfer::Setup(CURL* e, const FetchLimits& limits) {
+Status Transfer::Setup(CURL* e, const HttpEngineOptions& options) {
   const CurlApi& curl = Curl();
+  const FetchLimits& limits = options.limits;
   easy_ = e;
   curl.easy_reset(e);
   curl.easy_setopt(e, CURLOPT_PRIVATE, this);
@@ -281,8 +312,45 @@ Status Transfer::Setup(CURL* e, const FetchLimits& limits) {
   curl.easy_setopt(e, CURLOPT_WRITEDATA, this);
   // The body's limit is checked in Header() and Write(), after the sink
   // has seen the response and can say what is wrong with it.
-  if (request_.head) curl.easy_setopt(e, CURLOPT_NOBODY, 1L);
+  switch (request_.method) {
+    case HttpMethod::kGet:
+      break;
+    case HttpMethod::kHead:
+      curl.easy_setopt(e, CURLOPT_NOBODY, 1L);
+      break;
+    case HttpMethod::kPost:
+    case HttpMethod::kPut:
+    case HttpMethod::kPatch:
+      // UPLOAD sends PUT with a read callback; the method name is then
+      // replaced for POST and PATCH, which keeps the streaming body.
+      curl.easy_setopt(e, CURLOPT_UPLOAD, 1L);
+      curl.easy_setopt(e, CURLOPT_READFUNCTION, &Transfer::OnRead);
+      curl.easy_setopt(e, CURLOPT_READDATA, this);
+      curl.easy_setopt(
+          e, CURLOPT_INFILESIZE_LARGE,
+          static_cast<curl_off_t>(request_.body ? request_.body->size() : 0));
+      if (request_.method != HttpMethod::kPut) {
+        curl.easy_setopt(
+            e, CURLOPT_CUSTOMREQUEST,
+            request_.method == HttpMethod::kPost ? "POST" : "PATCH");
+      }
+      break;
+  }
+  if (!request_.follow_redirects) {
+    curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  }
+  if (!options.tls_verify) {
+    curl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!options.ca_pem.empty()) {
+    // libcurl copies the blob (CURL_BLOB_COPY).
+    curl_blob blob{const_cast<char*>(options.ca_pem.data()),
+                   options.ca_pem.size(), CURL_BLOB_COPY};
+    curl.easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+  }
   std::vector<std::string> lines = request_.headers;
+  // Expect: 100-continue costs a round trip per upload for nothing here.
+  if (request_.body != nullptr) lines.push_back("Expect:");
   if (request_.range_length > 0) {
     lines.push_back(
         "Range: bytes=" + std::to_string(request_.range_first) + "-" +
@@ -318,7 +386,8 @@ size_t Transfer::Header(std::string_view line) {
   Curl().easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);
   response_.code = code;
   if (code >= 100 && code < 200) return line.size();  // interim
-  if (code >= 300 && code < 400 && !response_.Header("location").empty()) {
+  if (request_.follow_redirects && code >= 300 && code < 400 &&
+      !response_.Header("location").empty()) {
     return line.size();  // libcurl follows it; the next response counts
   }
   curl_off_t length = -1;
@@ -334,13 +403,23 @@ size_t Transfer::Header(std::string_view line) {
   }
   delivered_ = true;
   abort_ = sink_->OnResponse(response_);
-  if (abort_.ok() && !request_.head && length >= 0 &&
+  if (abort_.ok() && request_.method != HttpMethod::kHead && length >= 0 &&
       static_cast<uint64_t>(length) > request_.max_body) {
     abort_ = Status::Corrupt(request_.url + ": " + std::to_string(length) +
                              " bytes (Content-Length), more than the limit " +
                              "of " + std::to_string(request_.max_body));
   }
   return abort_.ok() ? line.size() : 0;
+}
+
+size_t Transfer::ReadBody(std::span<uint8_t> out) {
+  if (request_.body == nullptr) return 0;
+  Result<size_t> got = request_.body->Read(out);
+  if (!got.ok()) {
+    abort_ = got.status().WithPrefix(request_.url + ": request body");
+    return CURL_READFUNC_ABORT;
+  }
+  return *got;
 }
 
 size_t Transfer::Write(std::span<const uint8_t> data) {
@@ -460,7 +539,7 @@ void HttpEngine::Impl::Start(const std::shared_ptr<Transfer>& t) {
     easy = Curl().easy_init();
   }
   Status st = easy == nullptr ? Status::FromErrno(ENOMEM, "libcurl handle")
-                              : t->Setup(easy, options.limits);
+                              : t->Setup(easy, options);
   if (st.ok()) {
     if (CURLMcode mc = Curl().multi_add_handle(multi, easy); mc != CURLM_OK) {
       st = Status::FromErrno(
@@ -670,6 +749,10 @@ Result<HttpEngine::Reply> HttpEngine::Fetch(HttpRequest request,
   std::future<Result<Reply>> done = sink->future();
   Submit(std::move(request), sink);
   return done.get();
+}
+
+bool HttpEngine::OnEngineThread() const {
+  return impl_->thread.get_id() == std::this_thread::get_id();
 }
 
 HttpEngineStats HttpEngine::stats() const {

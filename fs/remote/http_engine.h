@@ -23,18 +23,35 @@
 
 namespace sealfs::remote {
 
+// What a request sends (an upload), read once, in order, on the engine's
+// thread: it must not block for long. Thread-compatible.
+class RequestBody {
+ public:
+  virtual ~RequestBody() = default;
+  virtual uint64_t size() const = 0;  // bytes, sent as Content-Length
+  // Fills `out` with the next bytes; returns how many (0 only at the end).
+  virtual Result<size_t> Read(std::span<uint8_t> out) = 0;
+};
+
+// A body held in memory.
+std::shared_ptr<RequestBody> MemoryBody(std::vector<uint8_t> bytes);
+
+enum class HttpMethod { kGet, kHead, kPost, kPut, kPatch };
+
 struct HttpRequest {
   std::string url;  // http:// or https:// (redirects only to those)
+  HttpMethod method = HttpMethod::kGet;
   // With range_length > 0, asks for bytes [range_first, range_first +
   // range_length) with a Range header; a server may still answer 200 with
   // the whole resource, which the sink sees in OnResponse.
   uint64_t range_first = 0;
   uint64_t range_length = 0;
-  bool head = false;                 // HEAD instead of GET
-  std::vector<std::string> headers;  // extra request headers, "Name: value"
-  // A body longer than this aborts the transfer with kErrCorrupt, before
-  // the excess is read. REQUIRES: > 0 unless head.
+  std::vector<std::string> headers;   // extra request headers, "Name: value"
+  std::shared_ptr<RequestBody> body;  // POST/PUT/PATCH; null: empty
+  // A response body longer than this aborts the transfer with kErrCorrupt,
+  // before the excess is read.
   uint64_t max_body = 0;
+  bool follow_redirects = true;  // else a 3xx is the final response
   Priority priority = Priority::kNormal;
 };
 
@@ -108,6 +125,11 @@ struct HttpEngineOptions {
   unsigned max_streams = 64;
   // Running transfers that background requests leave free for urgent ones.
   unsigned urgent_reserve = 2;
+  // TLS: verify the server's certificate and name (off: skopeo's
+  // --tls-verify=false), against the system's CAs, or against `ca_pem`
+  // (PEM certificates) when it is not empty.
+  bool tls_verify = true;
+  std::string ca_pem;
 };
 
 struct HttpEngineStats {
@@ -145,6 +167,10 @@ class HttpEngine {
   Result<Reply> Fetch(HttpRequest request, bool accept_any_status = false);
 
   HttpEngineStats stats() const;
+
+  // Whether the caller runs on the engine's thread (inside a sink), where
+  // it must not wait for a transfer.
+  bool OnEngineThread() const;
 
   // Opaque; named here only so that the engine's transfers can refer to it.
   struct Impl;

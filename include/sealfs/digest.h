@@ -43,6 +43,22 @@ struct DigestHash {
 // Plain SHA-256 of `data` (OpenSSL's low-level functions; see digest.cc).
 Digest Sha256(std::span<const uint8_t> data);
 
+// Plain SHA-256 of bytes fed in pieces (an OCI blob's digest).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::span<const uint8_t> data);
+  // The digest of everything fed; the stream is then spent.
+  Digest Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // How Sha256Blocks may hash.
 enum class BlockHashing {
   // Several blocks at once where the CPU allows (multi-buffer SHA-256),
