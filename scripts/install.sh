@@ -10,6 +10,7 @@ packages=(
   libfuse3-dev libssl-dev libcap-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev
   libarchive-dev
+  nlohmann-json3-dev
   # run
   fuse3 openssl
   # tests: reference tools that check sealfs independently
@@ -17,6 +18,8 @@ packages=(
   tar gzip zstd libcap2-bin
   strace  # kills a build at an exact system call (crash-safety test)
   nginx   # a real HTTP server for pull and lazy-mount tests
+  docker-registry apache2-utils  # a real OCI registry (htpasswd for its auth)
+  skopeo umoci  # reference tools: what was pushed, OCI images to compare
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )

@@ -18,18 +18,24 @@ std::string HttpStoreServer::Start(const std::string& root,
                                    const std::string& mode,
                                    const std::string& log, int port,
                                    const std::vector<std::string>& extra) {
-  Stop();
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
-  const std::string script =
-      std::string(SEALFS_SOURCE_DIR) + "/tests/tools/http_store_server.py";
-  std::vector<std::string> args = {
-      "python3", script, "--root", root,
-      "--mode",  mode,   "--port", std::to_string(port)};
+  std::vector<std::string> args = {"--root", root,     "--mode",
+                                   mode,     "--port", std::to_string(port)};
   if (!log.empty()) {
     args.push_back("--log");
     args.push_back(log);
   }
+  args.insert(args.end(), extra.begin(), extra.end());
+  return StartScript("http_store_server.py", args);
+}
+
+std::string HttpStoreServer::StartScript(
+    const std::string& name, const std::vector<std::string>& extra) {
+  Stop();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
+  const std::string script =
+      std::string(SEALFS_SOURCE_DIR) + "/tests/tools/" + name;
+  std::vector<std::string> args = {"python3", script};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

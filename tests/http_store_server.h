@@ -29,6 +29,10 @@ class HttpStoreServer {
   std::string Start(const std::string& root, const std::string& mode,
                     const std::string& log = "", int port = 0,
                     const std::vector<std::string>& extra = {});
+  // Runs tests/tools/NAME (another server printing "PORT <n>" once it
+  // listens) with `args`; as Start() otherwise.
+  std::string StartScript(const std::string& name,
+                          const std::vector<std::string>& args);
   // Kills the server (SIGKILL) and reaps it. Idempotent.
   void Stop();
 

@@ -16,12 +16,14 @@
 #include "fs/core/trust.h"
 #include "fs/remote/object_source.h"
 #include "fs/remote/pull.h"
+#include "fs/remote/registry_ref.h"
 #include "fs/util/io.h"
 #include "fs/util/progress.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
 #include "tools/cli.h"
 #include "tools/command.h"
+#include "tools/registry_cli.h"
 #include "tools/store_cli.h"
 
 namespace sealfs::tools {
@@ -33,18 +35,19 @@ void PrintHelp() {
   std::printf(
       "Usage: sealfs pull --from SOURCE [OPTIONS] IMAGE|TAG\n"
       "Copy into the store every object of an image that it lacks, from\n"
-      "SOURCE: another store directory or an http(s):// URL serving a\n"
-      "store's layout. Each object is verified against the digest in the\n"
-      "manifest before it becomes visible; nothing else from SOURCE is\n"
-      "trusted. Without --pubkey, --keyring or --digest the image itself is\n"
-      "only checked for being well formed, not for who made it. IMAGE is a "
-      "local image file; TAG is fetched from\n"
-      "SOURCE/images/TAG, validated, and written to STORE/images/TAG once\n"
-      "all its objects are in. Re-running an interrupted pull fetches only\n"
-      "what is still missing.\n"
+      "SOURCE: another store directory, an http(s):// URL serving a store's\n"
+      "layout, or docker://HOST[:PORT]/REPO[:TAG], an OCI registry where\n"
+      "'sealfs push' put the image. Each object is verified against the\n"
+      "digest in the manifest before it becomes visible; nothing else from\n"
+      "SOURCE is trusted. Without --pubkey, --keyring or --digest the image\n"
+      "itself is only checked for being well formed, not for who made it.\n"
+      "IMAGE is a local image file; TAG is fetched from SOURCE/images/TAG\n"
+      "(from a registry: the image tagged TAG), validated, and written to\n"
+      "STORE/images/TAG once all its objects are in. Re-running an\n"
+      "interrupted pull fetches only what is still missing.\n"
       "\n"
       "Options:\n"
-      "  --from SOURCE      store directory or http:// / https:// URL\n"
+      "  --from SOURCE      store directory, http(s):// URL or docker:// ref\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
       "                     created if missing)\n"
       "  --pubkey FILE      trust images signed by this Ed25519 public key\n"
@@ -58,6 +61,7 @@ void PrintHelp() {
       "                     over HTTP/2)\n"
       "  --verify           re-hash objects already in the store; quarantine\n"
       "                     and re-fetch corrupt ones (repairs a store)\n"
+      "%s"
       "  --timeout SECONDS  connect and stall time-out per transfer\n"
       "                     (default 10; a transfer below 1 KiB/s that long\n"
       "                     is aborted)\n"
@@ -67,7 +71,7 @@ void PrintHelp() {
       "Exit status: 0 every object is in the store, 1 some object failed\n"
       "(each listed on stderr) or the image is not trusted, 2 usage error or\n"
       "the pull could not start.\n",
-      kDefaultStore);
+      kDefaultStore, kRegistryFlagsHelp);
 }
 
 bool ParseUint(const char* text, unsigned long min, unsigned long max,
@@ -131,6 +135,7 @@ int CmdPull(int argc, char** argv) {
       {"pubkey", required_argument, nullptr, kPubkey},
       {"keyring", required_argument, nullptr, kKeyring},
       {"digest", required_argument, nullptr, kDigest},
+      SEALFS_REGISTRY_OPTIONS,
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -190,6 +195,22 @@ int CmdPull(int argc, char** argv) {
         trust.digest = *d;
         break;
       }
+      case kTlsVerify:
+      case kCertDir:
+      case kAuthfile: {
+        remote::RegistryOptions registry;
+        registry.tls_verify = source_options.tls_verify;
+        registry.cert_dir = source_options.cert_dir;
+        registry.authfile = source_options.authfile;
+        std::string error;
+        if (!ApplyRegistryFlag(c, optarg, &registry, &error)) {
+          return UsageError(kCmd, error);
+        }
+        source_options.tls_verify = registry.tls_verify;
+        source_options.cert_dir = registry.cert_dir;
+        source_options.authfile = registry.authfile;
+        break;
+      }
       case 'h':
         PrintHelp();
         return kExitOk;
@@ -202,29 +223,44 @@ int CmdPull(int argc, char** argv) {
   if (argc - optind != 1) return UsageError(kCmd, "expected one IMAGE or TAG");
   const std::string target = argv[optind];
 
-  Result<std::unique_ptr<remote::ObjectSource>> opened =
-      remote::OpenObjectSource(from, source_options);
-  if (!opened.ok()) return CannotStart(opened.status().WithPrefix("source"));
-  std::shared_ptr<remote::ObjectSource> source = std::move(*opened);
-
   // A path that exists is an image file; otherwise a tag at the source.
   struct stat st;
   const bool is_file = ::stat(target.c_str(), &st) == 0;
-  std::string tag;
+  if (!is_file && !remote::IsValidImageName(target)) {
+    return UsageError(kCmd, "'" + target +
+                                "' is neither an image file nor a tag name "
+                                "([A-Za-z0-9._-], not starting with '.')");
+  }
+  std::string tag = is_file ? "" : target;
+  // A registry's objects are in the packs of one image: the tag's, unless
+  // --from names one.
+  std::string spec = from;
+  if (remote::IsDockerRef(from)) {
+    Result<remote::RegistryRef> ref = remote::ParseRegistryRef(from, false);
+    if (!ref.ok()) return UsageError(kCmd, ref.status().context());
+    if (ref->tag.empty() && ref->digest.empty()) {
+      if (tag.empty()) {
+        return UsageError(
+            kCmd, "--from " + from + " needs :TAG to pull a local image file");
+      }
+      spec += ":" + tag;
+    }
+  }
   std::vector<uint8_t> image_bytes;
+  Result<std::unique_ptr<remote::ObjectSource>> opened =
+      remote::OpenObjectSourceAndImage(
+          spec, source_options,
+          remote::IsDockerRef(from) && !tag.empty() ? &image_bytes : nullptr);
+  if (!opened.ok()) return CannotStart(opened.status().WithPrefix("source"));
+  std::shared_ptr<remote::ObjectSource> source = std::move(*opened);
   if (is_file) {
     Result<std::vector<uint8_t>> bytes = ReadFileBytes(target);
     if (!bytes.ok()) return CannotStart(bytes.status().WithPrefix(target));
     image_bytes = std::move(*bytes);
-  } else if (remote::IsValidImageName(target)) {
-    tag = target;
+  } else if (image_bytes.empty()) {
     Result<std::vector<uint8_t>> bytes = source->ReadImage(tag);
     if (!bytes.ok()) return CannotStart(bytes.status());
     image_bytes = std::move(*bytes);
-  } else {
-    return UsageError(kCmd, "'" + target +
-                                "' is neither an image file nor a tag name "
-                                "([A-Za-z0-9._-], not starting with '.')");
   }
   // Validated, and trusted if asked, before anything is fetched: a hostile
   // image never gets to name objects.

@@ -23,6 +23,7 @@ int CmdImages(int argc, char** argv);
 int CmdFsck(int argc, char** argv);
 int CmdGc(int argc, char** argv);
 int CmdPull(int argc, char** argv);
+int CmdPush(int argc, char** argv);
 // `mount.fuse.sealfs SOURCE DIR [-sfnv] [-o OPTIONS]`, as mount(8) calls it.
 int CmdMountHelper(int argc, char** argv);
 

@@ -37,6 +37,7 @@ constexpr Command kCommands[] = {
     {"fsck", CmdFsck, "check a store; quarantine corrupt objects"},
     {"gc", CmdGc, "remove objects no tagged image references"},
     {"pull", CmdPull, "fetch an image's missing objects, verified"},
+    {"push", CmdPush, "upload an image and its objects to an OCI registry"},
 };
 
 void PrintUsage(FILE* out) {

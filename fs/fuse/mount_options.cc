@@ -107,9 +107,26 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
       out->prefetch = MountOptions::Prefetch::kList;
       out->prefetch_list.assign(value);
     }
+  } else if (key == "tls_verify") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    if (value != "true" && value != "false") {
+      return Status::FromErrno(EINVAL, "tls_verify must be true or false");
+    }
+    out->tls_verify = value == "true";
+  } else if (key == "cert_dir") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->cert_dir.assign(value);
+  } else if (key == "authfile") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    out->authfile.assign(value);
   } else if (key == "record") {
     SEALFS_RETURN_IF_ERROR(need_value());
     out->record.assign(value);
+  } else if (key == "remote_connections") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    if (!ParseBounded(value, 1, 64, &out->remote_connections)) {
+      return Status::FromErrno(EINVAL, "remote_connections must be 1..64");
+    }
   } else if (key == "remote_timeout") {
     SEALFS_RETURN_IF_ERROR(need_value());
     if (!ParseBounded(value, 1, 3600, &out->remote_timeout_s)) {

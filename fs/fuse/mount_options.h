@@ -28,7 +28,8 @@ struct MountOptions {
   // Where missing objects are fetched from on first open (a store
   // directory or an http(s):// URL); empty: never fetch.
   std::string remote;
-  unsigned remote_timeout_s = 5;  // connect/stall time-out of one fetch
+  unsigned remote_timeout_s = 5;    // connect/stall time-out of one fetch
+  unsigned remote_connections = 8;  // to the remote at most
   // What a lazy mount fetches in the background (remote= only): every
   // object of the image (kAll, the default), nothing (kNone), or the files
   // a list names, in its order, then the rest (kList, prefetch_list).
@@ -36,7 +37,11 @@ struct MountOptions {
   Prefetch prefetch = Prefetch::kAll;
   std::string prefetch_list;  // prefetch=FILE
   std::string record;         // record=FILE: write the access order there
-  unsigned max_read = 0;      // largest read request; 0: not given
+  // Registries (docker:// images and remotes), with skopeo's meanings.
+  bool tls_verify = true;  // tls_verify=false: plain HTTP, no cert check
+  std::string cert_dir;    // extra CA certificates (*.crt)
+  std::string authfile;    // else the usual auth files
+  unsigned max_read = 0;   // largest read request; 0: not given
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };

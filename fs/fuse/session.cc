@@ -22,6 +22,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/core/store_lock.h"
 #include "fs/core/trust.h"
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
@@ -34,6 +35,9 @@
 #include "fs/remote/background_fetch.h"
 #include "fs/remote/object_fetcher.h"
 #include "fs/remote/object_source.h"
+#include "fs/remote/registry_ref.h"
+#include "fs/remote/registry_source.h"
+#include "fs/store/tags.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -266,7 +270,8 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
 // every object of the image, those of the files prefetch=FILE lists first.
 Result<std::unique_ptr<remote::BackgroundFetch>> PlanBackgroundFetch(
     const MountRequest& req, const Manifest& manifest,
-    std::shared_ptr<remote::ObjectFetcher> fetcher) {
+    std::shared_ptr<remote::ObjectFetcher> fetcher,
+    remote::BackgroundFetch::Whole whole) {
   using Prefetch = MountOptions::Prefetch;
   if (req.options.prefetch == Prefetch::kNone) {
     return std::unique_ptr<remote::BackgroundFetch>();
@@ -295,12 +300,35 @@ Result<std::unique_ptr<remote::BackgroundFetch>> PlanBackgroundFetch(
       std::move(fetcher), std::move(*order),
       [label = req.image](const std::string& line) {
         Log(LOG_INFO, label + ": " + line);
-      });
+      },
+      std::move(whole));
 }
 
 // Everything that can refuse a mount before anything is mounted: reads and
 // checks the image, opens the store, sets up lazy fetching. Warnings go to
 // stderr.
+// How to reach a remote= or docker:// source, from the mount options.
+remote::SourceOptions SourceOptionsFor(const MountRequest& req) {
+  remote::SourceOptions o;
+  o.limits.connect_timeout_s = req.options.remote_timeout_s;
+  o.limits.stall_timeout_s = req.options.remote_timeout_s;
+  o.connections = req.options.remote_connections;
+  o.tls_verify = req.options.tls_verify;
+  o.cert_dir = req.options.cert_dir;
+  o.authfile = req.options.authfile;
+  return o;
+}
+
+// Keeps an image read from a registry as STORE/images/NAME, so that it is
+// a root for gc and can be mounted again without the registry.
+Status KeepImage(const Store& store, const std::string& name,
+                 std::span<const uint8_t> image) {
+  SEALFS_ASSIGN_OR_RETURN(
+      StoreLock lock,
+      StoreLock::Acquire(store.dir_fd(), StoreLock::Kind::kShared, true));
+  return store::WriteTag(store, name, image).WithPrefix("keeping the image");
+}
+
 TrustPolicy MountTrust(const MountOptions& options) {
   TrustPolicy policy;
   policy.pubkeys = options.pubkeys;
@@ -324,12 +352,31 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
       // No thread to be had: the keys are read below, in line.
     }
   }
+  // An image in a registry is read from there, checked like any other,
+  // kept in the store (a root for gc) and mounted lazily from its packs.
+  const bool from_registry = remote::IsDockerRef(req.image);
+  const bool lazy = from_registry || !req.options.remote.empty();
+  std::unique_ptr<remote::ObjectSource> registry_source;
+  std::vector<uint8_t> registry_image;
+  Result<std::shared_ptr<Store>> store = Store::Open(
+      req.options.store, lazy ? Store::Mode::kCreate : Store::Mode::kReadOnly);
+  if (!store.ok()) {
+    return store.status().WithPrefix("store " + req.options.store);
+  }
+  if (from_registry) {
+    SEALFS_ASSIGN_OR_RETURN(
+        registry_source,
+        remote::OpenObjectSourceAndImage(req.image, SourceOptionsFor(req),
+                                         &registry_image));
+  }
   // Manifest::Open verifies a private copy: a later change to the image
   // file cannot change what was verified.
-  Result<std::shared_ptr<const Manifest>> manifest = Manifest::Open(req.image);
+  Result<std::shared_ptr<const Manifest>> manifest =
+      from_registry ? Manifest::FromBytes(registry_image)
+                    : Manifest::Open(req.image);
   Result<std::vector<PublicKey>> keys =
       keys_read.valid() ? keys_read.get() : LoadTrustedKeys(trust);
-  if (!manifest.ok()) return manifest.status();
+  if (!manifest.ok()) return manifest.status().WithPrefix(req.image);
 
   std::string warning;
   SEALFS_RETURN_IF_ERROR(
@@ -337,31 +384,40 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   if (!warning.empty()) {
     std::fprintf(stderr, "sealfs mount: warning: %s\n", warning.c_str());
   }
-  // With remote=, missing objects are added to the store as they are
-  // needed, so it must be writable (by root, or by user= after the switch),
-  // and a new host's first mount creates it, as mkfs and pull do.
-  const bool lazy = !req.options.remote.empty();
-  Result<std::shared_ptr<Store>> store = Store::Open(
-      req.options.store, lazy ? Store::Mode::kCreate : Store::Mode::kReadOnly);
-  if (!store.ok())
-    return store.status().WithPrefix("store " + req.options.store);
+  // An image from a registry becomes a tag of the store (a root for gc,
+  // mountable without the registry) once all its objects are there, as a
+  // pull's does: a store never has a tag whose objects are missing.
+  remote::BackgroundFetch::Whole keep;
+  if (from_registry) {
+    SEALFS_ASSIGN_OR_RETURN(remote::RegistryRef ref,
+                            remote::ParseRegistryRef(req.image, true));
+    keep = [store = *store, name = remote::RegistryImageName(ref),
+            image = std::move(registry_image), label = req.image] {
+      Status kept = KeepImage(*store, name, image);
+      Log(kept.ok() ? LOG_INFO : LOG_ERR,
+          label + ": " +
+              (kept.ok() ? "kept as images/" + name : kept.ToString()));
+    };
+  }
   std::shared_ptr<remote::ObjectFetcher> fetcher;
   std::unique_ptr<remote::BackgroundFetch> background;
   if (lazy) {
-    remote::SourceOptions source_options;
-    source_options.limits.connect_timeout_s = req.options.remote_timeout_s;
-    source_options.limits.stall_timeout_s = req.options.remote_timeout_s;
     // Opened before any thread starts: libcurl's global set-up requires it.
     Result<std::unique_ptr<remote::ObjectSource>> source =
-        remote::OpenObjectSource(req.options.remote, source_options);
+        req.options.remote.empty()
+            ? Result<std::unique_ptr<remote::ObjectSource>>(
+                  std::move(registry_source))
+            : remote::OpenObjectSource(req.options.remote,
+                                       SourceOptionsFor(req));
     if (!source.ok()) return source.status().WithPrefix("remote");
     remote::FetcherOptions fetcher_options;
     fetcher_options.durability = Durability::kUnsynced;
     fetcher_options.range_reads = true;
     fetcher = std::make_shared<remote::ObjectFetcher>(
         *store, std::move(*source), fetcher_options);
-    SEALFS_ASSIGN_OR_RETURN(background,
-                            PlanBackgroundFetch(req, **manifest, fetcher));
+    SEALFS_ASSIGN_OR_RETURN(
+        background,
+        PlanBackgroundFetch(req, **manifest, fetcher, std::move(keep)));
   }
   UniqueFd record;
   if (!req.options.record.empty()) {

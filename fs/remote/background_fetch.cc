@@ -26,10 +26,12 @@ struct BackgroundFetch::State {
 };
 
 BackgroundFetch::BackgroundFetch(std::shared_ptr<ObjectFetcher> fetcher,
-                                 std::vector<PullItem> items, Logger log)
+                                 std::vector<PullItem> items, Logger log,
+                                 Whole whole)
     : fetcher_(std::move(fetcher)),
       items_(std::move(items)),
       log_(std::move(log)),
+      whole_(std::move(whole)),
       state_(std::make_shared<State>()) {
   state_->left.store(items_.size());
 }
@@ -59,27 +61,41 @@ void BackgroundFetch::Run() {
   auto last_sync = start;
   uint64_t unsynced = 0;
   std::shared_ptr<State> state = state_;
-  for (const PullItem& item : items_) {
+  // Objects go in batches, so that a source can serve neighbours in one
+  // transfer (a registry's packs).
+  std::vector<PullItem> batch;
+  uint64_t batch_bytes = 0;
+  auto send = [&]() -> bool {
+    if (batch.empty()) return true;
     {
       std::unique_lock lock(state->mu);
-      state->cv.wait(lock,
-                     [&] { return state->stop || state->in_flight < kWindow; });
-      if (state->stop) return;
-      ++state->in_flight;
+      state->cv.wait(lock, [&] {
+        return state->stop || state->in_flight + batch.size() <= kWindow;
+      });
+      if (state->stop) return false;
+      state->in_flight += static_cast<unsigned>(batch.size());
     }
-    fetcher_->FetchAsync(item, Priority::kBackground,
-                         [state](const Status& st) {
-                           {
-                             std::lock_guard lock(state->mu);
-                             --state->in_flight;
-                             if (!st.ok() && state->failed++ == 0) {
-                               state->first_failure = st;
-                             }
-                           }
-                           state->left.fetch_sub(1);
-                           state->cv.notify_all();
-                         });
-    unsynced += item.size;
+    fetcher_->FetchManyAsync(batch, Priority::kBackground,
+                             [state](const PullItem&, const Status& st) {
+                               {
+                                 std::lock_guard lock(state->mu);
+                                 --state->in_flight;
+                                 if (!st.ok() && state->failed++ == 0)
+                                   state->first_failure = st;
+                               }
+                               state->left.fetch_sub(1);
+                               state->cv.notify_all();
+                             });
+    unsynced += batch_bytes;
+    batch.clear();
+    batch_bytes = 0;
+    return true;
+  };
+  for (const PullItem& item : items_) {
+    batch.push_back(item);
+    batch_bytes += item.size;
+    if (batch.size() < kBatch && batch_bytes < kBatchBytes) continue;
+    if (!send()) return;
     const auto now = std::chrono::steady_clock::now();
     if (unsynced >= kSyncBytes || now - last_sync >= kSyncInterval) {
       // Bounds what a crash can tear (docs/DESIGN.md#lazy-fetch).
@@ -88,6 +104,7 @@ void BackgroundFetch::Run() {
       last_sync = now;
     }
   }
+  if (!send()) return;
   {
     std::unique_lock lock(state->mu);
     state->cv.wait(lock, [&] { return state->stop || state->in_flight == 0; });
@@ -107,6 +124,7 @@ void BackgroundFetch::Run() {
   }
   if (!synced.ok()) summary += "; " + synced.ToString();
   log_(summary);
+  if (whole_ && state->failed == 0 && synced.ok()) whole_();
 }
 
 }  // namespace sealfs::remote

@@ -9,6 +9,7 @@
 #define SEALFS_FS_REMOTE_BACKGROUND_FETCH_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,9 +25,13 @@ class BackgroundFetch {
  public:
   // Receives one line: a failure, then a summary at the end.
   using Logger = std::function<void(const std::string&)>;
+  // Runs at the end, on the fetch's thread, if every object is in the
+  // store (and synced); not if one failed or the fetch was stopped.
+  using Whole = std::function<void()>;
 
   BackgroundFetch(std::shared_ptr<ObjectFetcher> fetcher,
-                  std::vector<PullItem> items, Logger log);
+                  std::vector<PullItem> items, Logger log,
+                  Whole whole = nullptr);
   // Stops after the objects in flight have been handed to the fetcher
   // (whose own destructor cancels them) and joins the thread.
   ~BackgroundFetch();
@@ -40,8 +45,11 @@ class BackgroundFetch {
   // Objects not yet known to be in the store (0 once done).
   uint64_t left() const;
 
-  // Objects in flight at once, and how often the fetched ones are synced.
+  // Objects in flight at once, handed to the fetcher in batches of
+  // kBatch or kBatchBytes; how often the fetched ones are synced.
   static constexpr unsigned kWindow = 128;
+  static constexpr size_t kBatch = 32;
+  static constexpr uint64_t kBatchBytes = uint64_t{4} << 20;
   static constexpr uint64_t kSyncBytes = uint64_t{256} << 20;
 
  private:
@@ -51,6 +59,7 @@ class BackgroundFetch {
   const std::shared_ptr<ObjectFetcher> fetcher_;
   const std::vector<PullItem> items_;
   const Logger log_;
+  const Whole whole_;
   // Shared with the fetcher's callbacks, which may outlive this object.
   const std::shared_ptr<State> state_;
   std::thread thread_;

@@ -172,47 +172,114 @@ void ObjectFetcher::FetchAsync(const PullItem& item, Priority priority,
 
 void ObjectFetcher::Start(const std::shared_ptr<Flight>& flight,
                           Priority priority) {
+  StartMany({flight}, priority);
+}
+
+std::shared_ptr<FetchSink> ObjectFetcher::Prepare(
+    const std::shared_ptr<Flight>& flight, Priority priority) {
   const PullItem& item = flight->item;
   const std::string what = "object " + item.digest.ToString();
   if (options_.range_reads && item.size > kRangeReadMinBytes) {
     Status st = StartPartial(flight, priority);
-    if (st.ok()) return;
+    if (st.ok()) return nullptr;
     if (st.err() != ENOENT) {
       Complete(flight, st);
-      return;
+      return nullptr;
     }
     // No tree at the source: the whole object, in one piece.
   }
-  FetchRequest request;
-  request.digest = item.digest;
-  request.object_size = item.size;
-  request.offset = 0;
-  request.length = item.size;
-  request.priority = priority;
-  std::shared_ptr<FetchSink> sink;
   if (item.size <= kMemoryBytes) {
-    sink = std::make_shared<MemorySink>(this, flight);
-  } else {
-    Result<std::shared_ptr<StoreWriter>> writer = Writer();
-    Result<std::unique_ptr<StoreWriter::ObjectFile>> file =
-        writer.ok()
-            ? (*writer)->CreateObjectFile(item.size)
-            : Result<std::unique_ptr<StoreWriter::ObjectFile>>(writer.status());
-    if (!file.ok()) {
-      Complete(flight, file.status().WithPrefix(what));
-      return;
-    }
-    flight->writer = std::move(*writer);
-    flight->file = std::move(*file);
-    sink = std::make_shared<FileSink>(this, flight);
+    return std::make_shared<MemorySink>(this, flight);
   }
-  transfers_.fetch_add(1, std::memory_order_relaxed);
-  std::shared_ptr<FetchTicket> ticket = source_->Fetch(request, sink);
-  if (ticket != nullptr) {
+  Result<std::shared_ptr<StoreWriter>> writer = Writer();
+  Result<std::unique_ptr<StoreWriter::ObjectFile>> file =
+      writer.ok()
+          ? (*writer)->CreateObjectFile(item.size)
+          : Result<std::unique_ptr<StoreWriter::ObjectFile>>(writer.status());
+  if (!file.ok()) {
+    Complete(flight, file.status().WithPrefix(what));
+    return nullptr;
+  }
+  flight->writer = std::move(*writer);
+  flight->file = std::move(*file);
+  return std::make_shared<FileSink>(this, flight);
+}
+
+void ObjectFetcher::StartMany(
+    const std::vector<std::shared_ptr<Flight>>& flights, Priority priority) {
+  // Runs of whole objects go to the source together; an object read by
+  // range starts where it stands, so the order asked for is kept.
+  std::vector<std::shared_ptr<Flight>> run;
+  std::vector<FetchRequest> requests;
+  std::vector<std::shared_ptr<FetchSink>> sinks;
+  auto submit = [&] {
+    if (run.empty()) return;
+    transfers_.fetch_add(run.size(), std::memory_order_relaxed);
+    std::vector<std::shared_ptr<FetchTicket>> tickets =
+        source_->FetchMany(requests, sinks);
     std::lock_guard lock(mu_);
-    flight->ticket = std::move(ticket);
-    if (flight->priority < priority) flight->ticket->Promote(flight->priority);
+    for (size_t i = 0; i < run.size(); ++i) {
+      if (tickets[i] == nullptr) continue;
+      Flight& flight = *run[i];
+      flight.ticket = std::move(tickets[i]);
+      if (flight.priority < priority) flight.ticket->Promote(flight.priority);
+    }
+    run.clear();
+    requests.clear();
+    sinks.clear();
+  };
+  for (const std::shared_ptr<Flight>& flight : flights) {
+    if (options_.range_reads && flight->item.size > kRangeReadMinBytes) {
+      submit();
+    }
+    std::shared_ptr<FetchSink> sink = Prepare(flight, priority);
+    if (sink == nullptr) continue;
+    FetchRequest request;
+    request.digest = flight->item.digest;
+    request.object_size = flight->item.size;
+    request.offset = 0;
+    request.length = flight->item.size;
+    request.priority = priority;
+    run.push_back(flight);
+    requests.push_back(request);
+    sinks.push_back(std::move(sink));
   }
+  submit();
+}
+
+void ObjectFetcher::FetchManyAsync(const std::vector<PullItem>& items,
+                                   Priority priority, ItemCallback done) {
+  std::vector<std::shared_ptr<Flight>> created;
+  std::vector<const PullItem*> refused;
+  std::vector<const PullItem*> missing;
+  for (const PullItem& item : items) {
+    if (options_.probe_store && store_->HasObject(item.digest)) {
+      done(item, Status());
+    } else {
+      missing.push_back(&item);
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const PullItem* each : missing) {
+      const PullItem& item = *each;
+      if (stop_) {
+        refused.push_back(&item);
+        continue;
+      }
+      bool fresh = false;
+      std::shared_ptr<Flight> flight = JoinOrCreateLocked(
+          item, priority, [done, item](const Status& st) { done(item, st); },
+          &fresh);
+      if (fresh) created.push_back(std::move(flight));
+    }
+  }
+  for (const PullItem* item : refused) {
+    done(*item,
+         Status::FromErrno(ECANCELED, "object " + item->digest.ToString() +
+                                          ": fetcher stopping"));
+  }
+  StartMany(created, priority);
 }
 
 Status ObjectFetcher::StartPartial(const std::shared_ptr<Flight>& flight,

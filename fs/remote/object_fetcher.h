@@ -72,6 +72,13 @@ class ObjectFetcher {
   // kErrDigest for wrong bytes, ENOENT, ETIMEDOUT, kErrCorrupt for a size
   // mismatch, ... A failure is not remembered: the next call tries again.
   void FetchAsync(const PullItem& item, Priority priority, Callback done);
+  // FetchAsync for several objects at once, so that a source can serve
+  // neighbours in one transfer (a registry's packs). `done` runs once per
+  // item, as FetchAsync's.
+  using ItemCallback = std::function<void(const PullItem&, const Status&)>;
+  void FetchManyAsync(const std::vector<PullItem>& items, Priority priority,
+                      ItemCallback done);
+
   // FetchAsync, waiting for the outcome. REQUIRES: not called from a
   // callback.
   Status Fetch(const PullItem& item, Priority priority);
@@ -106,6 +113,13 @@ class ObjectFetcher {
                                              bool* created);
   // Starts a created flight's transfer.
   void Start(const std::shared_ptr<Flight>& flight, Priority priority);
+  // Starts created flights' transfers, together where the source can.
+  void StartMany(const std::vector<std::shared_ptr<Flight>>& flights,
+                 Priority priority);
+  // The sink for a created flight's whole-object transfer, or null if the
+  // flight took another road (a partial object) or already ended.
+  std::shared_ptr<FetchSink> Prepare(const std::shared_ptr<Flight>& flight,
+                                     Priority priority);
   // Opens `flight` as a PartialObject and fetches the rest in the
   // background. ENOENT: the source has no tree for it.
   Status StartPartial(const std::shared_ptr<Flight>& flight, Priority priority);

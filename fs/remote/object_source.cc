@@ -8,6 +8,8 @@
 
 #include "fs/remote/http_source.h"
 #include "fs/remote/local_source.h"
+#include "fs/remote/registry_ref.h"
+#include "fs/remote/registry_source.h"
 
 namespace sealfs::remote {
 
@@ -20,6 +22,16 @@ uint64_t PartSize(ObjectPart part, uint64_t object_size) {
 std::string PartName(const FetchRequest& request) {
   return (request.part == ObjectPart::kData ? "object " : "tree of ") +
          request.digest.ToString();
+}
+
+std::vector<std::shared_ptr<FetchTicket>> ObjectSource::FetchMany(
+    const std::vector<FetchRequest>& requests,
+    const std::vector<std::shared_ptr<FetchSink>>& sinks) {
+  std::vector<std::shared_ptr<FetchTicket>> tickets;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    tickets.push_back(Fetch(requests[i], sinks[i]));
+  }
+  return tickets;
 }
 
 namespace {
@@ -88,14 +100,33 @@ bool IsValidImageName(std::string_view name) {
 
 Result<std::unique_ptr<ObjectSource>> OpenObjectSource(
     const std::string& spec, const SourceOptions& options) {
+  return OpenObjectSourceAndImage(spec, options, nullptr);
+}
+
+Result<std::unique_ptr<ObjectSource>> OpenObjectSourceAndImage(
+    const std::string& spec, const SourceOptions& options,
+    std::vector<uint8_t>* image) {
   if (spec.empty()) return Status::FromErrno(EINVAL, "empty source");
   if (IsHttpSource(spec)) return OpenHttpSource(spec, options);
+  if (IsDockerRef(spec)) {
+    RegistryOptions registry;
+    registry.limits = options.limits;
+    registry.connections = options.connections;
+    registry.tls_verify = options.tls_verify;
+    registry.cert_dir = options.cert_dir;
+    registry.authfile = options.authfile;
+    SEALFS_ASSIGN_OR_RETURN(std::unique_ptr<RegistrySource> source,
+                            OpenRegistrySource(spec, registry, image));
+    return std::unique_ptr<ObjectSource>(std::move(source));
+  }
   // "scheme://" that is not HTTP: refuse rather than treat it as a path.
   const size_t colon = spec.find("://");
   if (colon != std::string::npos && spec.find('/') > colon) {
     return Status::FromErrno(
         EPROTONOSUPPORT,
-        spec + ": only http:// and https:// sources (or a store directory)");
+        spec +
+            ": only http://, https:// and docker:// sources (or a store "
+            "directory)");
   }
   return OpenLocalSource(spec);
 }

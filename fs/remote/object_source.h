@@ -80,6 +80,16 @@ class ObjectSource {
   virtual std::shared_ptr<FetchTicket> Fetch(
       const FetchRequest& request, std::shared_ptr<FetchSink> sink) = 0;
 
+  // Starts fetching requests[i] into sinks[i], each as Fetch() would. A
+  // source that can serve neighbours in one transfer (a registry's packs)
+  // does so; each sink still gets only its own bytes and its own OnDone.
+  // The default fetches them one by one. Returns a ticket per request
+  // (null for one that completed in line), shared by requests that travel
+  // together.
+  virtual std::vector<std::shared_ptr<FetchTicket>> FetchMany(
+      const std::vector<FetchRequest>& requests,
+      const std::vector<std::shared_ptr<FetchSink>>& sinks);
+
   // Reads the image file images/`name` (at most kMaxImageBytes). ENOENT if
   // absent. The bytes are NOT validated: use Manifest::FromBytes.
   // REQUIRES: IsValidImageName(name).
@@ -95,7 +105,12 @@ class ObjectSource {
 
 struct SourceOptions {
   FetchLimits limits;
-  unsigned connections = 8;  // to one server at most (HTTP)
+  unsigned connections = 8;  // to one server at most (HTTP, registries)
+  // Registries (skopeo's flags): TLS verification (off also allows plain
+  // HTTP), extra CA certificates, the credentials file.
+  bool tls_verify = true;
+  std::string cert_dir;
+  std::string authfile;
 };
 
 // Fetches `request` into memory and waits: the requested bytes (exactly
@@ -104,14 +119,21 @@ struct SourceOptions {
 Result<std::vector<uint8_t>> FetchBytes(ObjectSource& source,
                                         const FetchRequest& request);
 
-// Opens "http://...", "https://..." as an HTTP source, anything else as a
-// local store directory. Other URL schemes (ftp://, file://, ...) are
-// EPROTONOSUPPORT.
+// Opens "http://...", "https://..." as an HTTP source,
+// "docker://HOST/REPO:TAG" as the packs of that image in an OCI registry,
+// anything else as a local store directory. Other URL schemes (ftp://,
+// file://, ...) are EPROTONOSUPPORT.
 Result<std::unique_ptr<ObjectSource>> OpenObjectSource(
     const std::string& spec, const SourceOptions& options);
 
 // Whether `spec` names an HTTP(S) source.
 bool IsHttpSource(std::string_view spec);
+
+// Opens `spec` as OpenObjectSource does; for a registry, also returns the
+// image file the reference names (unchecked) in `*image` if not null.
+Result<std::unique_ptr<ObjectSource>> OpenObjectSourceAndImage(
+    const std::string& spec, const SourceOptions& options,
+    std::vector<uint8_t>* image);
 
 // Image (tag) names: [A-Za-z0-9._-]{1,128}, not starting with '.' and not
 // containing ".tmp-" (docs/FORMAT.md), so a name is always one plain file in

@@ -32,6 +32,9 @@ namespace {
 // stay small.
 constexpr size_t kWindowObjects = 256;
 constexpr uint64_t kWindowBytes = uint64_t{64} << 20;
+// Objects handed to the fetcher together (see ObjectFetcher::FetchManyAsync).
+constexpr size_t kBatchObjects = 64;
+constexpr uint64_t kBatchBytes = uint64_t{8} << 20;
 // A commit (one syncfs, then the links) at least this often, so that a kill
 // loses at most about this much work.
 constexpr uint64_t kCommitBytes = uint64_t{256} << 20;
@@ -86,7 +89,7 @@ class Puller {
         if (st.ok()) {
           Skip(item);
         } else if (st.err() == EAGAIN) {
-          repairing_.insert(&item);
+          repairing_.insert(item.digest);
           missing.push_back(&item);
         } else {
           Fail(item, st);
@@ -161,25 +164,38 @@ class Puller {
     auto last_commit = std::chrono::steady_clock::now();
     uint64_t uncommitted = 0;
     Status commit;
-    for (const PullItem* item : missing) {
-      if (!options_.verify && store_->HasObject(item->digest)) {
-        std::lock_guard lock(mu_);
-        Skip(*item);
-        continue;
-      }
+    // Objects go to the fetcher in batches, so that a source can serve
+    // neighbours in one transfer.
+    std::vector<PullItem> batch;
+    uint64_t batch_bytes = 0;
+    auto send = [&] {
+      if (batch.empty()) return;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] {
           return outstanding_ < kWindowObjects &&
                  outstanding_bytes_ < kWindowBytes;
         });
-        ++outstanding_;
-        outstanding_bytes_ += item->size;
+        outstanding_ += batch.size();
+        outstanding_bytes_ += batch_bytes;
       }
-      fetcher.FetchAsync(
-          *item, options_.priority,
-          [this, item](const Status& st) { Fetched(*item, st); });
-      uncommitted += item->size;
+      fetcher.FetchManyAsync(batch, options_.priority,
+                             [this](const PullItem& item, const Status& st) {
+                               Fetched(item, st);
+                             });
+      uncommitted += batch_bytes;
+      batch.clear();
+      batch_bytes = 0;
+    };
+    for (const PullItem* item : missing) {
+      if (!options_.verify && store_->HasObject(item->digest)) {
+        std::lock_guard lock(mu_);
+        Skip(*item);
+        continue;
+      }
+      batch.push_back(*item);
+      batch_bytes += item->size;
+      if (batch.size() >= kBatchObjects || batch_bytes >= kBatchBytes) send();
       const auto now = std::chrono::steady_clock::now();
       if (uncommitted >= kCommitBytes || now - last_commit >= kCommitInterval) {
         commit = fetcher.Commit();
@@ -188,6 +204,7 @@ class Puller {
         last_commit = now;
       }
     }
+    if (commit.ok()) send();
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return outstanding_ == 0; });
@@ -203,7 +220,7 @@ class Puller {
       if (st.ok()) {
         ++report_.fetched;
         report_.fetched_bytes += item.size;
-        if (repairing_.contains(&item)) ++report_.repaired;
+        if (repairing_.contains(item.digest)) ++report_.repaired;
       } else {
         report_.failures.push_back({item.digest, st.ToString()});
       }
@@ -236,7 +253,7 @@ class Puller {
   std::condition_variable cv_;
   size_t outstanding_ = 0;
   uint64_t outstanding_bytes_ = 0;
-  std::unordered_set<const PullItem*> repairing_;
+  std::unordered_set<Digest, DigestHash> repairing_;
   PullReport report_;
 };
 

@@ -290,6 +290,58 @@ static_assert(std::has_unique_object_representations_v<SignatureRecord>);
 inline constexpr uint64_t kMaxSignatureBlockSize =
     sizeof(SignatureBlockHeader) + uint64_t{0xffff} * sizeof(SignatureRecord);
 
+// ---------------------------------------------------------------------------
+// Registry packs (see docs/FORMAT.md#registry). In an OCI registry a sealfs
+// image's objects travel in a few pack blobs: objects and their Merkle trees
+// concatenated, each pack described by an index blob of its own:
+//
+//   PackIndexHeader | PackIndexRecord[count]   (records sorted by digest)
+
+// ASCII "SPIX" read as a little-endian integer.
+inline constexpr uint32_t kPackIndexMagic = 0x58495053;
+// Version history:
+//   1  first format (sealfs 0.2).
+inline constexpr uint16_t kPackIndexVersion = 1;
+// tree_offset of an object whose tree is not in the pack (no tree: at most
+// one block).
+inline constexpr uint64_t kPackNoTree = UINT64_MAX;
+
+struct PackIndexHeader {
+  Le32 magic;       // kPackIndexMagic
+  Le16 version;     // kPackIndexVersion
+  Le16 reserved0;   // zero
+  Le64 count;       // PackIndexRecord entries that follow
+  Le64 pack_size;   // bytes of the pack blob this index describes
+  uint8_t pack_digest[kDigestSize];  // SHA-256 of that blob (its OCI digest)
+  uint8_t reserved[8];               // zero
+};
+static_assert(sizeof(PackIndexHeader) == 64);
+static_assert(offsetof(PackIndexHeader, count) == 8);
+static_assert(offsetof(PackIndexHeader, pack_digest) == 24);
+static_assert(std::has_unique_object_representations_v<PackIndexHeader>);
+
+struct PackIndexRecord {
+  uint8_t digest[kDigestSize];  // the object's fs-verity digest
+  Le64 offset;       // first byte of its data in the pack
+  Le64 size;         // bytes of data
+  Le64 tree_offset;  // first byte of its tree (TreeGeometry::For(size)
+                     // .tree_bytes() bytes) in the pack, or kPackNoTree
+  Le64 reserved;     // zero
+};
+static_assert(sizeof(PackIndexRecord) == 64);
+static_assert(offsetof(PackIndexRecord, offset) == 32);
+static_assert(offsetof(PackIndexRecord, tree_offset) == 48);
+static_assert(std::has_unique_object_representations_v<PackIndexRecord>);
+
+// Media types of a sealfs image in a registry (docs/FORMAT.md#registry).
+inline constexpr char kOciArtifactType[] = "application/vnd.sealfs.image.v1";
+inline constexpr char kOciImageMediaType[] = "application/vnd.sealfs.image.v1";
+inline constexpr char kOciPackMediaType[] = "application/vnd.sealfs.pack.v1";
+inline constexpr char kOciPackIndexMediaType[] =
+    "application/vnd.sealfs.pack-index.v1";
+// The annotation on the image layer that names the image's identity.
+inline constexpr char kOciIdentityAnnotation[] = "org.sealfs.identity";
+
 }  // namespace sealfs
 
 #endif  // SEALFS_INCLUDE_SEALFS_FORMAT_H_

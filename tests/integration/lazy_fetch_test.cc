@@ -246,7 +246,8 @@ TEST_F(LazyFetchTest, BadRemoteOptionsAreRefused) {
       << r.err;
   r = Mount(image_, mnt, Options("ftp://example.invalid/store"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos)
+  EXPECT_NE(r.err.find("only http://, https:// and docker://"),
+            std::string::npos)
       << r.err;
   r = Mount(image_, mnt, Options(tmp_ / "no-such-store"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -471,7 +472,9 @@ TEST_F(LazyMountTest, RecordedAccessOrderIsPrefetchedFirst) {
   fs::remove_all(store_);
   fs::remove(log_);
   std::string mnt2 = tmp_ / "mnt2";
-  MountOk(image_, mnt2, Options(server_.url(), "prefetch=" + list));
+  // One connection: requests start in the order they are made.
+  MountOk(image_, mnt2,
+          Options(server_.url(), "prefetch=" + list + ",remote_connections=1"));
   EXPECT_TRUE(
       Eventually([&] { return StatsCounter(mnt2, "prefetch_left") == 0; }));
   std::ifstream in(log_);

@@ -418,7 +418,8 @@ TEST_F(PullTest, ExitCodes) {
   EXPECT_EQ(Pull(source_store_, ".hidden").exit_code, 2);
   r = Pull("ftp://example.invalid/store", image_);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("only http:// and https://"), std::string::npos)
+  EXPECT_NE(r.err.find("only http://, https:// and docker://"),
+            std::string::npos)
       << r.err;
   r = Pull(work_ / "no-such-store", image_);
   EXPECT_EQ(r.exit_code, 2) << r.err;
