@@ -6,14 +6,14 @@
 # when it found nothing).
 #
 #   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
-#                                        http_response access_list
+#                                        http_response access_list registry
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump | tar | http_response | access_list) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -83,6 +83,17 @@ if [ "$target" = http_response ] && [ ! -e "$corpus/.seeded" ]; then
 fi
 if [ "$target" = access_list ] && [ ! -e "$corpus/.seeded" ]; then
   printf '/bin/sh\n/ls\n/a\\nb\\\\\n/tiny\n/no/such\n' >"$corpus/seed-list"
+  touch "$corpus/.seeded"
+fi
+
+if [ "$target" = registry ] && [ ! -e "$corpus/.seeded" ]; then
+  # One seed per parser: the first byte picks it (see registry_fuzz.cc).
+  printf '\001{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.sealfs.image.v1","layers":[{"mediaType":"application/vnd.sealfs.image.v1","digest":"sha256:%064d","size":10}]}' 0 \
+    >"$corpus/seed-manifest"
+  printf '\002{"auths":{"reg.io:5000":{"auth":"dXNlcjpwdw=="}}}' >"$corpus/seed-auth"
+  printf '\003Bearer realm="https://a/token",service="s",scope="repository:a:pull"' >"$corpus/seed-challenge"
+  printf '\004{"token":"abc","expires_in":300}' >"$corpus/seed-token"
+  printf '\005docker://reg.io:5000/team/app:v1' >"$corpus/seed-ref"
   touch "$corpus/.seeded"
 fi
 

@@ -27,7 +27,8 @@ sealfs::InodeSpec Stored(uint64_t size, uint8_t fill) {
   sealfs::InodeSpec s;
   s.mode = S_IFREG | 0644;
   s.size = size;
-  s.digest.bytes.fill(fill);
+  s.digest = sealfs::Digest{};
+  s.digest->bytes.fill(fill);
   return s;
 }
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Registry benchmark (issue 18): the debootstrap rootfs through Debian's
+# docker-registry on loopback, sealfs beside skopeo, in one run:
+#   - push: `sealfs push` of the image beside `skopeo copy` of an OCI image
+#     of the same tree (made with umoci: one gzip layer) to the registry;
+#   - pull: `sealfs pull` into an empty store beside `skopeo copy` from the
+#     registry into an empty OCI layout directory;
+#   - the lazy-mount workload of bench-remote.sh (apt-get --version,
+#     dpkg -l, ls /usr/bin in a chroot) with the registry as the remote and
+#     a store that starts empty, beside a full local store with dropped
+#     caches, and the time until every object is local.
+# Prints a Markdown table of medians (min-max) and ratios. Needs root.
+#
+#   BENCH_DIR=/var/tmp/sealfs-bench REPS=5 scripts/bench-registry.sh
+#
+# ROOTFS=DIR uses an existing tree instead of debootstrapping one. What is
+# fetched lands on a fresh ext4 (loop device, direct I/O), as in
+# bench-remote.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench}
+REPS=${REPS:-5}
+ROOTFS=${ROOTFS:-$BENCH_DIR/rootfs}
+sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+[ -x "$sealfs" ] || bash scripts/install.sh >/dev/null
+for tool in docker-registry skopeo umoci debootstrap; do
+  command -v "$tool" >/dev/null || command -v "/usr/sbin/$tool" >/dev/null || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+      docker-registry skopeo umoci debootstrap >/dev/null
+    break
+  }
+done
+
+work=$BENCH_DIR/registry
+src=$work/source-store
+image=$work/rootfs.sealfs
+oci=$work/oci
+runs=$work/runs
+mnt=$work/mnt
+fs_image=$work/dest.ext4
+mkdir -p "$work" "$mnt" "$runs"
+
+reg_pid=
+cleanup() {
+  mountpoint -q "$mnt" && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; }
+  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
+  mountpoint -q "$runs" && umount "$runs"
+  [ -f "$fs_image" ] && for l in $(losetup -j "$fs_image" | cut -d: -f1); do
+    losetup -d "$l"
+  done
+  rm -f "$fs_image"
+}
+trap cleanup EXIT
+cleanup
+truncate -s $((2 * 1024 * (REPS + 1)))M "$fs_image"
+mkfs.ext4 -q -F "$fs_image"
+mount "$(losetup --direct-io=on -f --show "$fs_image")" "$runs"
+
+if [ ! -f "$ROOTFS/.complete" ] && [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
+  echo "bench-registry: debootstrap --variant=minbase bookworm into $ROOTFS" >&2
+  rm -rf "$ROOTFS"
+  debootstrap --variant=minbase bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null
+  touch "$ROOTFS/.complete"
+fi
+if [ ! -f "$image" ] || [ "$ROOTFS" -nt "$image" ]; then
+  rm -rf "$src"
+  "$sealfs" mkfs --store "$src" "$ROOTFS" "$image" >/dev/null 2>&1
+fi
+identity=$("$sealfs" inspect --json "$image" | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
+if [ ! -f "$oci/.complete" ]; then
+  echo "bench-registry: OCI image of the same tree with umoci" >&2
+  rm -rf "$oci" "$work/bundle"
+  umoci init --layout "$oci" >/dev/null
+  umoci new --image "$oci:rootfs" >/dev/null
+  umoci unpack --rootless --image "$oci:rootfs" "$work/bundle" >/dev/null 2>&1 ||
+    umoci unpack --image "$oci:rootfs" "$work/bundle" >/dev/null
+  cp -a "$ROOTFS/." "$work/bundle/rootfs/"
+  umoci repack --image "$oci:rootfs" "$work/bundle" >/dev/null
+  rm -rf "$work/bundle"
+  touch "$oci/.complete"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rm -rf "$work/registry-data"
+cat >"$work/registry.yml" <<CONF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+CONF
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+reg=127.0.0.1:$port
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+warm_registry() { find "$work/registry-data" -type f -exec cat {} + >/dev/null; }
+now() { echo "$EPOCHREALTIME"; }
+since() { echo "$(now) - $1" | bc; }
+workload() {
+  chroot "$1" /bin/sh -c 'apt-get --version | md5sum; dpkg -l | md5sum; ls /usr/bin | md5sum' >/dev/null
+}
+wait_local() {
+  for _ in $(seq 12000); do
+    [[ "$("$sealfs" stats "$1")" == *'"prefetch_left":0'* ]] && return 0
+    sleep 0.005
+  done
+  return 1
+}
+
+declare -A t
+add() { t[$1]="${t[$1]:-} $2"; }
+for rep in $(seq "$REPS"); do
+  r=$runs/$rep
+  mkdir -p "$r"
+  echo "bench-registry: round $rep of $REPS" >&2
+  # Each round pushes to repositories of its own: nothing is there yet.
+  s=$(now); "$sealfs" push --store "$src" --to "docker://$reg/sealfs$rep/rootfs:v1" \
+    --tls-verify=false "$image" 2>/dev/null; add push "$(since "$s")"
+  s=$(now); skopeo copy -q --dest-tls-verify=false "oci:$oci:rootfs" \
+    "docker://$reg/skopeo$rep/rootfs:v1" >/dev/null; add skopeo_push "$(since "$s")"
+  warm_registry
+  s=$(now); "$sealfs" pull --from "docker://$reg/sealfs$rep/rootfs" --tls-verify=false \
+    --store "$r/pull" v1 2>/dev/null; add pull "$(since "$s")"
+  s=$(now); skopeo copy -q --src-tls-verify=false "docker://$reg/skopeo$rep/rootfs:v1" \
+    "oci:$r/skopeo-oci:rootfs" >/dev/null && sync; add skopeo_pull "$(since "$s")"
+
+  "$sealfs" mount -o "store=$src,digest=$identity" "$image" "$mnt"
+  drop_caches
+  s=$(now); workload "$mnt"; add local_cold "$(since "$s")"
+  fusermount3 -u "$mnt"
+
+  drop_caches; warm_registry
+  s=$(now)
+  "$sealfs" mount -o "store=$r/lazy,digest=$identity,tls_verify=false" \
+    "docker://$reg/sealfs$rep/rootfs:v1" "$mnt"
+  w=$(now); workload "$mnt"; add lazy "$(since "$w")"
+  wait_local "$mnt"; add lazy_whole "$(since "$s")"
+  fusermount3 -u "$mnt"
+done
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+range() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
+m() { echo "${t[$1]}" | median; }
+row() { printf '| %s | %.3f | %s |\n' "$2" "$(m "$1")" "$(echo "${t[$1]}" | range)"; }
+ratio() { echo "$(m "$1") / $(m "$2")" | bc -l | xargs printf '%.2fx'; }
+
+oci_bytes=$(du -sb "$oci/blobs" | cut -f1)
+sealfs_bytes=$(du -sb "$work/registry-data/docker/registry/v2/blobs" | cut -f1)
+echo "Image: $(find "$src/objects" -type f | wc -l) objects; OCI layout $((oci_bytes / 1048576)) MiB (gzip); registry holds $((sealfs_bytes / 1048576)) MiB after all rounds; $(nproc) CPUs; $REPS rounds; docker-registry on loopback"
+echo
+echo "| what | seconds (median) | min-max |"
+echo "|---|---|---|"
+row push "sealfs push (packs, hashed and verified)"
+row skopeo_push "skopeo copy oci: -> docker:// (one gzip layer)"
+row pull "sealfs pull into an empty store (verified, durable)"
+row skopeo_pull "skopeo copy docker:// -> oci: (+ sync)"
+row local_cold "workload, full local store, caches dropped"
+row lazy "workload, lazy mount from the registry, empty store"
+row lazy_whole "lazy mount until every object is local (workload running)"
+echo
+echo "| target | ratio | goal |"
+echo "|---|---|---|"
+echo "| sealfs push / skopeo push | $(ratio push skopeo_push) | <= 1.0x |"
+echo "| sealfs pull / skopeo pull | $(ratio pull skopeo_pull) | <= 1.0x |"
+echo "| lazy workload / local cold | $(ratio lazy local_cold) | - |"
+echo "| mount until local / sealfs pull | $(ratio lazy_whole pull) | - |"
