@@ -63,6 +63,8 @@ void BackgroundFetch::Run() {
   std::shared_ptr<State> state = state_;
   // Objects go in batches, so that a source can serve neighbours in one
   // transfer (a registry's packs).
+  const ObjectSource::Batching batching = fetcher_->batching();
+  const size_t window = std::max(kWindow, 4 * batching.objects);
   std::vector<PullItem> batch;
   uint64_t batch_bytes = 0;
   auto send = [&]() -> bool {
@@ -70,7 +72,7 @@ void BackgroundFetch::Run() {
     {
       std::unique_lock lock(state->mu);
       state->cv.wait(lock, [&] {
-        return state->stop || state->in_flight + batch.size() <= kWindow;
+        return state->stop || state->in_flight + batch.size() <= window;
       });
       if (state->stop) return false;
       state->in_flight += static_cast<unsigned>(batch.size());
@@ -94,7 +96,9 @@ void BackgroundFetch::Run() {
   for (const PullItem& item : items_) {
     batch.push_back(item);
     batch_bytes += item.size;
-    if (batch.size() < kBatch && batch_bytes < kBatchBytes) continue;
+    if (batch.size() < batching.objects && batch_bytes < batching.bytes) {
+      continue;
+    }
     if (!send()) return;
     const auto now = std::chrono::steady_clock::now();
     if (unsynced >= kSyncBytes || now - last_sync >= kSyncInterval) {

@@ -45,11 +45,9 @@ class BackgroundFetch {
   // Objects not yet known to be in the store (0 once done).
   uint64_t left() const;
 
-  // Objects in flight at once, handed to the fetcher in batches of
-  // kBatch or kBatchBytes; how often the fetched ones are synced.
-  static constexpr unsigned kWindow = 128;
-  static constexpr size_t kBatch = 32;
-  static constexpr uint64_t kBatchBytes = uint64_t{4} << 20;
+  // Objects in flight at once (at least four of the source's batches,
+  // ObjectSource::batching()); how often the fetched ones are synced.
+  static constexpr size_t kWindow = 128;
   static constexpr uint64_t kSyncBytes = uint64_t{256} << 20;
 
  private:

@@ -19,8 +19,11 @@ namespace {
 // Objects up to this size are collected in memory; larger ones are
 // streamed into the store as they arrive.
 constexpr uint64_t kMemoryBytes = uint64_t{4} << 20;
-// Capacity of the buffers kept for reuse.
+// Capacity of the buffers kept for reuse, and the smallest kept: malloc
+// serves smaller ones from memory it already has, larger ones with fresh
+// pages that each cost a fault.
 constexpr uint64_t kPoolBytes = uint64_t{32} << 20;
+constexpr uint64_t kPooledMinBytes = uint64_t{128} << 10;
 
 }  // namespace
 
@@ -44,10 +47,13 @@ struct ObjectFetcher::Flight {
 class ObjectFetcher::MemorySink : public FetchSink {
  public:
   MemorySink(ObjectFetcher* fetcher, std::shared_ptr<Flight> flight)
-      : fetcher_(fetcher), flight_(std::move(flight)) {
-    flight_->body = fetcher_->TakeBuffer(flight_->item.size);
-  }
+      : fetcher_(fetcher), flight_(std::move(flight)) {}
   Status OnData(uint64_t offset, std::span<const uint8_t> data) override {
+    // Taken when the first bytes come, not when asked for: a batch may be
+    // queued behind others, and fresh memory costs a fault per page.
+    if (flight_->body.capacity() == 0) {
+      flight_->body = fetcher_->TakeBuffer(flight_->item.size);
+    }
     if (offset != flight_->body.size()) {
       return Status::FromErrno(
           EIO,
@@ -92,7 +98,13 @@ class ObjectFetcher::FileSink : public FetchSink {
 ObjectFetcher::ObjectFetcher(std::shared_ptr<Store> store,
                              std::shared_ptr<ObjectSource> source,
                              const FetcherOptions& options)
-    : store_(std::move(store)), source_(std::move(source)), options_(options) {}
+    : store_(std::move(store)),
+      source_(std::move(source)),
+      options_(options),
+      // Asked once: glibc reads /sys for it on every call.
+      worker_count_(std::max(1u, options.workers == 0
+                                     ? std::thread::hardware_concurrency()
+                                     : options.workers)) {}
 
 ObjectFetcher::~ObjectFetcher() {
   std::vector<std::shared_ptr<FetchTicket>> tickets;
@@ -135,10 +147,7 @@ std::shared_ptr<ObjectFetcher::Flight> ObjectFetcher::JoinOrCreateLocked(
   if (done) flight->callbacks.push_back(std::move(done));
   flights_.emplace(item.digest, flight);
   *created = true;
-  const unsigned want =
-      std::max(1u, options_.workers == 0 ? std::thread::hardware_concurrency()
-                                         : options_.workers);
-  while (workers_.size() < want) {
+  while (workers_.size() < worker_count_) {
     try {
       workers_.emplace_back([this] { Work(); });
     } catch (const std::system_error&) {
@@ -462,11 +471,19 @@ void ObjectFetcher::Complete(const std::shared_ptr<Flight>& flight,
 
 std::vector<uint8_t> ObjectFetcher::TakeBuffer(uint64_t size) {
   std::vector<uint8_t> buffer;
-  {
+  if (size >= kPooledMinBytes) {
+    // The smallest that fits: a buffer that must grow is fresh memory.
     std::lock_guard lock(pool_mu_);
-    if (!pool_.empty()) {
-      buffer = std::move(pool_.back());
-      pool_.pop_back();
+    auto best = pool_.end();
+    for (auto it = pool_.begin(); it != pool_.end(); ++it) {
+      if (it->capacity() >= size &&
+          (best == pool_.end() || it->capacity() < best->capacity())) {
+        best = it;
+      }
+    }
+    if (best != pool_.end()) {
+      buffer = std::move(*best);
+      pool_.erase(best);
       pooled_bytes_ -= buffer.capacity();
     }
   }
@@ -477,7 +494,10 @@ std::vector<uint8_t> ObjectFetcher::TakeBuffer(uint64_t size) {
 
 void ObjectFetcher::GiveBuffer(std::vector<uint8_t> buffer) {
   std::lock_guard lock(pool_mu_);
-  if (pooled_bytes_ + buffer.capacity() > kPoolBytes) return;
+  if (buffer.capacity() < kPooledMinBytes ||
+      pooled_bytes_ + buffer.capacity() > kPoolBytes) {
+    return;
+  }
   pooled_bytes_ += buffer.capacity();
   pool_.push_back(std::move(buffer));
 }

@@ -96,6 +96,7 @@ class ObjectFetcher {
   Status Commit();
 
   const std::string& location() const { return source_->location(); }
+  ObjectSource::Batching batching() const { return source_->batching(); }
   // Fetches started (joined and present ones not counted), and their bytes.
   uint64_t transfers() const { return transfers_.load(); }
   uint64_t bytes_fetched() const { return bytes_.load(); }
@@ -142,6 +143,7 @@ class ObjectFetcher {
   const std::shared_ptr<Store> store_;
   const std::shared_ptr<ObjectSource> source_;
   const FetcherOptions options_;
+  const unsigned worker_count_;
   std::atomic<uint64_t> transfers_{0};
   std::atomic<uint64_t> bytes_{0};
 

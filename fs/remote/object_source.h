@@ -90,6 +90,14 @@ class ObjectSource {
       const std::vector<FetchRequest>& requests,
       const std::vector<std::shared_ptr<FetchSink>>& sinks);
 
+  // How much callers should hand FetchMany() at once: objects and bytes.
+  // A source that serves neighbours in one transfer wants large batches.
+  struct Batching {
+    size_t objects;
+    uint64_t bytes;
+  };
+  virtual Batching batching() const { return {32, uint64_t{4} << 20}; }
+
   // Reads the image file images/`name` (at most kMaxImageBytes). ENOENT if
   // absent. The bytes are NOT validated: use Manifest::FromBytes.
   // REQUIRES: IsValidImageName(name).

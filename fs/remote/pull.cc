@@ -28,13 +28,10 @@ namespace sealfs::remote {
 namespace {
 
 // Objects and bytes handed to the fetcher and not yet done: enough to keep
-// every connection busy, few enough that the bytes waiting to be hashed
-// stay small.
+// every connection busy (and at least four of the source's batches), few
+// enough that the bytes waiting to be hashed stay small.
 constexpr size_t kWindowObjects = 256;
 constexpr uint64_t kWindowBytes = uint64_t{64} << 20;
-// Objects handed to the fetcher together (see ObjectFetcher::FetchManyAsync).
-constexpr size_t kBatchObjects = 64;
-constexpr uint64_t kBatchBytes = uint64_t{8} << 20;
 // A commit (one syncfs, then the links) at least this often, so that a kill
 // loses at most about this much work.
 constexpr uint64_t kCommitBytes = uint64_t{256} << 20;
@@ -166,14 +163,17 @@ class Puller {
     Status commit;
     // Objects go to the fetcher in batches, so that a source can serve
     // neighbours in one transfer.
+    const ObjectSource::Batching batching = fetcher.batching();
+    const size_t window_objects =
+        std::max(kWindowObjects, 4 * batching.objects);
     std::vector<PullItem> batch;
     uint64_t batch_bytes = 0;
     auto send = [&] {
       if (batch.empty()) return;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] {
-          return outstanding_ < kWindowObjects &&
+        cv_.wait(lock, [&] {
+          return outstanding_ < window_objects &&
                  outstanding_bytes_ < kWindowBytes;
         });
         outstanding_ += batch.size();
@@ -195,7 +195,9 @@ class Puller {
       }
       batch.push_back(*item);
       batch_bytes += item->size;
-      if (batch.size() >= kBatchObjects || batch_bytes >= kBatchBytes) send();
+      if (batch.size() >= batching.objects || batch_bytes >= batching.bytes) {
+        send();
+      }
       const auto now = std::chrono::steady_clock::now();
       if (uncommitted >= kCommitBytes || now - last_commit >= kCommitInterval) {
         commit = fetcher.Commit();

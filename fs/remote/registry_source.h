@@ -58,6 +58,9 @@ class RegistrySource : public ObjectSource {
       const std::vector<std::shared_ptr<FetchSink>>& sinks) override;
   static constexpr uint64_t kMaxRunGap = uint64_t{1} << 20;
   static constexpr uint64_t kMaxRunBytes = uint64_t{16} << 20;
+  // A run's worth: docker-registry spends about as much CPU on a request
+  // of 300 KiB as on one of 16 MiB (it reads 4 MiB ahead for each).
+  Batching batching() const override { return {4096, kMaxRunBytes}; }
   // The image file of tag `name` in the same repository.
   Result<std::vector<uint8_t>> ReadImage(const std::string& name) override;
   bool synchronous() const override { return false; }
