@@ -4,7 +4,8 @@
 #   - push: `sealfs push` of the image beside `skopeo copy` of an OCI image
 #     of the same tree (made with umoci: one gzip layer) to the registry;
 #   - pull: `sealfs pull` into an empty store beside `skopeo copy` from the
-#     registry into an empty OCI layout directory;
+#     registry into an empty OCI layout directory, and `cp -a` of the
+#     objects (what one file per object costs this disk, the floor);
 #   - the lazy-mount workload of bench-remote.sh (apt-get --version,
 #     dpkg -l, ls /usr/bin in a chroot) with the registry as the remote and
 #     a store that starts empty, beside a full local store with dropped
@@ -135,6 +136,9 @@ for rep in $(seq "$REPS"); do
     --store "$r/pull" v1 2>/dev/null; add pull "$(since "$s")"
   s=$(now); skopeo copy -q --src-tls-verify=false "docker://$reg/skopeo$rep/rootfs:v1" \
     "oci:$r/skopeo-oci:rootfs" >/dev/null && sync; add skopeo_pull "$(since "$s")"
+  # What writing one file per object costs on this disk, with no network
+  # and no hashing: the floor under any pull into a store.
+  s=$(now); cp -a "$src/objects" "$r/cp-objects" && sync; add cp_objects "$(since "$s")"
 
   "$sealfs" mount -o "store=$src,digest=$identity" "$image" "$mnt"
   drop_caches
@@ -166,6 +170,7 @@ row push "sealfs push (packs, hashed and verified)"
 row skopeo_push "skopeo copy oci: -> docker:// (one gzip layer)"
 row pull "sealfs pull into an empty store (verified, durable)"
 row skopeo_pull "skopeo copy docker:// -> oci: (+ sync)"
+row cp_objects "cp -a of the store's objects + sync (no network, no hashing)"
 row local_cold "workload, full local store, caches dropped"
 row lazy "workload, lazy mount from the registry, empty store"
 row lazy_whole "lazy mount until every object is local (workload running)"
@@ -174,5 +179,7 @@ echo "| target | ratio | goal |"
 echo "|---|---|---|"
 echo "| sealfs push / skopeo push | $(ratio push skopeo_push) | <= 1.0x |"
 echo "| sealfs pull / skopeo pull | $(ratio pull skopeo_pull) | <= 1.0x |"
+echo "| cp -a of the objects / skopeo pull | $(ratio cp_objects skopeo_pull) | (floor) |"
+echo "| sealfs pull / cp -a of the objects | $(ratio pull cp_objects) | - |"
 echo "| lazy workload / local cold | $(ratio lazy local_cold) | - |"
 echo "| mount until local / sealfs pull | $(ratio lazy_whole pull) | - |"
