@@ -97,8 +97,8 @@ struct stat Filesystem::StatFor(const Inode& inode) const {
   st.st_ino = inode.ino;
   st.st_mode = inode.mode;
   st.st_nlink = inode.nlink;
-  st.st_uid = inode.uid;
-  st.st_gid = inode.gid;
+  st.st_uid = owners_.Uid(inode.uid);
+  st.st_gid = owners_.Gid(inode.gid);
   st.st_rdev = makedev(inode.rdev_major, inode.rdev_minor);
   st.st_blksize = kBlockSize;
   if (S_ISDIR(inode.mode)) {
@@ -446,9 +446,21 @@ Result<struct statvfs> Filesystem::StatFs() {
 }
 
 Result<std::string_view> Filesystem::GetXattr(uint64_t ino,
-                                              std::string_view name) {
+                                              std::string_view name,
+                                              std::string* scratch) {
   Stats::Add(stats_.xattr_requests);
-  return manifest_->GetXattr(ino, name);
+  SEALFS_ASSIGN_OR_RETURN(std::string_view value,
+                          manifest_->GetXattr(ino, name));
+  if (!owners_.MapsXattr(name)) return value;
+  // The kernel checks ACLs and capabilities against the owners this mount
+  // reports, so the ids they name are shifted the same way.
+  Result<std::string> mapped = owners_.MapXattr(name, value);
+  if (!mapped.ok()) {
+    return mapped.status().WithPrefix(paths_.PathOf(ino) + ": xattr " +
+                                      std::string(name));
+  }
+  *scratch = std::move(*mapped);
+  return std::string_view(*scratch);
 }
 
 Result<std::string> Filesystem::ListXattr(uint64_t ino) {

@@ -18,12 +18,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fuse_lowlevel.h>
 
 #include "fs/fuse/inode_paths.h"
 #include "fs/fuse/open_file.h"
+#include "fs/fuse/owner_map.h"
 #include "fs/fuse/prefetch.h"
 #include "fs/fuse/read_buffer.h"
 #include "fs/fuse/stats.h"
@@ -73,8 +75,11 @@ class Filesystem {
   Result<struct statvfs> StatFs();
   // False for an image in which no inode has an xattr.
   bool holds_xattrs() const { return manifest_->xattr_set_count() > 0; }
-  // ENODATA if absent.
-  Result<std::string_view> GetXattr(uint64_t ino, std::string_view name);
+  // The value of xattr `name`: a view into the manifest, or into `*scratch`
+  // when the mount's owner map rewrites the ids it names (OwnerMap::MapXattr;
+  // kErrCorrupt if that value is malformed). ENODATA if absent.
+  Result<std::string_view> GetXattr(uint64_t ino, std::string_view name,
+                                    std::string* scratch);
   // Names, each NUL-terminated, as listxattr(2) returns them.
   Result<std::string> ListXattr(uint64_t ino);
   // EROFS for W_OK; otherwise the kernel checks (default_permissions).
@@ -87,6 +92,9 @@ class Filesystem {
   void set_mounted_at(int64_t sec) { mounted_at_sec_ = sec; }
   // The max_read= option (0 if not given), which INIT must repeat.
   void set_max_read(unsigned bytes) { max_read_ = bytes; }
+  // The owners to report (uidmap=, gidmap=, squash_to_*=); the identity
+  // unless set. Call before serving.
+  void set_owner_map(OwnerMap owners) { owners_ = std::move(owners); }
   unsigned max_read() const { return max_read_; }
   // Fetch objects missing from the store when they are read (remote=),
   // and, once serving, the rest in the background (prefetch=). Call before
@@ -145,6 +153,7 @@ class Filesystem {
   std::vector<bool> recorded_;  // by inode; guarded by record_mu_
   int64_t mounted_at_sec_ = 0;
   unsigned max_read_ = 0;
+  OwnerMap owners_;  // set before serving, then only read
   std::atomic<bool> opendir_optional_{false};
 
   // Whether large reads prefetch ahead (see Prefetch()); decided by the

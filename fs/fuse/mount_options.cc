@@ -3,7 +3,9 @@
 #include "fs/fuse/mount_options.h"
 
 #include <charconv>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace sealfs::fuse {
 namespace {
@@ -149,6 +151,46 @@ Status ParseOne(std::string_view opt, MountOptions* out) {
     if (!ParseBounded(value, 4096, 1 << 20, &out->max_read)) {
       return Status::FromErrno(EINVAL, "max_read must be 4096..1048576");
     }
+  } else if (key == "uidmap" || key == "gidmap") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    const bool uid = key == "uidmap";
+    IdMap& map = uid ? out->owners.uids : out->owners.gids;
+    const std::optional<uint32_t>& squash =
+        uid ? out->owners.squash_uid : out->owners.squash_gid;
+    if (!map.identity()) {
+      return Status::FromErrno(EINVAL, std::string(key) + " given twice");
+    }
+    if (squash.has_value()) {
+      return Status::FromErrno(EINVAL, std::string(key) + "= and squash_to_" +
+                                           (uid ? "uid" : "gid") +
+                                           "= exclude each other");
+    }
+    Result<IdMap> parsed = IdMap::Parse(value);
+    if (!parsed.ok()) {
+      return parsed.status().WithPrefix("bad " + std::string(key) + " '" +
+                                        std::string(value) + "'");
+    }
+    map = std::move(*parsed);
+  } else if (key == "squash_to_uid" || key == "squash_to_gid") {
+    SEALFS_RETURN_IF_ERROR(need_value());
+    const bool uid = key == "squash_to_uid";
+    const IdMap& map = uid ? out->owners.uids : out->owners.gids;
+    std::optional<uint32_t>& squash =
+        uid ? out->owners.squash_uid : out->owners.squash_gid;
+    if (squash.has_value()) {
+      return Status::FromErrno(EINVAL, std::string(key) + " given twice");
+    }
+    if (!map.identity()) {
+      return Status::FromErrno(EINVAL, std::string(key) + "= and " +
+                                           (uid ? "uid" : "gid") +
+                                           "map= exclude each other");
+    }
+    unsigned id = 0;
+    if (!ParseBounded(value, 0, kMaxId, &id)) {
+      return Status::FromErrno(EINVAL,
+                               std::string(key) + " must be 0..4294967294");
+    }
+    squash = id;
   } else if (key.starts_with("x-") || key == "comment") {
     // mount(8) and systemd annotations.
   } else {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsing of `-o` mount options: sealfs's own (store=, pubkey=, keyring=,
-// digest=, threads=, insecure, user=, remote=, remote_timeout=) and the
-// standard ones passed to the kernel (max_read= among them). Reentrant.
+// digest=, threads=, insecure, user=, remote=, remote_timeout=, uidmap=,
+// gidmap=, squash_to_uid=, squash_to_gid=) and the standard ones passed to
+// the kernel (max_read= among them). Reentrant.
 #ifndef SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
 #define SEALFS_FS_FUSE_MOUNT_OPTIONS_H_
 
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/fuse/owner_map.h"
 #include "sealfs/digest.h"
 #include "sealfs/status.h"
 
@@ -42,6 +44,7 @@ struct MountOptions {
   std::string cert_dir;    // extra CA certificates (*.crt)
   std::string authfile;    // else the usual auth files
   unsigned max_read = 0;   // largest read request; 0: not given
+  OwnerMap owners;         // uidmap=, gidmap=, squash_to_*=
   // Standard options handed to the kernel/fusermount3 unchanged.
   std::vector<std::string> kernel_options;
 };
@@ -55,7 +58,8 @@ unsigned DefaultThreads(const MountOptions& options);
 // option or a bad value. Options a mount(8) helper receives that mean
 // nothing to a FUSE filesystem (rw, defaults, auto, noauto, user, nofail,
 // _netdev, x-*, comment=*) are accepted and ignored; rw never makes the mount
-// writable.
+// writable. uidmap= (gidmap=) given twice, or with squash_to_uid=
+// (squash_to_gid=), is EINVAL.
 Status ParseMountOptions(std::string_view text, MountOptions* out);
 
 // The option string for fuse_session_new: ro, default_permissions,

@@ -219,7 +219,8 @@ void FuseGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name,
                   size_t size) noexcept {
   if (!GetFs(req).holds_xattrs()) return (void)fuse_reply_err(req, ENOSYS);
   try {
-    Result<std::string_view> value = GetFs(req).GetXattr(ino, name);
+    std::string scratch;  // holds a value whose ids the mount rewrites
+    Result<std::string_view> value = GetFs(req).GetXattr(ino, name, &scratch);
     if (!value.ok()) return ReplyError(req, value.status());
     if (size == 0) return (void)fuse_reply_xattr(req, value->size());
     if (size < value->size()) return (void)fuse_reply_err(req, ERANGE);

@@ -442,6 +442,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   }
   if (record.valid()) fs->set_recorder(std::move(record));
   fs->set_max_read(req.options.max_read);
+  fs->set_owner_map(req.options.owners);
   return fs;
 }
 

@@ -139,6 +139,15 @@ std::vector<pid_t> AllPids() {
 
 }  // namespace
 
+CommandResult RunAs(uid_t uid, gid_t gid,
+                    const std::vector<std::string>& argv) {
+  std::vector<std::string> full = {"setpriv", "--reuid=" + std::to_string(uid),
+                                   "--regid=" + std::to_string(gid),
+                                   "--clear-groups", "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return RunCmd(full);
+}
+
 std::string MountUnavailableReason() {
   if (access("/dev/fuse", R_OK | W_OK) != 0) return "/dev/fuse is missing";
   if (!HaveProgram("fusermount3")) return "fusermount3 is missing";

@@ -28,6 +28,10 @@ inline CommandResult RunCmd(const std::vector<std::string>& argv) {
 // error. Never throws.
 std::string ReadProcFile(const std::string& path);
 
+// Runs `argv` as uid:gid with no supplementary groups (setpriv), e.g. to
+// check what another user may do on a mount.
+CommandResult RunAs(uid_t uid, gid_t gid, const std::vector<std::string>& argv);
+
 // Empty if this host can mount FUSE filesystems, else the reason it cannot.
 std::string MountUnavailableReason();
 
