@@ -26,6 +26,7 @@
 #include "fs/core/trust.h"
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
+#include "fs/fuse/init_reply.h"
 #include "fs/fuse/log.h"
 #include "fs/fuse/mountinfo.h"
 #include "fs/fuse/ops.h"
@@ -149,27 +150,6 @@ Result<Watchdog> StartWatchdog(const MountRequest& req) {
   return w;
 }
 
-// Answers the kernel's INIT, which it queued when the mount was made. Done
-// before the caller hears that the mount is ready, so that an INIT libfuse
-// refuses (it checks the answer against the mount options) fails the mount
-// instead of leaving one whose every request fails.
-Status AnswerInit(fuse_session* se) {
-  fuse_buf buf = {};
-  int n;
-  do {
-    n = fuse_session_receive_buf(se, &buf);
-  } while (n == -EINTR);
-  if (n > 0) fuse_session_process_buf(se, &buf);
-  std::free(buf.mem);
-  if (n <= 0) {
-    return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");
-  }
-  if (fuse_session_exited(se)) {
-    return Status::FromErrno(EPROTO, "the kernel's INIT was refused");
-  }
-  return Status();
-}
-
 // Mounts and serves. `*ready_fd` >= 0 in a daemon: the outcome of mounting
 // is written there, the fd is closed and set to -1 (so a later failure is
 // not written into whatever file reuses the number), and stdio is
@@ -200,6 +180,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     fuse_remove_signal_handlers(se.get());
     return Status::FromErrno(EIO, req.mountpoint + ": mount failed");
   }
+  // So that the INIT reply can allow idmapped mounts of this one. Without
+  // the hook (no memory) the mount works, minus that.
+  (void)HookDeviceIo(se.get());
   // The mount exists: from here on the daemon needs no privilege at all.
   // Unmounting on exit is left to a watchdog that keeps the privilege to do
   // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe stays
@@ -227,8 +210,11 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     fuse_remove_signal_handlers(se.get());
     return why;
   };
-  Status init = AnswerInit(se.get());
-  if (!init.ok()) return unmount(init);
+  // Answered before the caller hears that the mount is ready, so that an
+  // INIT libfuse refuses (it checks the answer against the mount options)
+  // fails the mount instead of leaving one whose every request fails.
+  Result<InitOutcome> init = AnswerInit(se.get());
+  if (!init.ok()) return unmount(init.status());
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) return unmount(dropped.WithPrefix("dropping privileges"));
   fs.set_mounted_at(static_cast<int64_t>(std::time(nullptr)));
@@ -243,7 +229,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     close(*ready_fd);
     *ready_fd = -1;
   }
-  Log(LOG_INFO, "serving " + req.image + " (" + "on " + req.mountpoint + ")");
+  Log(LOG_INFO, "serving " + req.image + " (" + "on " + req.mountpoint +
+                    (init->idmap_allowed ? ", idmapped mounts allowed" : "") +
+                    ")");
   fs.StartBackgroundWork();
 
   fuse_loop_config* cfg = fuse_loop_cfg_create();

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel's INIT, answered by libfuse and amended with FUSE_ALLOW_IDMAP.
+#include "fs/fuse/init_reply.h"
+
+#include <linux/fuse.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace sealfs::fuse {
+namespace {
+
+// FUSE_ALLOW_IDMAP, protocol 7.41 (Linux 6.12): bit 40 of the INIT flags,
+// so bit 8 of flags2. Newer than the kernel headers built against (Debian
+// 12's describe 7.38), hence spelled out here.
+constexpr uint64_t kFuseAllowIdmap = uint64_t{1} << 40;
+constexpr uint32_t kAllowIdmapInFlags2 =
+    static_cast<uint32_t>(kFuseAllowIdmap >> 32);
+
+// The fields read and written below are where the protocol puts them.
+static_assert(sizeof(fuse_in_header) == 40 && sizeof(fuse_out_header) == 16);
+static_assert(offsetof(fuse_init_in, flags) == 12);
+static_assert(offsetof(fuse_init_in, flags2) == 16);
+static_assert(offsetof(fuse_init_out, flags) == 12);
+static_assert(offsetof(fuse_init_out, flags2) == 32);
+static_assert(sizeof(fuse_init_out) == 64);
+
+constexpr size_t kInitReplySize =
+    sizeof(fuse_out_header) + sizeof(fuse_init_out);
+
+// The INIT this thread is having libfuse answer (AnswerInit), if its reply
+// is to grant FUSE_ALLOW_IDMAP; null otherwise, so that the replies of the
+// worker threads, and every later one, are written untouched.
+struct PendingInit {
+  uint64_t unique = 0;
+  bool granted = false;
+};
+thread_local PendingInit* t_pending_init = nullptr;
+
+ssize_t ReadDevice(int fd, void* buf, size_t len, void* /*userdata*/) {
+  return read(fd, buf, len);
+}
+
+ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
+  PendingInit* pending = t_pending_init;
+  if (pending == nullptr) return writev(fd, iov, count);
+  // libfuse writes the header and fuse_init_out as two pieces; the copy is
+  // amended and written as one, which /dev/fuse takes the same way.
+  uint8_t reply[kInitReplySize];
+  size_t len = 0;
+  for (int i = 0; i < count; ++i) {
+    if (iov[i].iov_len > sizeof(reply) - len) return writev(fd, iov, count);
+    std::memcpy(reply + len, iov[i].iov_base, iov[i].iov_len);
+    len += iov[i].iov_len;
+  }
+  if (len != sizeof(reply) || !AddIdmapToReply(reply, pending->unique)) {
+    return writev(fd, iov, count);
+  }
+  t_pending_init = nullptr;
+  ssize_t n = write(fd, reply, len);
+  if (n == static_cast<ssize_t>(len)) pending->granted = true;
+  return n;
+}
+
+}  // namespace
+
+bool OffersIdmap(std::span<const uint8_t> request, uint64_t* unique) {
+  constexpr size_t kNeeded =
+      sizeof(fuse_in_header) + offsetof(fuse_init_in, flags2) + 4;
+  if (request.size() < kNeeded) return false;  // no flags2: before 7.36
+  fuse_in_header in;
+  fuse_init_in init;
+  std::memcpy(&in, request.data(), sizeof(in));
+  std::memset(&init, 0, sizeof(init));
+  std::memcpy(&init, request.data() + sizeof(in),
+              std::min(sizeof(init), request.size() - sizeof(in)));
+  if (in.opcode != FUSE_INIT || init.major != FUSE_KERNEL_VERSION ||
+      (init.flags & FUSE_INIT_EXT) == 0 ||
+      (init.flags2 & kAllowIdmapInFlags2) == 0) {
+    return false;
+  }
+  *unique = in.unique;
+  return true;
+}
+
+bool AddIdmapToReply(std::span<uint8_t> reply, uint64_t unique) {
+  if (reply.size() != kInitReplySize) return false;
+  fuse_out_header out;
+  fuse_init_out init;
+  std::memcpy(&out, reply.data(), sizeof(out));
+  std::memcpy(&init, reply.data() + sizeof(out), sizeof(init));
+  // Only a successful answer to that INIT, in the extended form (flags2 is
+  // read only with FUSE_INIT_EXT).
+  if (out.unique != unique || out.error != 0 || out.len != reply.size() ||
+      (init.flags & FUSE_INIT_EXT) == 0) {
+    return false;
+  }
+  init.flags2 |= kAllowIdmapInFlags2;
+  std::memcpy(reply.data() + sizeof(out), &init, sizeof(init));
+  return true;
+}
+
+Status HookDeviceIo(fuse_session* se) {
+  fuse_custom_io io{};
+  io.read = ReadDevice;
+  io.writev = WriteDevice;
+  // Keeps the mounted fd: libfuse still unmounts and closes it as before.
+  // No splice hooks: libfuse then neither splices requests in nor replies
+  // out, which sealfs never asks for (it replies with verified copies).
+  int rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
+  if (rc != 0) return Status::FromErrno(-rc, "hooking /dev/fuse I/O");
+  return Status();
+}
+
+Result<InitOutcome> AnswerInit(fuse_session* se) {
+  fuse_buf buf = {};
+  int n;
+  do {
+    n = fuse_session_receive_buf(se, &buf);
+  } while (n == -EINTR);
+  InitOutcome outcome;
+  if (n > 0) {
+    PendingInit pending;
+    if ((buf.flags & FUSE_BUF_IS_FD) == 0 && buf.mem != nullptr) {
+      outcome.idmap_offered = OffersIdmap(
+          {static_cast<const uint8_t*>(buf.mem), buf.size}, &pending.unique);
+    }
+    // do_init replies from within this call, on this thread.
+    if (outcome.idmap_offered) t_pending_init = &pending;
+    fuse_session_process_buf(se, &buf);
+    t_pending_init = nullptr;
+    outcome.idmap_allowed = pending.granted;
+  }
+  std::free(buf.mem);
+  if (n <= 0) {
+    return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");
+  }
+  if (fuse_session_exited(se)) {
+    return Status::FromErrno(EPROTO, "the kernel's INIT was refused");
+  }
+  return outcome;
+}
+
+}  // namespace sealfs::fuse

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Answering the kernel's INIT through libfuse, plus what libfuse 3.14 cannot
+// ask for: FUSE_ALLOW_IDMAP (Linux 6.12+), which lets the kernel make
+// idmapped mounts (mount_setattr(MOUNT_ATTR_IDMAP)) of this one. libfuse
+// 3.14's fuse_conn_info has 32-bit capability words and no flag for it
+// (libfuse gained FUSE_CAP_ALLOW_IDMAP only after 3.17), so the flag is
+// added to the reply libfuse writes, on its way to /dev/fuse.
+// Call from the thread that serves the INIT; see each function.
+#ifndef SEALFS_FS_FUSE_INIT_REPLY_H_
+#define SEALFS_FS_FUSE_INIT_REPLY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <fuse_lowlevel.h>
+
+#include "sealfs/status.h"
+
+namespace sealfs::fuse {
+
+// What was negotiated beyond libfuse's own answer.
+struct InitOutcome {
+  bool idmap_offered = false;  // the kernel offered FUSE_ALLOW_IDMAP
+  bool idmap_allowed = false;  // ... and the reply granted it
+};
+
+// Routes the session's /dev/fuse reads and writes through sealfs (plain
+// read(2) and writev(2), the INIT reply excepted), so that AnswerInit can
+// amend that reply. REQUIRES: `se` is mounted (fuse_session_mount) and has
+// not yet read a request. Errors only if libfuse cannot store the hooks
+// (ENOMEM); the session then works as before, without idmapped mounts.
+Status HookDeviceIo(fuse_session* se);
+
+// Reads the kernel's INIT from `se` and has libfuse answer it; when the
+// device I/O is hooked and the kernel offers FUSE_ALLOW_IDMAP, the reply
+// also grants it (the mount uses default_permissions, which the kernel
+// requires for it). EPROTO if libfuse refused the INIT (then the session
+// has exited), the read's errno otherwise.
+Result<InitOutcome> AnswerInit(fuse_session* se);
+
+// For tests: what the INIT request `request` (the bytes read from
+// /dev/fuse) offers, and the INIT reply `reply` (fuse_out_header +
+// fuse_init_out, as libfuse writes it) with FUSE_ALLOW_IDMAP added in
+// place. False, and `reply` untouched, if either is not what it must be
+// (size, opcode, unique, an error reply, no FUSE_INIT_EXT).
+bool OffersIdmap(std::span<const uint8_t> request, uint64_t* unique);
+bool AddIdmapToReply(std::span<uint8_t> reply, uint64_t unique);
+
+}  // namespace sealfs::fuse
+
+#endif  // SEALFS_FS_FUSE_INIT_REPLY_H_
