@@ -3,7 +3,7 @@
 // ask for: FUSE_ALLOW_IDMAP (Linux 6.12+), which lets the kernel make
 // idmapped mounts (mount_setattr(MOUNT_ATTR_IDMAP)) of this one. libfuse
 // 3.14's fuse_conn_info has 32-bit capability words and no flag for it
-// (libfuse gained FUSE_CAP_ALLOW_IDMAP only after 3.17), so the flag is
+// (no release up to 3.17.2 has FUSE_CAP_ALLOW_IDMAP), so the flag is
 // added to the reply libfuse writes, on its way to /dev/fuse.
 // Call from the thread that serves the INIT; see each function.
 #ifndef SEALFS_FS_FUSE_INIT_REPLY_H_
