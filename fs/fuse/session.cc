@@ -31,6 +31,7 @@
 #include "fs/fuse/mountinfo.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/privileges.h"
+#include "fs/fuse/unprivileged.h"
 #include "fs/fuse/watchdog.h"
 #include "fs/remote/access_list.h"
 #include "fs/remote/background_fetch.h"
@@ -482,6 +483,9 @@ Status RunMount(const MountRequest& req) {
   (void)mallopt(M_ARENA_MAX, 2);
   if (req.foreground) {
     SEALFS_ASSIGN_OR_RETURN(Watchdog watchdog, StartWatchdog(req));
+    if (!watchdog.own()) {
+      SEALFS_RETURN_IF_ERROR(CheckUnprivilegedMount(req.options));
+    }
     SEALFS_ASSIGN_OR_RETURN(std::unique_ptr<Filesystem> fs, Prepare(req));
     int no_fd = -1;
     return Serve(*fs, req, watchdog, &no_fd);
@@ -494,6 +498,10 @@ Status RunMount(const MountRequest& req) {
   // the daemon has mounted.
   Watchdog watchdog;
   SEALFS_ASSIGN_OR_RETURN(watchdog.path, WatchdogPath(req));
+  if (watchdog.path.empty()) {
+    // fusermount3 will mount: say now, in one line, what stands in its way.
+    SEALFS_RETURN_IF_ERROR(CheckUnprivilegedMount(req.options));
+  }
   WatchdogLink link;
   if (!watchdog.path.empty()) {
     SEALFS_ASSIGN_OR_RETURN(link, MakeWatchdogLink());
