@@ -20,6 +20,7 @@ packages=(
   nginx   # a real HTTP server for pull and lazy-mount tests
   docker-registry apache2-utils  # a real OCI registry (htpasswd for its auth)
   skopeo umoci  # reference tools: what was pushed, OCI images to compare
+  runc jq  # real containers on sealfs (container tests, docs/CONTAINERS.md)
   # benchmarks: the peers sealfs is measured against
   squashfs-tools squashfuse fio hyperfine python3
 )

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/integration/host_state.h"
 #include "tests/integration/mount_fixture.h"
 
 namespace sealfs::testing {
@@ -172,6 +173,9 @@ TEST_F(LifecycleTest, UserOptionRunsDaemonAsThatUser) {
 }
 
 TEST_F(LifecycleTest, MountHelperWorksThroughMount8) {
+  // Tests that install the helper take turns (containers_doc_test.cc too).
+  HostLock lock;
+  ASSERT_EQ(lock.error(), "");
   const std::string helper = "/sbin/mount.fuse.sealfs";
   bool installed = false;
   struct stat st {};
