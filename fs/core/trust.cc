@@ -70,6 +70,9 @@ Result<std::vector<PublicKey>> LoadTrustedKeys(const TrustPolicy& options) {
                             LoadKeyring(options.keyring));
     keys.insert(keys.end(), ring.begin(), ring.end());
   }
+  // This runs beside the image's reading (session.cc): the signature check
+  // that follows it then finds OpenSSL ready.
+  if (!keys.empty()) PrepareVerification(keys.front());
   return keys;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -211,6 +212,112 @@ TEST(PublicKey, LoadRefusesNonKeysNamingTheFile) {
   // Huge files are not read whole.
   WriteFile(dir / "big.pub", std::vector<uint8_t>(1 << 20, 'A'));
   EXPECT_EQ(LoadPublicKey(dir / "big.pub").status().err(), EINVAL);
+}
+
+// "<prefix><i>.pub". (Not "b" + std::to_string(i): g++ 12 warns wrongly,
+// -Wrestrict.)
+std::string KeyFileName(char prefix, size_t i) {
+  std::string name(1, prefix);
+  name += std::to_string(i);
+  name += ".pub";
+  return name;
+}
+
+// The key OpenSSL's own PEM reader finds in `path`, or nullopt.
+std::optional<PublicKey> OpenSslKey(const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) return std::nullopt;
+  EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (pkey == nullptr) return std::nullopt;
+  PublicKey key;
+  size_t len = key.raw.size();
+  bool ok = EVP_PKEY_get_raw_public_key(pkey, key.raw.data(), &len) == 1 &&
+            len == key.raw.size();
+  EVP_PKEY_free(pkey);
+  if (!ok) return std::nullopt;
+  return key;
+}
+
+// LoadPublicKey reads the usual Ed25519 PEM itself and leaves anything else
+// to OpenSSL: for every spelling, the key is the one OpenSSL reads.
+TEST(PublicKey, LoadGivesTheKeyOpenSslReadsInEverySpelling) {
+  TempDir dir;
+  NewKey(dir, "k");  // writes k.pub
+  std::vector<uint8_t> pub = ReadFile(dir / "k.pub");
+  std::string pem(pub.begin(), pub.end());
+  ASSERT_TRUE(pem.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"))
+      << pem;
+  std::optional<PublicKey> want = OpenSslKey(dir / "k.pub");
+  ASSERT_TRUE(want.has_value());
+  auto replace_all = [](std::string s, const std::string& from,
+                        const std::string& to) {
+    for (size_t at = s.find(from); at != std::string::npos;
+         at = s.find(from, at + to.size())) {
+      s.replace(at, from.size(), to);
+    }
+    return s;
+  };
+  const std::string body = pem.substr(27, 61);  // base64 and its newline
+  const std::vector<std::string> spellings = {
+      pem,
+      replace_all(pem, "\n", "\r\n"),  // CRLF
+      pem.substr(0, pem.size() - 1),   // no final newline
+      "a comment\n" + pem,             // text before (OpenSSL)
+      pem + "\n\n",                    // blank lines after
+      "-----BEGIN PUBLIC KEY-----\n" + body.substr(0, 20) + "\n" +
+          body.substr(20) + "-----END PUBLIC KEY-----\n",  // short lines
+  };
+  for (size_t i = 0; i < spellings.size(); ++i) {
+    const std::string path = dir / KeyFileName('s', i);
+    WriteFile(path, spellings[i]);
+    Result<PublicKey> got = LoadPublicKey(path);
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_EQ(*got, *want) << i;
+    std::optional<PublicKey> openssl = OpenSslKey(path);
+    ASSERT_TRUE(openssl.has_value()) << i;
+    EXPECT_EQ(*openssl, *want) << i;
+  }
+}
+
+TEST(PublicKey, LoadRefusesWhatIsNotAnEd25519PublicKey) {
+  TempDir dir;
+  NewKey(dir, "k");
+  std::vector<uint8_t> pub = ReadFile(dir / "k.pub");
+  std::string pem(pub.begin(), pub.end());
+  // X25519 (OID 1.3.101.110) has the same shape but another OID.
+  EVP_PKEY* x = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
+  ASSERT_NE(x, nullptr);
+  WritePem(dir / "x25519.pub", x, /*is_private=*/false);
+  EVP_PKEY_free(x);
+  Result<PublicKey> r = LoadPublicKey(dir / "x25519.pub");
+  EXPECT_EQ(r.status().err(), EINVAL);
+  EXPECT_EQ(r.status().context(),
+            dir / "x25519.pub" + ": not an Ed25519 public key");
+  auto with_body = [&](const std::string& body) {
+    return "-----BEGIN PUBLIC KEY-----\n" + body +
+           "\n-----END PUBLIC KEY-----\n";
+  };
+  const std::string good = pem.substr(27, 60);
+  const std::vector<std::string> bad = {
+      with_body(good.substr(0, 56)),                          // short key
+      with_body(good.substr(0, 58) + "=A"),                   // data after '='
+      with_body(good.substr(0, 30) + "*" + good.substr(31)),  // not base64
+      with_body(good + "AAAA"),  // longer than a key
+      with_body(""),             //
+      pem.substr(0, 40),         // cut short
+      "-----BEGIN PRIVATE KEY-----\n" + good + "\n-----END PRIVATE KEY-----\n",
+  };
+  for (size_t i = 0; i < bad.size(); ++i) {
+    const std::string path = dir / KeyFileName('b', i);
+    WriteFile(path, bad[i]);
+    Result<PublicKey> got = LoadPublicKey(path);
+    EXPECT_FALSE(got.ok()) << i << " accepted: " << bad[i];
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().err(), EINVAL) << i;
+    }
+    EXPECT_FALSE(OpenSslKey(path).has_value()) << i;
+  }
 }
 
 TEST(PublicKey, KeyIdIsSha256OfRawKey) {
