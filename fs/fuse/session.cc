@@ -188,19 +188,22 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
   // Unmounting on exit is left to a watchdog that keeps the privilege to do
   // it: ours, or fusermount3's (auto_unmount). Our watchdog's pipe stays
   // open until this process exits, or until it knows the mount is gone.
+  // Without a watchdog armed (none started, or it died): nobody else would
+  // remove the mount, nor is there a watchdog to stand down.
+  const auto unwatched = [&](const Status& why) {
+    fuse_session_unmount(se.get());
+    fuse_remove_signal_handlers(se.get());
+    return why;
+  };
   if (own_watchdog) {
     std::optional<MountEntry> mounted = FindTopMount(watchdog.path);
-    Status armed =
+    Status sent =
         mounted.has_value() && mounted->fstype == "fuse.sealfs"
-            ? ArmWatchdog(watchdog.pipes, mounted->id)
+            ? SendMountId(watchdog.pipes, mounted->id)
             : Status::FromErrno(ENOENT, watchdog.path +
                                             ": the new mount is not in "
                                             "/proc/self/mountinfo");
-    if (!armed.ok()) {
-      fuse_session_unmount(se.get());
-      fuse_remove_signal_handlers(se.get());
-      return armed;
-    }
+    if (!sent.ok()) return unwatched(sent);
     // Writing the bdi's readahead needs root, so it happens before the
     // drop. Failure only costs speed: the kernel default (128 KiB) stays.
     (void)SetMountReadahead(mounted->device, kReadaheadKb);
@@ -213,8 +216,13 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
   };
   // Answered before the caller hears that the mount is ready, so that an
   // INIT libfuse refuses (it checks the answer against the mount options)
-  // fails the mount instead of leaving one whose every request fails.
+  // fails the mount instead of leaving one whose every request fails; and
+  // while the waiting process forks the watchdog, which takes as long.
   Result<InitOutcome> init = AnswerInit(se.get());
+  if (own_watchdog) {
+    Status armed = WaitWatchdogArmed(watchdog.pipes);
+    if (!armed.ok()) return unwatched(armed);
+  }
   if (!init.ok()) return unmount(init.status());
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) return unmount(dropped.WithPrefix("dropping privileges"));

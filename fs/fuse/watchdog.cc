@@ -162,7 +162,7 @@ Status ForkWatchdogOnceMounted(WatchdogLink& link,
   // Only the daemon may hold its ends: their closing is how its exit shows.
   close(std::exchange(link.daemon.command, -1));
   close(std::exchange(link.daemon.armed, -1));
-  // The daemon sends the mount's id (ArmWatchdog) once it has mounted; EOF
+  // The daemon sends the mount's id (SendMountId) once it has mounted; EOF
   // first: it never did, and there is nothing to watch.
   long mount_id = 0;
   if (!ReadExactly(link.watch_command, &mount_id, sizeof(mount_id))) {
@@ -216,22 +216,26 @@ Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint) {
   return KeepDaemonEnds(link);
 }
 
-Status ArmWatchdog(WatchdogPipes& pipes, long mount_id) {
+Status SendMountId(WatchdogPipes& pipes, long mount_id) {
   ssize_t n;
   do {
     n = write(pipes.command, &mount_id, sizeof(mount_id));
   } while (n < 0 && errno == EINTR);
-  // Wait until the watchdog is armed (or, when the waiting process forks
-  // it, exists), so the mount is never reported ready while nobody would
-  // unmount it or while the child still looks like the daemon (pgrep). EOF
-  // means it, or the waiting process, died first.
-  char byte = 0;
-  ssize_t got = -1;
-  if (n == static_cast<ssize_t>(sizeof(mount_id))) {
-    do {
-      got = read(pipes.armed, &byte, 1);
-    } while (got < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof(mount_id))) {
+    return Status::FromErrno(ECHILD, "unmount watchdog did not start");
   }
+  return Status();
+}
+
+Status WaitWatchdogArmed(WatchdogPipes& pipes) {
+  // So the mount is never reported ready while nobody would unmount it or
+  // while the child still looks like the daemon (pgrep). EOF means it, or
+  // the waiting process, died first.
+  char byte = 0;
+  ssize_t got;
+  do {
+    got = read(pipes.armed, &byte, 1);
+  } while (got < 0 && errno == EINTR);
   close(pipes.armed);
   pipes.armed = -1;
   if (got != 1) {

@@ -13,7 +13,7 @@ namespace sealfs::fuse {
 // The daemon's ends of the pipes to its watchdog.
 struct WatchdogPipes {
   int command = -1;  // kept open while serving: EOF means "unmount"
-  int armed = -1;    // closed by ArmWatchdog()
+  int armed = -1;    // closed by WaitWatchdogArmed()
 };
 
 // Both ends of the pipes between a daemon and its watchdog, made before
@@ -33,10 +33,10 @@ WatchdogPipes KeepDaemonEnds(WatchdogLink& link);
 // Closes every end still open in `link`.
 void CloseWatchdogLink(WatchdogLink& link);
 // In the waiting process, after forking the daemon: waits for the daemon's
-// ArmWatchdog(), forks the watchdog (already armed with that id; otherwise
+// SendMountId(), forks the watchdog (already armed with that id; otherwise
 // as StartUnmountWatchdog describes), arms the daemon, and closes every end
 // of `link` here. Returns at once, with nothing forked, if the daemon exits
-// without mounting. If the fork fails, the daemon's ArmWatchdog() fails too
+// without mounting. If the fork fails, the daemon's WaitWatchdogArmed() fails
 // (EOF), so it unmounts and the mount is refused; so it does if this
 // process dies first. Takes the watchdog's title for this process.
 Status ForkWatchdogOnceMounted(WatchdogLink& link,
@@ -45,7 +45,7 @@ Status ForkWatchdogOnceMounted(WatchdogLink& link,
 // Forks the watchdog for a fuse.sealfs mount about to be made at
 // `mountpoint` (absolute and canonical, as /proc/self/mountinfo spells it).
 // It is started before the image is even read, so that its set-up overlaps
-// the daemon's, and does nothing until ArmWatchdog() names the mount; if
+// the daemon's, and does nothing until SendMountId() names the mount; if
 // `command` closes before that, it exits. Once armed, when `command` closes
 // (the daemon exits for any reason, SIGKILL included) it unmounts with
 // MNT_DETACH, but only if the topmost mount there is still that mount (by
@@ -59,9 +59,13 @@ Status ForkWatchdogOnceMounted(WatchdogLink& link,
 // REQUIRES: a single-threaded caller holding CAP_SYS_ADMIN.
 Result<WatchdogPipes> StartUnmountWatchdog(const std::string& mountpoint);
 
-// Gives the watchdog the id of the mount it guards (FindTopMount) and waits
-// until it is armed. ECHILD if it died.
-Status ArmWatchdog(WatchdogPipes& pipes, long mount_id);
+// Gives the watchdog the id of the mount it guards (FindTopMount). ECHILD
+// if it, or the waiting process that is to fork it, is gone.
+Status SendMountId(WatchdogPipes& pipes, long mount_id);
+// Waits until the watchdog is armed (or, when the waiting process forks
+// it, exists), which may take the time of a fork: do other work between
+// SendMountId and this. ECHILD if it died.
+Status WaitWatchdogArmed(WatchdogPipes& pipes);
 
 // Tells the watchdog behind `fd` (WatchdogPipes::command) that the mount is
 // already gone, and closes `fd`.
