@@ -54,7 +54,10 @@ using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 std::string OpenSslError(const std::string& what) {
   const auto code = ERR_get_error();
   ERR_clear_error();
-  if (code == 0) return what;
+  // No reason text when the strings were never loaded
+  // (InitOpenSslWithoutErrorStrings): "error:1E08010C:lib(30)::reason(268)"
+  // would tell a reader nothing more.
+  if (code == 0 || ERR_reason_error_string(code) == nullptr) return what;
   char buf[256];
   ERR_error_string_n(code, buf, sizeof(buf));
   return what + ": " + buf;

@@ -22,6 +22,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/core/openssl_init.h"
 #include "fs/core/store_lock.h"
 #include "fs/core/trust.h"
 #include "fs/fuse/bdi.h"
@@ -336,6 +337,7 @@ TrustPolicy MountTrust(const MountOptions& options) {
 }
 
 Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
+  InitOpenSslWithoutErrorStrings();
   const TrustPolicy trust = MountTrust(req.options);
   // Reading the trusted keys takes milliseconds (OpenSSL's set-up for
   // Ed25519, mostly) and needs nothing from the image, so a thread of its
