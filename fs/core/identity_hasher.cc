@@ -32,12 +32,16 @@ constexpr uint64_t kChunkBytes = kChunkBlocks * kBlockSize;
 IdentityHasher::~IdentityHasher() { Stop(/*failed=*/true); }
 
 void IdentityHasher::Started(size_t size) {
-  if (size < kThreadMinSize) return;
+  const bool hash = size >= kThreadMinSize;
+  if (!hash && !alongside_) return;
   file_size_ = size;
   how_ = size >= kMultiBufferMinSize ? BlockHashing::kFastest
                                      : BlockHashing::kOneAtATime;
+  hashing_ = hash;
   try {
     thread_ = std::thread([this] {
+      if (alongside_) alongside_();
+      if (!hashing_) return;
       // Faults in the hashing code (and resolves its symbols) while the
       // first bytes are read.
       (void)Sha256({});
@@ -46,11 +50,13 @@ void IdentityHasher::Started(size_t size) {
   } catch (const std::system_error&) {
     // No thread to be had (a limit on threads or memory): Finish() then
     // gives nothing, and the caller hashes in line.
+    hashing_ = false;
+    if (alongside_) alongside_();
   }
 }
 
 void IdentityHasher::Ready(std::span<const uint8_t> ready) {
-  if (!thread_.joinable()) return;
+  if (!hashing_) return;
   {
     std::lock_guard lock(mu_);
     ready_ = ready;
@@ -121,7 +127,10 @@ void IdentityHasher::HashChunks(bool wait) {
 }
 
 std::optional<Digest> IdentityHasher::Finish(uint64_t manifest_size) {
-  if (!thread_.joinable()) return std::nullopt;
+  if (!hashing_ || !thread_.joinable()) {    // no hashing, or stopped
+    if (thread_.joinable()) thread_.join();  // alongside_ only
+    return std::nullopt;
+  }
   {
     std::lock_guard lock(mu_);
     closed_ = true;

@@ -9,10 +9,12 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fs/util/mapped_file.h"
@@ -24,12 +26,20 @@ namespace sealfs {
 // go away.
 class IdentityHasher : public MappedFile::ReadObserver {
  public:
-  IdentityHasher() = default;
+  // `alongside`: work to run on the hashing thread before it hashes, or on
+  // a thread of its own if the file is too small to hash beside its read
+  // (in line if no thread can be had); it has ended when Finish() or
+  // Failed() returns. So the caller's other work takes no third thread
+  // beside reading and hashing (on two CPUs, a third runnable thread only
+  // waited for its turn).
+  explicit IdentityHasher(std::function<void()> alongside = {})
+      : alongside_(std::move(alongside)) {}
   ~IdentityHasher() override;  // stops the thread if Finish() was not called
   IdentityHasher(const IdentityHasher&) = delete;
   IdentityHasher& operator=(const IdentityHasher&) = delete;
 
-  // Starts the thread if the file is large enough to be worth one.
+  // Starts the thread if the file is large enough to be worth one, or if
+  // there is work to do alongside.
   void Started(size_t size) override;
   void Ready(std::span<const uint8_t> ready) override;
   void Failed() override;
@@ -51,6 +61,8 @@ class IdentityHasher : public MappedFile::ReadObserver {
   // each chunk's bytes to arrive; Finish finds them all there.
   void HashChunks(bool wait);
 
+  std::function<void()> alongside_;
+  bool hashing_ = false;  // the thread hashes; set before it starts
   BlockHashing how_ = BlockHashing::kOneAtATime;  // set before the thread
   size_t file_size_ = 0;                          // set before the thread
   std::mutex mu_;

@@ -133,7 +133,7 @@ Manifest::Manifest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Manifest::~Manifest() = default;
 
 Result<std::shared_ptr<const Manifest>> Manifest::Open(
-    const std::string& path) {
+    const std::string& path, std::function<void()> alongside) {
   // A private copy, not a file mapping: a MAP_PRIVATE mapping still shows
   // later writes to pages not yet touched, so the bytes served could differ
   // from the bytes validated and hashed into the identity (and a truncation
@@ -153,7 +153,7 @@ Result<std::shared_ptr<const Manifest>> Manifest::Open(
     Status fields = ValidateHeaderFields(header, size);
     if (!fields.ok()) return fields.WithPrefix(path);
   }
-  IdentityHasher hasher;
+  IdentityHasher hasher(std::move(alongside));
   SEALFS_ASSIGN_OR_RETURN(
       MappedFile file, MappedFile::ReadPrivate(
                            fd.get(), static_cast<size_t>(size), path, &hasher));

@@ -13,11 +13,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <fuse_lowlevel.h>
@@ -339,17 +337,15 @@ TrustPolicy MountTrust(const MountOptions& options) {
 Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   InitOpenSslWithoutErrorStrings();
   const TrustPolicy trust = MountTrust(req.options);
-  // Reading the trusted keys takes milliseconds (OpenSSL's set-up for
-  // Ed25519, mostly) and needs nothing from the image, so a thread of its
-  // own reads them while this one reads and validates the image.
-  std::future<Result<std::vector<PublicKey>>> keys_read;
+  // Reading the trusted keys and making OpenSSL ready to check a signature
+  // take about a millisecond and need nothing from the image, so they are
+  // done beside its reading, on the thread that hashes it (or on one of
+  // their own, for a small image). An image from a registry is read whole
+  // from the network first; its keys are read in line after it.
+  std::optional<Result<std::vector<PublicKey>>> keys_read;
+  std::function<void()> read_keys;
   if (!req.options.pubkeys.empty() || !req.options.keyring.empty()) {
-    try {
-      keys_read =
-          std::async(std::launch::async, LoadTrustedKeys, std::cref(trust));
-    } catch (const std::system_error&) {
-      // No thread to be had: the keys are read below, in line.
-    }
+    read_keys = [&] { keys_read = LoadTrustedKeys(trust); };
   }
   // An image in a registry is read from there, checked like any other,
   // kept in the store (a root for gc) and mounted lazily from its packs.
@@ -372,10 +368,11 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   // file cannot change what was verified.
   Result<std::shared_ptr<const Manifest>> manifest =
       from_registry ? Manifest::FromBytes(registry_image)
-                    : Manifest::Open(req.image);
-  Result<std::vector<PublicKey>> keys =
-      keys_read.valid() ? keys_read.get() : LoadTrustedKeys(trust);
+                    : Manifest::Open(req.image, read_keys);
+  // Before the keys: a bad image is reported before a bad key file.
   if (!manifest.ok()) return manifest.status().WithPrefix(req.image);
+  Result<std::vector<PublicKey>> keys =
+      keys_read.has_value() ? std::move(*keys_read) : LoadTrustedKeys(trust);
 
   std::string warning;
   SEALFS_RETURN_IF_ERROR(

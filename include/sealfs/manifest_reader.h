@@ -9,6 +9,7 @@
 #define SEALFS_INCLUDE_SEALFS_MANIFEST_READER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -63,7 +64,16 @@ class Manifest {
   // changes to the file cannot reach the validated bytes) and validates it.
   // The file must be a regular file (EINVAL otherwise). kErrCorrupt with the
   // failed check for a malformed manifest; errno for I/O failures.
-  static Result<std::shared_ptr<const Manifest>> Open(const std::string& path);
+  // `alongside`, if given, is other work the caller wants done meanwhile
+  // (a mount reads its trusted keys): it runs on the thread that hashes the
+  // image, before that starts hashing (the caller's thread then hashes
+  // more), or on a thread of its own when the image is too small to hash
+  // beside its reading, or in line when no thread can be had. It has run
+  // to its end when Open returns, whatever the outcome, unless the file
+  // could not be opened or was refused from its header, before it is
+  // read; then it has not run at all.
+  static Result<std::shared_ptr<const Manifest>> Open(
+      const std::string& path, std::function<void()> alongside = {});
   // The same over bytes in memory (tests, fuzzing, freshly written images).
   static Result<std::shared_ptr<const Manifest>> FromBytes(
       std::vector<uint8_t> bytes);

@@ -2,9 +2,11 @@
 #include "fs/core/identity_hasher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -119,6 +121,40 @@ TEST(IdentityHasher, StopsWhenTheReadFailsOrNobodyFinishes) {
     hasher.Started(image.size());
     hasher.Ready(std::span(image).first(10));
     EXPECT_FALSE(hasher.Finish(image.size()).has_value());
+  }
+}
+
+// Work handed in to run beside the read (a mount reads its keys) runs once,
+// to its end before Finish() or Failed() returns, whether or not the file
+// is large enough for a hashing thread; and the identity is unchanged.
+TEST(IdentityHasher, RunsAlongsideWorkOnceWhateverTheOutcome) {
+  for (size_t size : {size_t{100} << 10, size_t{2} << 20}) {
+    SCOPED_TRACE(size);
+    const std::vector<uint8_t> image = FakeImage(size, 64);
+    int runs = 0;
+    {
+      IdentityHasher hasher([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ++runs;
+      });
+      Feed(hasher, image, size_t{256} << 10);
+      std::optional<Digest> identity = hasher.Finish(size);
+      EXPECT_EQ(runs, 1);
+      EXPECT_EQ(identity.has_value(), size >= (size_t{1} << 20));
+      if (identity.has_value()) {
+        EXPECT_EQ(*identity, Expected(image, size));
+      }
+    }
+    EXPECT_EQ(runs, 1);
+    int failed_runs = 0;
+    IdentityHasher failing([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ++failed_runs;
+    });
+    failing.Started(image.size());
+    failing.Ready(std::span(image).first(50));
+    failing.Failed();
+    EXPECT_EQ(failed_runs, 1);
   }
 }
 
