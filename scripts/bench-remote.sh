@@ -125,10 +125,13 @@ for rep in $(seq "$REPS"); do
   r=$runs/$rep
   mkdir -p "$r/curl-o" "$r/curl-all"
   echo "bench-remote: round $rep of $REPS" >&2
-  warm_source
-
+  # Every timed fetch starts in the same state: caches dropped (the
+  # programs and libraries cold too), the source warm as a remote cache
+  # would be.
+  drop_caches; warm_source
   s=$(now); (cd "$r/curl-o" && xargs -P4 -n200 curl -s -O <"$work/urls.txt" >/dev/null); add curl_o "$(since "$s")"
   s=$(now); (cd "$r/curl-all" && xargs -P4 -n200 curl -s --remote-name-all <"$work/urls.txt" >/dev/null; sync); add curl_all "$(since "$s")"
+  drop_caches; warm_source
   s=$(now); "$sealfs" pull --from "$url" --store "$r/pull-http" "$image" 2>/dev/null; add pull_http "$(since "$s")"
 
   s=$(now); mkdir -p "$r/cp" && cp -a "$src/objects" "$r/cp/" && sync; add cp "$(since "$s")"

@@ -46,8 +46,9 @@ class BackgroundFetch {
   uint64_t left() const;
 
   // Objects in flight at once (at least four of the source's batches,
-  // ObjectSource::batching()); how often the fetched ones are synced.
-  static constexpr size_t kWindow = 128;
+  // ObjectSource::batching()), as many as a pull keeps; how often the
+  // fetched ones are synced.
+  static constexpr size_t kWindow = 256;
   static constexpr uint64_t kSyncBytes = uint64_t{256} << 20;
 
  private:

@@ -511,11 +511,12 @@ void HttpEngine::Impl::TakeStartable(
       std::max(1u, multiplexing.load(std::memory_order_relaxed)
                        ? std::max(options.max_streams, options.max_connections)
                        : options.max_connections);
-  const unsigned background_limit =
-      limit > options.urgent_reserve ? limit - options.urgent_reserve : 1;
   for (int level = 0; level < kPriorityLevels; ++level) {
-    const unsigned cap = level == static_cast<int>(Priority::kBackground)
-                             ? background_limit
+    // Readers may run `urgent_reserve` transfers beyond the limit, so a
+    // background fetch can use the whole limit, as a pull does, and a
+    // reader still never waits behind it for a connection.
+    const unsigned cap = level == static_cast<int>(Priority::kUrgent)
+                             ? limit + options.urgent_reserve
                              : limit;
     auto& queue = queued[level];
     while (!queue.empty() && running < cap) {
@@ -695,11 +696,11 @@ Result<std::shared_ptr<HttpEngine>> HttpEngine::Create(
   const CurlApi& curl = Curl();
   curl.multi_setopt(impl->multi, CURLMOPT_PIPELINING,
                     static_cast<long>(CURLPIPE_MULTIPLEX));
-  curl.multi_setopt(impl->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    static_cast<long>(std::max(1u, options.max_connections)));
+  const long connections = static_cast<long>(
+      std::max(1u, options.max_connections) + options.urgent_reserve);
+  curl.multi_setopt(impl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections);
   // Idle connections kept for reuse.
-  curl.multi_setopt(impl->multi, CURLMOPT_MAXCONNECTS,
-                    static_cast<long>(std::max(1u, options.max_connections)));
+  curl.multi_setopt(impl->multi, CURLMOPT_MAXCONNECTS, connections);
   return std::shared_ptr<HttpEngine>(new HttpEngine(std::move(impl)));
 }
 

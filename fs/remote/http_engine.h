@@ -123,7 +123,8 @@ struct HttpEngineOptions {
   unsigned max_connections = 8;
   // HTTP/2 streams running at once, once the server has shown it speaks it.
   unsigned max_streams = 64;
-  // Running transfers that background requests leave free for urgent ones.
+  // Transfers (and connections) urgent requests may run beyond the
+  // limits above, so that a reader never waits behind a background fetch.
   unsigned urgent_reserve = 2;
   // TLS: verify the server's certificate and name (off: skopeo's
   // --tls-verify=false), against the system's CAs, or against `ca_pem`

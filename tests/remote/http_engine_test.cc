@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -208,6 +209,36 @@ TEST_F(HttpEngineTest, UrgentRequestsOvertakeQueuedBackgroundOnes) {
   // At most the one already running when they were queued.
   EXPECT_LE(finished_before_urgent, 1);
   EXPECT_LE(finished_before_promoted, 1);
+}
+
+TEST_F(HttpEngineTest, UrgentRequestsRunBeyondTheLimitBackgroundFills) {
+  ASSERT_EQ(server_.Start(store_, "latency", "", 0, {"--delay", "0.5"}), "");
+  HttpEngineOptions options;
+  options.max_connections = 1;
+  options.urgent_reserve = 1;
+  Result<std::shared_ptr<HttpEngine>> engine = HttpEngine::Create(options);
+  ASSERT_TRUE(engine.ok());
+  // Until a first response shows the server speaks HTTP/1.1, libcurl holds
+  // new transfers back for the connection it has (CURLOPT_PIPEWAIT).
+  ASSERT_TRUE((*engine)->Fetch(Get(9)).ok());
+  std::vector<std::shared_ptr<RecordingSink>> background;
+  for (size_t i = 0; i < 3; ++i) {
+    background.push_back(std::make_shared<RecordingSink>());
+    (*engine)->Submit(Get(i, Priority::kBackground), background.back());
+  }
+  // The first background request is running by now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto urgent = std::make_shared<RecordingSink>();
+  (*engine)->Submit(Get(10, Priority::kUrgent), urgent);
+  for (auto& s : background) s->Wait();
+  urgent->Wait();
+  ASSERT_TRUE(urgent->status_.ok()) << urgent->status_.ToString();
+  // The background ones ran one at a time (the limit), and the urgent one
+  // beside the first of them, not after it.
+  EXPECT_LT(urgent->done_at_,
+            background[0]->done_at_ + std::chrono::milliseconds(300));
+  EXPECT_LT(background[0]->done_at_ + std::chrono::milliseconds(400),
+            background[1]->done_at_);
 }
 
 TEST_F(HttpEngineTest, CancelAndShutdownReachEverySinkOnce) {
