@@ -120,6 +120,16 @@ wait_local() {
   return 1
 }
 
+# skopeo remembers where it has seen a blob (its blob-info cache) and
+# mounts it from there instead of uploading: from the second round on it
+# would move no bytes. Each run gets an empty cache of its own, in a
+# private mount namespace.
+mkdir -p /var/lib/containers/cache
+skopeo_fresh() {
+  unshare -m sh -c 'mount -t tmpfs tmpfs /var/lib/containers/cache && exec skopeo "$@"' \
+    skopeo "$@"
+}
+
 declare -A t
 add() { t[$1]="${t[$1]:-} $2"; }
 for rep in $(seq "$REPS"); do
@@ -129,12 +139,12 @@ for rep in $(seq "$REPS"); do
   # Each round pushes to repositories of its own: nothing is there yet.
   s=$(now); "$sealfs" push --store "$src" --to "docker://$reg/sealfs$rep/rootfs:v1" \
     --tls-verify=false "$image" 2>/dev/null; add push "$(since "$s")"
-  s=$(now); skopeo copy -q --dest-tls-verify=false "oci:$oci:rootfs" \
+  s=$(now); skopeo_fresh copy -q --dest-tls-verify=false "oci:$oci:rootfs" \
     "docker://$reg/skopeo$rep/rootfs:v1" >/dev/null; add skopeo_push "$(since "$s")"
   warm_registry
   s=$(now); "$sealfs" pull --from "docker://$reg/sealfs$rep/rootfs" --tls-verify=false \
     --store "$r/pull" v1 2>/dev/null; add pull "$(since "$s")"
-  s=$(now); skopeo copy -q --src-tls-verify=false "docker://$reg/skopeo$rep/rootfs:v1" \
+  s=$(now); skopeo_fresh copy -q --src-tls-verify=false "docker://$reg/skopeo$rep/rootfs:v1" \
     "oci:$r/skopeo-oci:rootfs" >/dev/null && sync; add skopeo_pull "$(since "$s")"
   # What writing one file per object costs on this disk, with no network
   # and no hashing: the floor under any pull into a store.
