@@ -109,16 +109,10 @@ since() { echo "$(now) - $1" | bc; }
 workload() {
   chroot "$1" /bin/sh -c 'apt-get --version | md5sum; dpkg -l | md5sum; ls /usr/bin | md5sum' >/dev/null
 }
-# Until the mount at $1 says its background fetch is done, polled every
-# 50 ms (each `sealfs stats` is a process; faster polling took CPU from
-# the fetch being measured).
-wait_local() {
-  for _ in $(seq 2400); do
-    [[ "$("$sealfs" stats "$1")" == *'"prefetch_left":0'* ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+# Until the mount at $1 says its background fetch is done (one process
+# that asks the daemon every 10 ms; a process per look took CPU from the
+# fetch being measured).
+wait_local() { timeout 120 "$sealfs" stats --wait-prefetch "$1" >/dev/null; }
 
 # skopeo remembers where it has seen a blob (its blob-info cache) and
 # mounts it from there instead of uploading: from the second round on it

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -346,8 +347,13 @@ TEST_F(LazyMountTest, FirstMountCreatesTheStoreAndPrefetchBringsEverything) {
   std::string mnt = tmp_ / "mnt";
   MountOk(image_, mnt, Options(server_.url(), ""));
   EXPECT_TRUE(fs::is_directory(store_ + "/objects"));
-  EXPECT_TRUE(
-      Eventually([&] { return StatsCounter(mnt, "prefetch_left") == 0; }));
+  // `stats --wait-prefetch` returns once the background fetch is done.
+  CommandResult waited = sealfs::testing::Run(
+      {"timeout", "60", SealfsBin(), "stats", "--wait-prefetch", mnt});
+  ASSERT_EQ(waited.exit_code, 0) << waited.err;
+  const size_t left = waited.out.find("\"prefetch_left\":0");
+  ASSERT_NE(left, std::string::npos) << waited.out;
+  EXPECT_FALSE(std::isdigit(waited.out[left + 17])) << waited.out;
   for (int i = 0; i < kSmall; ++i) EXPECT_TRUE(InStore(small_[i])) << i;
   EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
   // Each object was asked for once, the large one by range.
