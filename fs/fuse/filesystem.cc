@@ -334,17 +334,40 @@ Result<uint64_t> Filesystem::Open(uint64_t ino, int flags) {
     Stats::Add(stats_.opens);
     return uint64_t{0};
   }
+  SEALFS_RETURN_IF_ERROR(HoldObject(ino, inode, false).status());
+  Stats::Add(stats_.opens);
+  return ino;
+}
+
+Result<std::shared_ptr<Filesystem::HeldObject>> Filesystem::HoldObject(
+    uint64_t ino, const Inode& inode, bool adopted) {
   SEALFS_ASSIGN_OR_RETURN(Digest digest, manifest_->FileDigest(ino));
-  SEALFS_ASSIGN_OR_RETURN(OpenObject * obj, open_.Acquire(digest, [&] {
+  SEALFS_ASSIGN_OR_RETURN(OpenObject * obj, open_->Acquire(digest, [&] {
     return OpenStoreObject(ino, inode);
   }));
-  Stats::Add(stats_.opens);
-  return reinterpret_cast<uint64_t>(obj);
+  auto fresh = std::make_shared<HeldObject>(open_, obj);
+  std::unique_lock lock(handles_mu_);
+  Handle& h = handles_[ino];
+  // An object evicted as corrupt is replaced for every handle of the inode:
+  // the fresh open may be a repaired copy.
+  if (h.held == nullptr || h.held->obj != obj) h.held = fresh;
+  if (adopted) {
+    h.adopted = true;
+  } else {
+    ++h.opens;
+  }
+  return h.held;
 }
 
 void Filesystem::Release(uint64_t fh) {
   if (fh == 0) return;
-  open_.Release(reinterpret_cast<OpenObject*>(fh));
+  std::shared_ptr<HeldObject> last;  // released after the lock
+  std::unique_lock lock(handles_mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end() || it->second.adopted) return;
+  if (it->second.opens > 0 && --it->second.opens > 0) return;
+  last = std::move(it->second.held);
+  handles_.erase(it);
 }
 
 Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
@@ -359,7 +382,21 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     Stats::Add(stats_.bytes_read, n);
     return data.subspan(offset, n);
   }
-  auto* obj = reinterpret_cast<OpenObject*>(fh);
+  std::shared_ptr<HeldObject> held;
+  {
+    std::shared_lock lock(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it != handles_.end()) held = it->second.held;
+  }
+  if (held == nullptr) {
+    // A handle opened before this process took the session over.
+    SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
+    if (fh != ino || !S_ISREG(inode.mode) || inode.is_inline()) {
+      return Status::FromErrno(EBADF, "unknown file handle");
+    }
+    SEALFS_ASSIGN_OR_RETURN(held, HoldObject(ino, inode, true));
+  }
+  OpenObject* obj = held->obj;
   if (offset >= obj->size || size == 0) return std::span<const uint8_t>();
   uint64_t end = std::min<uint64_t>(obj->size, offset + size);
   uint64_t first = offset / kBlockSize;
@@ -395,7 +432,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
         got.ok() ? "object shorter than recorded" : got.status().ToString();
     ReportObject(obj->digest, ino,
                  "read at " + std::to_string(start) + " failed: " + why);
-    open_.Evict(obj);
+    open_->Evict(obj);
     return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
   }
   if (prefetch_reads_.load(std::memory_order_relaxed)) {
@@ -415,7 +452,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
     // Opens from now on start afresh from the store (the repair loop);
     // handles already open keep failing on this copy.
-    open_.Evict(obj);
+    open_->Evict(obj);
     // The verifier's message names the block ("block 7: ...").
     ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
     return st;
@@ -482,7 +519,7 @@ Status Filesystem::Access(uint64_t ino, int mask) {
 }
 
 void Filesystem::FillStats(StatsRecord* rec) {
-  stats_.open_objects.store(open_.size(), std::memory_order_relaxed);
+  stats_.open_objects.store(open_->size(), std::memory_order_relaxed);
   if (fetcher_ != nullptr) {
     stats_.remote_objects.store(fetcher_->transfers(),
                                 std::memory_order_relaxed);

@@ -15,9 +15,11 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -59,10 +61,12 @@ class Filesystem {
   // cookie `offset` (0 = ".", 1 = "..", 2 + i = entry i).
   Result<std::string> ReadDir(fuse_req_t req, uint64_t ino, size_t size,
                               uint64_t offset, bool plus);
-  // Opens a regular file for reading and returns the file handle (0 for a
-  // file whose content is in the manifest). EROFS for write access or
-  // O_TRUNC; EIO if the object is missing, has the wrong size or an unusable
-  // tree (reported once and counted).
+  // Opens a regular file for reading and returns the file handle: the inode
+  // number, or 0 for a file whose content is in the manifest. A handle is
+  // re-derivable, never a pointer: a process that takes the session over
+  // (sealfs serve) serves handles opened before it started. EROFS for write
+  // access or O_TRUNC; EIO if the object is missing, has the wrong size or an
+  // unusable tree (reported once and counted).
   Result<uint64_t> Open(uint64_t ino, int flags);
   // Returns up to `size` verified bytes at `offset`, in `buffer` (or in the
   // manifest, for inline files). kErrDigest if a block fails verification
@@ -73,6 +77,11 @@ class Filesystem {
                                         uint64_t offset, ReadBuffer& buffer);
   void Release(uint64_t fh);
   Result<struct statvfs> StatFs();
+  // Shares open objects (fds and verified tree blocks) with other mounts of
+  // the same store. Call before serving; by default the table is private.
+  void set_open_objects(std::shared_ptr<OpenObjectTable> table) {
+    open_ = std::move(table);
+  }
   // False for an image in which no inode has an xattr.
   bool holds_xattrs() const { return manifest_->xattr_set_count() > 0; }
   // The value of xattr `name`: a view into the manifest, or into `*scratch`
@@ -143,7 +152,34 @@ class Filesystem {
   std::string label_;
   InodePaths paths_;  // names files in reports
   Stats stats_;
-  OpenObjectTable open_;
+  // One table reference held for the open handles of an inode; readers
+  // copy the shared_ptr, so the object outlives a concurrent release.
+  struct HeldObject {
+    std::shared_ptr<OpenObjectTable> table;
+    OpenObject* obj;
+    HeldObject(std::shared_ptr<OpenObjectTable> t, OpenObject* o)
+        : table(std::move(t)), obj(o) {}
+    HeldObject(const HeldObject&) = delete;
+    HeldObject& operator=(const HeldObject&) = delete;
+    ~HeldObject() { table->Release(obj); }
+  };
+  struct Handle {
+    std::shared_ptr<HeldObject> held;
+    uint64_t opens = 0;
+    // Re-derived for a handle opened before this process served the
+    // session: the kernel's count of opens is unknown, so it is kept until
+    // the Filesystem goes.
+    bool adopted = false;
+  };
+  // Acquires `ino`'s object and records one more open of it (or, with
+  // `adopted`, a handle this process did not open).
+  Result<std::shared_ptr<HeldObject>> HoldObject(uint64_t ino,
+                                                 const Inode& inode,
+                                                 bool adopted);
+
+  std::shared_ptr<OpenObjectTable> open_ = std::make_shared<OpenObjectTable>();
+  std::shared_mutex handles_mu_;
+  std::unordered_map<uint64_t, Handle> handles_;  // guarded by handles_mu_
   Prefetcher prefetch_;
   std::shared_ptr<remote::ObjectFetcher> fetcher_;  // null: no remote=
   // Declared after fetcher_, so it stops first.
