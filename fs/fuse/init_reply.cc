@@ -3,10 +3,12 @@
 #include "fs/fuse/init_reply.h"
 
 #include <linux/fuse.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -40,12 +42,42 @@ struct PendingInit {
   bool granted = false;
 };
 thread_local PendingInit* t_pending_init = nullptr;
+// Set while a replayed INIT is answered: its reply goes nowhere.
+thread_local bool t_drop_reply = false;
+std::atomic<int> g_stop_fd{-1};
+
+// FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9); newer than the headers.
+constexpr int32_t kFuseNotifyResend = 7;
 
 ssize_t ReadDevice(int fd, void* buf, size_t len, void* /*userdata*/) {
-  return read(fd, buf, len);
+  const int stop_fd = g_stop_fd.load(std::memory_order_relaxed);
+  if (stop_fd < 0) return read(fd, buf, len);
+  for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int n = poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if ((fds[1].revents & POLLIN) != 0) {
+      errno = ENODEV;
+      return -1;
+    }
+    // Another thread may have taken the request: the device is
+    // non-blocking in the service, and EAGAIN waits again here (libfuse's
+    // loop would take it for a failure).
+    ssize_t got = read(fd, buf, len);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    return got;
+  }
 }
 
 ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
+  if (t_drop_reply) {
+    ssize_t total = 0;
+    for (int i = 0; i < count; ++i) {
+      total += static_cast<ssize_t>(iov[i].iov_len);
+    }
+    return total;
+  }
   PendingInit* pending = t_pending_init;
   if (pending == nullptr) return writev(fd, iov, count);
   // libfuse writes the header and fuse_init_out as two pieces; the copy is
@@ -104,14 +136,14 @@ bool AddIdmapToReply(std::span<uint8_t> reply, uint64_t unique) {
   return true;
 }
 
-Status HookDeviceIo(fuse_session* se) {
+Status HookDeviceIo(fuse_session* se, int fd) {
   fuse_custom_io io{};
   io.read = ReadDevice;
   io.writev = WriteDevice;
   // Keeps the mounted fd: libfuse still unmounts and closes it as before.
   // No splice hooks: libfuse then neither splices requests in nor replies
   // out, which sealfs never asks for (it replies with verified copies).
-  int rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
+  int rc = fuse_session_custom_io(se, &io, fd >= 0 ? fd : fuse_session_fd(se));
   if (rc != 0) return Status::FromErrno(-rc, "hooking /dev/fuse I/O");
   return Status();
 }
@@ -126,6 +158,8 @@ Result<InitOutcome> AnswerInit(fuse_session* se) {
   if (n > 0) {
     PendingInit pending;
     if ((buf.flags & FUSE_BUF_IS_FD) == 0 && buf.mem != nullptr) {
+      const auto* bytes = static_cast<const uint8_t*>(buf.mem);
+      outcome.request.assign(bytes, bytes + static_cast<size_t>(n));
       outcome.idmap_offered = OffersIdmap(
           {static_cast<const uint8_t*>(buf.mem), buf.size}, &pending.unique);
     }
@@ -143,6 +177,47 @@ Result<InitOutcome> AnswerInit(fuse_session* se) {
     return Status::FromErrno(EPROTO, "the kernel's INIT was refused");
   }
   return outcome;
+}
+
+}  // namespace sealfs::fuse
+
+namespace sealfs::fuse {
+
+void SetDeviceStopFd(int stop_fd) {
+  g_stop_fd.store(stop_fd, std::memory_order_relaxed);
+}
+
+Status ReplayInit(fuse_session* se, std::span<const uint8_t> request) {
+  fuse_in_header in;
+  if (request.size() < sizeof(in)) {
+    return Status::FromErrno(EPROTO, "no INIT to replay");
+  }
+  std::memcpy(&in, request.data(), sizeof(in));
+  if (in.opcode != FUSE_INIT || in.len != request.size()) {
+    return Status::FromErrno(EPROTO, "not an INIT request");
+  }
+  std::vector<uint8_t> copy(request.begin(), request.end());
+  fuse_buf buf = {};
+  buf.size = copy.size();
+  buf.mem = copy.data();
+  t_drop_reply = true;
+  fuse_session_process_buf(se, &buf);
+  t_drop_reply = false;
+  if (fuse_session_exited(se)) {
+    return Status::FromErrno(EPROTO, "the replayed INIT was refused");
+  }
+  return Status();
+}
+
+Status ResendUnanswered(int fuse_fd) {
+  fuse_out_header out{};
+  out.len = sizeof(out);
+  out.error = kFuseNotifyResend;
+  out.unique = 0;
+  if (write(fuse_fd, &out, sizeof(out)) != static_cast<ssize_t>(sizeof(out))) {
+    return Status::FromErrno(errno, "FUSE_NOTIFY_RESEND");
+  }
+  return Status();
 }
 
 }  // namespace sealfs::fuse

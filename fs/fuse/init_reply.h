@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include <fuse_lowlevel.h>
 
@@ -23,6 +24,9 @@ namespace sealfs::fuse {
 struct InitOutcome {
   bool idmap_offered = false;  // the kernel offered FUSE_ALLOW_IDMAP
   bool idmap_allowed = false;  // ... and the reply granted it
+  // The INIT request as read, for a process that takes the session over
+  // (ReplayInit).
+  std::vector<uint8_t> request;
 };
 
 // Routes the session's /dev/fuse reads and writes through sealfs (plain
@@ -30,7 +34,27 @@ struct InitOutcome {
 // amend that reply. REQUIRES: `se` is mounted (fuse_session_mount) and has
 // not yet read a request. Errors only if libfuse cannot store the hooks
 // (ENOMEM); the session then works as before, without idmapped mounts.
-Status HookDeviceIo(fuse_session* se);
+// With `fd` >= 0, the session is set up on that /dev/fuse descriptor
+// (owned by the session from then on) instead of a mounted one: how the
+// service serves a connection somebody else mounted.
+Status HookDeviceIo(fuse_session* se, int fd = -1);
+
+// For a process that serves many sessions (sealfs serve): once set, hooked
+// device reads wait on `stop_fd` too, and when it is readable fail with
+// ENODEV, which ends libfuse's loop as an unmount would while the
+// connection stays as it is, to be served by another process. -1: off.
+void SetDeviceStopFd(int stop_fd);
+
+// Has a fresh session over a connection that an earlier process initialized
+// (its INIT `request`, as AnswerInit returned it) set itself up as that one
+// did; the reply is dropped, the kernel has had it. EPROTO if libfuse
+// refuses the request.
+Status ReplayInit(fuse_session* se, std::span<const uint8_t> request);
+
+// Asks the kernel to queue again every request of the connection on
+// `fuse_fd` that was read but never answered (FUSE_NOTIFY_RESEND, Linux
+// 6.9): those a crashed process held. The errno of the write otherwise.
+Status ResendUnanswered(int fuse_fd);
 
 // Reads the kernel's INIT from `se` and has libfuse answer it; when the
 // device I/O is hooked and the kernel offers FUSE_ALLOW_IDMAP, the reply
