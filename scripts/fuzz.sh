@@ -6,14 +6,14 @@
 # when it found nothing).
 #
 #   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
-#                                        http_response access_list registry
+#                                        http_response access_list registry serve_protocol
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry serve_protocol)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry | serve_protocol) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -69,6 +69,23 @@ if [[ $target =~ ^(manifest|dump|tar)$ ]] && [ ! -e "$corpus/.seeded" ]; then
     build/tools/sealfs dump "$work/signed" >"$corpus/seed-inline"
     build/tools/sealfs dump "$work/unsigned" >"$corpus/seed-stored"
   fi
+  touch "$corpus/.seeded"
+fi
+
+# Seeds for the control protocol: a mount request, a session record, a
+# reply, as the service's own encoder would write them.
+if [ "$target" = serve_protocol ] && [ ! -e "$corpus/.seeded" ]; then
+  python3 - "$corpus" <<'PY'
+import struct, sys
+def msg(t, fields):
+    body = b"".join(struct.pack("<HI", tag, len(v)) + v for tag, v in fields)
+    return struct.pack("<IHHI", 0x31534653, 1, t, len(body)) + body
+spec = [(1, b"/img"), (2, b"/store"), (3, b"/mnt"), (4, b"digest=sha256:00,uidmap=0:1000:1"), (5, b"k" * 32)]
+open(sys.argv[1] + "/seed-mount", "wb").write(msg(1, spec))
+sess = spec + [(9, struct.pack("<Q", 7)), (6, b"\x38" + b"\0" * 63), (7, b"\0" * 4), (8, b"\0" * 4), (12, struct.pack("<Q", 42))]
+open(sys.argv[1] + "/seed-session", "wb").write(msg(5, sess))
+open(sys.argv[1] + "/seed-reply", "wb").write(msg(8, [(10, b"\0" * 4), (11, b"ok")]))
+PY
   touch "$corpus/.seeded"
 fi
 

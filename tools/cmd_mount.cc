@@ -9,6 +9,8 @@
 
 #include "fs/fuse/mount_options.h"
 #include "fs/fuse/session.h"
+#include "fs/remote/registry_ref.h"
+#include "fs/serve/client.h"
 #include "tools/cli.h"
 #include "tools/command.h"
 
@@ -23,8 +25,11 @@ constexpr char kUsage[] =
     "\n"
     "The image must carry a valid signature by a trusted key (pubkey=,\n"
     "keyring=) or match a pinned identity (digest=); otherwise nothing is\n"
-    "mounted. Without -f the command returns once the mount is ready and a\n"
-    "detached daemon serves it (messages go to syslog).\n"
+    "mounted. Without -f the command returns once the mount is ready. If a\n"
+    "`sealfs serve` service is running (its control socket answers), it\n"
+    "serves the mount, sharing the verified image with other mounts of it;\n"
+    "otherwise a detached daemon of its own serves it (messages go to\n"
+    "syslog).\n"
     "\n"
     "Options:\n"
     "  -f, --foreground   stay in the foreground, logging to stderr\n"
@@ -56,6 +61,7 @@ constexpr char kUsage[] =
     "                         uids outside every range as 65534\n"
     "       gidmap=C:H:N[:C:H:N...]  the same for groups\n"
     "       squash_to_uid=UID, squash_to_gid=GID  report one owner for all\n"
+    "       standalone        never use the service; a daemon of its own\n"
     "       nodev,nosuid,noexec,noatime,...  standard flags, passed on\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -71,7 +77,37 @@ int MountFail(const Status& st) {
   return Fail("mount", st);
 }
 
-int Finish(fuse::MountRequest& req) {
+// What the -o arguments said, as the service is to parse them again, with
+// `standalone` taken out (it is this command's, not the mount's).
+struct OptionText {
+  std::string text;
+  bool standalone = false;
+};
+
+Status AddOptions(std::string_view arg, fuse::MountRequest* req,
+                  OptionText* out) {
+  std::string kept;
+  size_t start = 0;
+  while (start <= arg.size()) {
+    size_t comma = arg.find(',', start);
+    if (comma == std::string_view::npos) comma = arg.size();
+    std::string_view opt = arg.substr(start, comma - start);
+    if (opt == "standalone") {
+      out->standalone = true;
+    } else if (!opt.empty()) {
+      if (!kept.empty()) kept += ',';
+      kept += opt;
+    }
+    start = comma + 1;
+  }
+  if (kept.empty()) return Status();
+  SEALFS_RETURN_IF_ERROR(fuse::ParseMountOptions(kept, &req->options));
+  if (!out->text.empty()) out->text += ',';
+  out->text += kept;
+  return Status();
+}
+
+int Finish(fuse::MountRequest& req, const OptionText& text) {
   if (req.options.store.empty()) {
     return UsageError("mount", "missing -o store=DIR");
   }
@@ -80,6 +116,12 @@ int Finish(fuse::MountRequest& req) {
     return UsageError("mount",
                       "no trusted key: give -o pubkey=FILE, keyring=DIR or "
                       "digest=sha256:HEX (or insecure)");
+  }
+  if (!text.standalone && !req.foreground &&
+      serve::ServiceCanServe(req.options) && !remote::IsDockerRef(req.image)) {
+    Result<bool> served = serve::MountThroughService(req, text.text);
+    if (!served.ok()) return MountFail(served.status());
+    if (*served) return kExitOk;
   }
   Status st = fuse::RunMount(req);
   if (!st.ok()) return MountFail(st);
@@ -96,6 +138,7 @@ int CmdMount(int argc, char** argv) {
       {nullptr, 0, nullptr, 0},
   };
   fuse::MountRequest req;
+  OptionText text;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "+fo:h", kLong, nullptr)) != -1) {
@@ -104,7 +147,7 @@ int CmdMount(int argc, char** argv) {
         req.foreground = true;
         break;
       case 'o': {
-        Status st = fuse::ParseMountOptions(optarg, &req.options);
+        Status st = AddOptions(optarg, &req, &text);
         if (!st.ok()) return UsageError("mount", st.context());
         break;
       }
@@ -120,13 +163,14 @@ int CmdMount(int argc, char** argv) {
   }
   req.image = argv[optind];
   req.mountpoint = argv[optind + 1];
-  return Finish(req);
+  return Finish(req, text);
 }
 
 int CmdMountHelper(int argc, char** argv) {
   // mount(8) calls: mount.fuse.sealfs SOURCE DIR [-sfnv] [-o OPTIONS].
   // -s (sloppy), -n (no mtab) and -v (verbose) need no action here.
   fuse::MountRequest req;
+  OptionText text;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -136,10 +180,10 @@ int CmdMountHelper(int argc, char** argv) {
     }
     if (arg == "-o") {
       if (i + 1 >= argc) return UsageError("mount", "-o needs an argument");
-      Status st = fuse::ParseMountOptions(argv[++i], &req.options);
+      Status st = AddOptions(argv[++i], &req, &text);
       if (!st.ok()) return UsageError("mount", st.context());
     } else if (arg.starts_with("-o")) {
-      Status st = fuse::ParseMountOptions(arg.substr(2), &req.options);
+      Status st = AddOptions(arg.substr(2), &req, &text);
       if (!st.ok()) return UsageError("mount", st.context());
     } else if (arg.size() > 1 && arg[0] == '-') {
       for (char f : arg.substr(1)) {
@@ -158,7 +202,7 @@ int CmdMountHelper(int argc, char** argv) {
   }
   req.image = positional[0];
   req.mountpoint = positional[1];
-  return Finish(req);
+  return Finish(req, text);
 }
 
 }  // namespace sealfs::tools

@@ -16,6 +16,8 @@ int CmdLs(int argc, char** argv);
 int CmdCat(int argc, char** argv);
 int CmdMount(int argc, char** argv);
 int CmdStats(int argc, char** argv);
+int CmdServe(int argc, char** argv);
+int CmdMounts(int argc, char** argv);
 int CmdDump(int argc, char** argv);
 int CmdDiff(int argc, char** argv);
 int CmdTag(int argc, char** argv);

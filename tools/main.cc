@@ -38,6 +38,8 @@ constexpr Command kCommands[] = {
     {"gc", CmdGc, "remove objects no tagged image references"},
     {"pull", CmdPull, "fetch an image's missing objects, verified"},
     {"push", CmdPush, "upload an image and its objects to an OCI registry"},
+    {"serve", CmdServe, "serve many mounts from one service process"},
+    {"mounts", CmdMounts, "list the mounts the service serves"},
 };
 
 void PrintUsage(FILE* out) {

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// The descriptor keeper and the service's link to it.
+#include "fs/serve/keeper.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "fs/serve/channel.h"
+
+namespace sealfs::serve {
+namespace {
+
+constexpr size_t kMaxKeeperClients = 8;
+
+Status Answer(int sock, uint32_t err, const std::string& text) {
+  return Send(sock, EncodeReply({err, text}));
+}
+
+// Handles one message from a service; false if the peer should be dropped.
+bool Handle(int sock, std::map<uint64_t, HeldSession>& held) {
+  Result<Received> r = Receive(sock);
+  if (!r.ok()) return false;
+  switch (r->message.type) {
+    case Type::kSession: {
+      Result<SessionRecord> rec = DecodeSession(r->message);
+      if (!rec.ok() || r->fds.size() != 3) {
+        (void)Answer(sock, EPROTO, "bad session record");
+        return true;
+      }
+      HeldSession& h = held[rec->id];
+      h.record = std::move(*rec);
+      h.fds = std::move(r->fds);
+      return Answer(sock, 0, "").ok();
+    }
+    case Type::kDrop: {
+      Result<uint64_t> id = DecodeId(r->message, Type::kDrop);
+      if (id.ok()) held.erase(*id);
+      return Answer(sock, id.ok() ? 0 : EPROTO, "").ok();
+    }
+    case Type::kTakeBack:
+      for (const auto& [id, h] : held) {
+        int fds[3] = {h.fds[0].get(), h.fds[1].get(), h.fds[2].get()};
+        if (!Send(sock, EncodeSession(h.record), fds).ok()) return false;
+      }
+      return Answer(sock, 0, "").ok();
+    default:
+      (void)Answer(sock, EPROTO, "not a keeper request");
+      return true;
+  }
+}
+
+}  // namespace
+
+Status RunKeeper(const std::string& path) {
+  (void)signal(SIGPIPE, SIG_IGN);
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd listener, Listen(path));
+  {
+    std::string pid_path = path.substr(0, path.rfind('/') + 1) + "keeper.pid";
+    std::string pid = std::to_string(getpid()) + "\n";
+    UniqueFd f(
+        open(pid_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (f.valid()) (void)!write(f.get(), pid.data(), pid.size());
+  }
+  std::map<uint64_t, HeldSession> held;
+  std::vector<UniqueFd> clients;
+  bool had_client = false;
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    if (held.empty() && clients.empty() &&
+        (had_client || std::chrono::steady_clock::now() - started >
+                           std::chrono::seconds(10))) {
+      unlink(path.c_str());
+      return Status();
+    }
+    std::vector<pollfd> fds;
+    fds.push_back({listener.get(), POLLIN, 0});
+    for (const UniqueFd& c : clients) fds.push_back({c.get(), POLLIN, 0});
+    int n = poll(fds.data(), fds.size(), 1000);
+    if (n < 0 && errno != EINTR) return ErrnoStatus("poll");
+    if (n <= 0) continue;
+    for (size_t i = fds.size(); i-- > 1;) {
+      if (fds[i].revents == 0) continue;
+      if ((fds[i].revents & POLLIN) == 0 || !Handle(fds[i].fd, held)) {
+        clients.erase(clients.begin() + static_cast<long>(i - 1));
+      }
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      UniqueFd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c.valid()) continue;
+      Result<PeerCred> peer = GetPeerCred(c.get());
+      if (!peer.ok() || peer->uid != geteuid() ||
+          clients.size() >= kMaxKeeperClients) {
+        continue;  // closes it
+      }
+      // A stuck peer must not stall the keeper of everybody's mounts.
+      SetTimeout(c.get(), 5);
+      clients.push_back(std::move(c));
+      had_client = true;
+    }
+  }
+}
+
+Result<KeeperLink> KeeperLink::ConnectOrStart(const std::string& path,
+                                              const std::string& exe) {
+  Result<UniqueFd> sock = Connect(path);
+  if (sock.ok()) return KeeperLink(std::move(*sock));
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork");
+  if (pid == 0) {
+    // A grandchild in a session of its own: neither the service's exit nor
+    // a signal to its process group reaches it.
+    setsid();
+    if (fork() != 0) _exit(0);
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      dup2(null_fd, STDOUT_FILENO);
+      dup2(null_fd, STDERR_FILENO);
+    }
+    execl(exe.c_str(), "sealfs", "serve", "--keeper", "--socket", path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  waitpid(pid, nullptr, 0);
+  for (int i = 0; i < 200; ++i) {
+    sock = Connect(path);
+    if (sock.ok()) {
+      SetTimeout(sock->get(), 5);
+      return KeeperLink(std::move(*sock));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return sock.status().WithPrefix("starting the keeper");
+}
+
+Status KeeperLink::Keep(const SessionRecord& record, std::span<const int> fds) {
+  std::lock_guard lock(mu_);
+  if (!sock_.valid()) return Status::FromErrno(ENOTCONN, "no keeper");
+  SEALFS_ASSIGN_OR_RETURN(Received r,
+                          Call(sock_.get(), EncodeSession(record), fds));
+  SEALFS_ASSIGN_OR_RETURN(Reply reply, DecodeReply(r.message));
+  if (reply.err != 0)
+    return Status::FromErrno(static_cast<int>(reply.err), "keeper");
+  return Status();
+}
+
+Status KeeperLink::Drop(uint64_t id) {
+  std::lock_guard lock(mu_);
+  if (!sock_.valid()) return Status::FromErrno(ENOTCONN, "no keeper");
+  SEALFS_ASSIGN_OR_RETURN(Received r,
+                          Call(sock_.get(), EncodeId(Type::kDrop, id)));
+  return DecodeReply(r.message).status();
+}
+
+Result<std::vector<HeldSession>> KeeperLink::TakeBack() {
+  std::lock_guard lock(mu_);
+  std::vector<HeldSession> out;
+  if (!sock_.valid()) return out;
+  Message ask;
+  ask.type = Type::kTakeBack;
+  SEALFS_RETURN_IF_ERROR(Send(sock_.get(), ask));
+  for (;;) {
+    SEALFS_ASSIGN_OR_RETURN(Received r, Receive(sock_.get()));
+    if (r.message.type == Type::kReply) return out;
+    SEALFS_ASSIGN_OR_RETURN(SessionRecord rec, DecodeSession(r.message));
+    if (r.fds.size() != 3) {
+      return Status::FromErrno(EPROTO, "keeper: session without its fds");
+    }
+    out.push_back({std::move(rec), std::move(r.fds)});
+  }
+}
+
+}  // namespace sealfs::serve

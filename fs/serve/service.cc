@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: Apache-2.0
+// The service's main loop, its request handlers and session bookkeeping.
+#include "fs/serve/service.h"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/core/openssl_init.h"
+#include "fs/core/trust.h"
+#include "fs/fuse/filesystem.h"
+#include "fs/fuse/init_reply.h"
+#include "fs/fuse/log.h"
+#include "fs/fuse/mount_options.h"
+#include "fs/fuse/mountinfo.h"
+#include "fs/remote/background_fetch.h"
+#include "fs/remote/object_fetcher.h"
+#include "fs/serve/caps.h"
+#include "fs/serve/channel.h"
+#include "fs/serve/keeper.h"
+#include "fs/serve/notify.h"
+#include "fs/serve/served_mount.h"
+#include "fs/serve/shared_images.h"
+
+namespace sealfs::serve {
+namespace {
+
+constexpr int kMaxConnections = 64;
+constexpr int kRequestTimeoutS = 10;
+// A caller mounting through fusermount3 may take a while before attaching.
+constexpr unsigned kDefaultThreads = 2;
+constexpr unsigned kMaxThreads = 16;
+
+// What a request or a taken-over record turns into before it is served.
+struct Prepared {
+  fuse::MountOptions options;
+  std::shared_ptr<const ImageUse> image;
+  std::unique_ptr<fuse::Filesystem> fs;
+  std::string warning;
+};
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+class Service {
+ public:
+  explicit Service(ServeOptions options) : opts_(std::move(options)) {}
+  Status Run();
+
+ private:
+  Result<Prepared> Prepare(const MountSpec& spec, int image_fd, int store_fd);
+  Status Adopt(HeldSession held);
+  void HandleConnection(UniqueFd sock);
+  Status HandleMount(int sock, const PeerCred& peer, Received request);
+  std::string Listing(const PeerCred& peer);
+  void Register(std::unique_ptr<ServedMount> m);
+  void Reap();
+  void Unmount(const SessionRecord& rec);
+  Status HandOver(int sock);
+  Status TakeOverFromRunning(const std::string& path);
+  void Shutdown();
+  // Waits (bounded) for the request threads, which use this object.
+  void DrainConnections();
+
+  ServeOptions opts_;
+  UniqueFd listener_;
+  UniqueFd stop_fd_;  // readable: every session stops reading /dev/fuse
+  UniqueFd wake_fd_;  // wakes the main loop
+  SharedImages images_;
+  KeeperLink keeper_;
+  std::mutex mu_;
+  std::map<uint64_t, std::unique_ptr<ServedMount>> mounts_;  // guarded by mu_
+  uint64_t next_id_ = 1;                                     // guarded by mu_
+  bool closing_ = false;                                     // guarded by mu_
+  int handover_sock_ = -1;                                   // guarded by mu_
+  std::atomic<int> connections_{0};
+};
+
+Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
+                                  int store_fd) {
+  Prepared p;
+  SEALFS_RETURN_IF_ERROR(fuse::ParseMountOptions(spec.options, &p.options));
+  const fuse::MountOptions& o = p.options;
+  if (!o.remote.empty() || !o.user.empty() || !o.record.empty() || o.debug) {
+    return Status::FromErrno(
+        EOPNOTSUPP,
+        "remote=, user=, record= and debug are not served by the service "
+        "(-o standalone)");
+  }
+  TrustPolicy policy;
+  policy.digest = o.digest;
+  policy.insecure = o.insecure;
+  std::vector<PublicKey> keys;
+  for (const auto& raw : spec.pubkeys) {
+    PublicKey k;
+    k.raw = raw;
+    keys.push_back(k);
+  }
+  // The caller read its key files itself; the policy only needs to know
+  // that keys were given.
+  if (!keys.empty()) policy.pubkeys = {"(the caller's keys)"};
+  bool reused = false;
+  Result<std::shared_ptr<const ImageUse>> image =
+      images_.Image(image_fd, &reused);
+  if (!image.ok()) return image.status().WithPrefix(spec.image_label);
+  p.image = *image;
+  const std::shared_ptr<const Manifest>& manifest = p.image->manifest;
+  // Every mount is checked against its own keys and pin, held image or not.
+  SEALFS_RETURN_IF_ERROR(CheckTrust(*manifest, spec.image_label, policy,
+                                    Result<std::vector<PublicKey>>(keys),
+                                    &p.warning));
+  Result<SharedStore> store = images_.StoreFor(store_fd);
+  if (!store.ok())
+    return store.status().WithPrefix("store " + spec.store_label);
+  p.fs = std::make_unique<fuse::Filesystem>(manifest, store->store,
+                                            spec.image_label);
+  p.fs->set_open_objects(store->objects);
+  p.fs->set_max_read(o.max_read);
+  p.fs->set_owner_map(o.owners);
+  return p;
+}
+
+unsigned ThreadsFor(const fuse::MountOptions& o) {
+  return o.threads == 0 ? kDefaultThreads : std::min(o.threads, kMaxThreads);
+}
+
+void Service::Register(std::unique_ptr<ServedMount> m) {
+  const SessionRecord& rec = m->record();
+  int fds[3] = {m->fuse_fd(), m->image_fd(), m->store_fd()};
+  if (keeper_.connected()) {
+    Status kept = keeper_.Keep(rec, fds);
+    if (!kept.ok()) {
+      fuse::Log(LOG_WARNING, "keeper: " + kept.ToString() +
+                                 " (this session would not survive a crash)");
+    }
+  }
+  std::lock_guard lock(mu_);
+  next_id_ = std::max(next_id_, rec.id + 1);
+  mounts_[rec.id] = std::move(m);
+}
+
+Status Service::Adopt(HeldSession held) {
+  SessionRecord& rec = held.record;
+  SEALFS_ASSIGN_OR_RETURN(
+      Prepared p, Prepare(rec.spec, held.fds[1].get(), held.fds[2].get()));
+  std::string kopts = fuse::KernelOptionString(p.options, rec.uid == 0, false);
+  SEALFS_ASSIGN_OR_RETURN(
+      std::unique_ptr<ServedMount> m,
+      ServedMount::Start(std::move(rec), std::move(held.fds[0]),
+                         std::move(held.fds[1]), std::move(held.fds[2]),
+                         std::move(p.fs), std::move(p.image), kopts,
+                         ThreadsFor(p.options)));
+  Register(std::move(m));
+  return Status();
+}
+
+Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
+  SEALFS_ASSIGN_OR_RETURN(MountSpec spec, DecodeMountSpec(request.message));
+  if (request.fds.size() != 2) {
+    return Status::FromErrno(EPROTO, "a mount request carries two fds");
+  }
+  SEALFS_ASSIGN_OR_RETURN(
+      Prepared p, Prepare(spec, request.fds[0].get(), request.fds[1].get()));
+  SEALFS_RETURN_IF_ERROR(Send(sock, EncodeReply({0, p.warning})));
+  // The caller mounts now, with its own privileges, and hands over the
+  // connection.
+  SEALFS_ASSIGN_OR_RETURN(Received attach, Receive(sock));
+  SEALFS_RETURN_IF_ERROR(ExpectEmpty(attach.message, Type::kAttach));
+  if (attach.fds.size() != 1) {
+    return Status::FromErrno(EPROTO, "attach carries one fd");
+  }
+  struct stat st {};
+  if (fstat(attach.fds[0].get(), &st) != 0 || !S_ISCHR(st.st_mode) ||
+      st.st_rdev != makedev(10, 229)) {
+    return Status::FromErrno(EINVAL, "attach: not a /dev/fuse connection");
+  }
+  SessionRecord rec;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return Status::FromErrno(ESHUTDOWN, "service is stopping");
+    rec.id = next_id_++;
+  }
+  rec.spec = std::move(spec);
+  rec.uid = peer.uid;
+  rec.gid = peer.gid;
+  std::string kopts = fuse::KernelOptionString(p.options, peer.uid == 0, false);
+  SEALFS_ASSIGN_OR_RETURN(
+      std::unique_ptr<ServedMount> m,
+      ServedMount::Start(std::move(rec), std::move(attach.fds[0]),
+                         std::move(request.fds[0]), std::move(request.fds[1]),
+                         std::move(p.fs), std::move(p.image), kopts,
+                         ThreadsFor(p.options)));
+  // Which mount is ours, so that only it is ever unmounted by us. The
+  // caller's mount namespace may differ; then nothing is recorded.
+  std::optional<fuse::MountEntry> e =
+      fuse::FindTopMount(m->record().spec.mountpoint);
+  if (e.has_value() && e->fstype == "fuse.sealfs") {
+    const_cast<SessionRecord&>(m->record()).mount_id =
+        static_cast<uint64_t>(e->id);
+  }
+  const uint64_t id = m->record().id;
+  fuse::Log(LOG_INFO, "serving " + m->record().spec.image_label + " on " +
+                          m->record().spec.mountpoint + " (session " +
+                          std::to_string(id) + ", uid " +
+                          std::to_string(peer.uid) + ")");
+  Register(std::move(m));
+  return Send(sock, EncodeReply({0, std::to_string(id)}));
+}
+
+std::string Service::Listing(const PeerCred& peer) {
+  std::lock_guard lock(mu_);
+  std::string out = "[";
+  bool first = true;
+  for (const auto& [id, m] : mounts_) {
+    const SessionRecord& r = m->record();
+    // Users see their own sessions; root sees all.
+    if (peer.uid != 0 && peer.uid != r.uid) continue;
+    if (!first) out += ",";
+    first = false;
+    out += "{\"id\":" + std::to_string(id) +
+           ",\"image\":" + JsonString(r.spec.image_label) +
+           ",\"mountpoint\":" + JsonString(r.spec.mountpoint) +
+           ",\"store\":" + JsonString(r.spec.store_label) +
+           ",\"uid\":" + std::to_string(r.uid) +
+           ",\"identity\":" + JsonString(m->manifest().identity().ToString()) +
+           ",\"image_mounts\":" + std::to_string(m->image_refs()) +
+           ",\"image_copy\":" +
+           JsonString(
+               std::to_string(reinterpret_cast<uintptr_t>(&m->manifest()))) +
+           ",\"serving\":" + (m->finished() ? "false" : "true") + "}";
+  }
+  return out + "]";
+}
+
+void Service::HandleConnection(UniqueFd sock) {
+  SetTimeout(sock.get(), kRequestTimeoutS);
+  Status st;
+  Result<PeerCred> peer = GetPeerCred(sock.get());
+  Result<Received> r = peer.ok() ? Receive(sock.get()) : peer.status();
+  if (!r.ok()) {
+    st = r.status();
+  } else {
+    switch (r->message.type) {
+      case Type::kMount:
+        st = HandleMount(sock.get(), *peer, std::move(*r));
+        break;
+      case Type::kList:
+        st = ExpectEmpty(r->message, Type::kList);
+        if (st.ok()) st = Send(sock.get(), EncodeReply({0, Listing(*peer)}));
+        break;
+      case Type::kHandOver:
+        st = ExpectEmpty(r->message, Type::kHandOver);
+        if (st.ok() && peer->uid != geteuid()) {
+          st = Status::FromErrno(EPERM,
+                                 "only the service's own user may "
+                                 "replace it");
+        }
+        if (st.ok()) {
+          // The main loop stops every session and answers on this socket.
+          std::lock_guard lock(mu_);
+          handover_sock_ = sock.release();
+          uint64_t one = 1;
+          (void)!write(wake_fd_.get(), &one, sizeof(one));
+        }
+        break;
+      default:
+        st = Status::FromErrno(EPROTO, "not a request");
+    }
+  }
+  if (!st.ok() && sock.valid()) {
+    (void)Send(sock.get(),
+               EncodeReply({static_cast<uint32_t>(st.err()), st.context()}));
+    fuse::Log(LOG_NOTICE, "request refused: " + st.ToString());
+  }
+  connections_.fetch_sub(1);
+}
+
+void Service::Unmount(const SessionRecord& rec) {
+  std::optional<fuse::MountEntry> e = fuse::FindTopMount(rec.spec.mountpoint);
+  if (!e.has_value() || e->fstype != "fuse.sealfs" ||
+      (rec.mount_id != 0 && static_cast<uint64_t>(e->id) != rec.mount_id)) {
+    return;  // gone, or not ours
+  }
+  if (geteuid() == 0) {
+    (void)umount2(rec.spec.mountpoint.c_str(), MNT_DETACH);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
+    execlp("fusermount3", "fusermount3", "-u", "-z", "--",
+           rec.spec.mountpoint.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
+void Service::Reap() {
+  std::vector<std::unique_ptr<ServedMount>> done;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return;
+    for (auto it = mounts_.begin(); it != mounts_.end();) {
+      if (it->second->finished()) {
+        done.push_back(std::move(it->second));
+        it = mounts_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& m : done) {
+    // Unmounted, or its connection aborted (/sys/fs/fuse/connections): a
+    // mount left behind would answer ENOTCONN to everyone.
+    Unmount(m->record());
+    if (keeper_.connected()) (void)keeper_.Drop(m->record().id);
+    fuse::Log(LOG_INFO, "session " + std::to_string(m->record().id) +
+                            " ended (" + m->record().spec.mountpoint + ")");
+  }
+}
+
+Status Service::HandOver(int sock) {
+  std::map<uint64_t, std::unique_ptr<ServedMount>> mounts;
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    mounts = std::move(mounts_);
+  }
+  listener_.reset();
+  uint64_t one = 1;
+  (void)!write(stop_fd_.get(), &one, sizeof(one));
+  for (auto& [id, m] : mounts) m->Join();
+  // Requests in flight were answered before the workers left; what came
+  // after waits in the kernel for the new service.
+  SetTimeout(sock, 30);
+  for (auto& [id, m] : mounts) {
+    int fds[3] = {m->fuse_fd(), m->image_fd(), m->store_fd()};
+    SEALFS_RETURN_IF_ERROR(Send(sock, EncodeSession(m->record()), fds));
+  }
+  SEALFS_RETURN_IF_ERROR(Send(sock, EncodeReply({0, "handed over"})));
+  // Whether the new service has them or not, this one stops now; if it
+  // failed, the keeper still holds every session.
+  char c;
+  (void)read(sock, &c, 1);
+  return Status();
+}
+
+Status Service::TakeOverFromRunning(const std::string& path) {
+  SEALFS_ASSIGN_OR_RETURN(UniqueFd sock, Connect(path));
+  SetTimeout(sock.get(), 60);
+  Message ask;
+  ask.type = Type::kHandOver;
+  SEALFS_RETURN_IF_ERROR(Send(sock.get(), ask));
+  for (;;) {
+    SEALFS_ASSIGN_OR_RETURN(Received r, Receive(sock.get()));
+    if (r.message.type == Type::kReply) {
+      SEALFS_ASSIGN_OR_RETURN(Reply reply, DecodeReply(r.message));
+      if (reply.err != 0) {
+        return Status::FromErrno(static_cast<int>(reply.err),
+                                 "replace: " + reply.text);
+      }
+      return Status();
+    }
+    SEALFS_ASSIGN_OR_RETURN(SessionRecord rec, DecodeSession(r.message));
+    if (r.fds.size() != 3) {
+      return Status::FromErrno(EPROTO, "hand-over: session without its fds");
+    }
+    HeldSession held{std::move(rec), std::move(r.fds)};
+    const uint64_t id = held.record.id;
+    Status st = Adopt(std::move(held));
+    if (!st.ok()) {
+      fuse::Log(LOG_ERR,
+                "session " + std::to_string(id) + ": " + st.ToString());
+    }
+  }
+}
+
+void Service::DrainConnections() {
+  for (int i = 0; i < (kRequestTimeoutS + 2) * 100 && connections_.load() > 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Service::Shutdown() {
+  std::map<uint64_t, std::unique_ptr<ServedMount>> mounts;
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    mounts = std::move(mounts_);
+  }
+  listener_.reset();
+  for (auto& [id, m] : mounts) Unmount(m->record());
+  uint64_t one = 1;
+  (void)!write(stop_fd_.get(), &one, sizeof(one));
+  for (auto& [id, m] : mounts) {
+    m->Join();
+    if (keeper_.connected()) (void)keeper_.Drop(id);
+  }
+}
+
+Status Service::Run() {
+  InitOpenSslWithoutErrorStrings();
+  (void)mallopt(M_ARENA_MAX, 2);
+  (void)signal(SIGPIPE, SIG_IGN);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  // Blocked before any thread starts, so every thread inherits it and the
+  // signals arrive only through the signalfd.
+  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
+    return ErrnoStatus("sigprocmask");
+  UniqueFd sig(signalfd(-1, &mask, SFD_CLOEXEC));
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!sig.valid() || !stop_fd_.valid() || !wake_fd_.valid()) {
+    return ErrnoStatus("eventfd");
+  }
+  fuse::SetDeviceStopFd(stop_fd_.get());
+  const std::string& path = opts_.socket_path;
+  if (opts_.keeper) {
+    Result<KeeperLink> k =
+        KeeperLink::ConnectOrStart(KeeperSocketPath(path), opts_.exe);
+    if (k.ok()) {
+      keeper_ = std::move(*k);
+    } else {
+      fuse::Log(LOG_WARNING,
+                k.status().ToString() + " (sessions will not survive a crash)");
+    }
+  }
+  SEALFS_RETURN_IF_ERROR(DropServiceCapabilities());
+  if (opts_.replace) {
+    // Listen beside the running service first, and take its place by
+    // rename once its sessions are ours: callers always find a listener.
+    SEALFS_ASSIGN_OR_RETURN(listener_, Listen(path + ".new"));
+    Status took = TakeOverFromRunning(path);
+    if (!took.ok() && took.err() != ENOENT && took.err() != ECONNREFUSED) {
+      unlink((path + ".new").c_str());
+      return took;
+    }
+    if (rename((path + ".new").c_str(), path.c_str()) != 0) {
+      return ErrnoStatus(path);
+    }
+  } else {
+    SEALFS_ASSIGN_OR_RETURN(listener_, Listen(path));
+  }
+  // Sessions of a service that was killed: the keeper still holds them.
+  if (keeper_.connected()) {
+    Result<std::vector<HeldSession>> held = keeper_.TakeBack();
+    if (held.ok()) {
+      for (HeldSession& h : *held) {
+        {
+          std::lock_guard lock(mu_);
+          if (mounts_.count(h.record.id) != 0) continue;  // handed over
+        }
+        const uint64_t id = h.record.id;
+        Status st = Adopt(std::move(h));
+        if (!st.ok()) {
+          fuse::Log(LOG_ERR,
+                    "session " + std::to_string(id) + ": " + st.ToString());
+          (void)keeper_.Drop(id);
+        }
+      }
+    }
+  }
+  (void)NotifySystemd("READY=1");
+  fuse::Log(LOG_INFO, "listening on " + path);
+  for (;;) {
+    pollfd fds[3] = {{listener_.get(), POLLIN, 0},
+                     {sig.get(), POLLIN, 0},
+                     {wake_fd_.get(), POLLIN, 0}};
+    int n = poll(fds, 3, 500);
+    if (n < 0 && errno != EINTR) return ErrnoStatus("poll");
+    if (n > 0 && (fds[1].revents & POLLIN) != 0) {
+      (void)NotifySystemd("STOPPING=1");
+      Shutdown();
+      unlink(path.c_str());
+      DrainConnections();
+      return Status();
+    }
+    int handover = -1;
+    {
+      std::lock_guard lock(mu_);
+      std::swap(handover, handover_sock_);
+    }
+    if (handover >= 0) {
+      UniqueFd s(handover);
+      uint64_t v;
+      (void)!read(wake_fd_.get(), &v, sizeof(v));
+      Status st = HandOver(s.get());
+      DrainConnections();
+      return st;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN) != 0) {
+      UniqueFd c(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (c.valid()) {
+        if (connections_.fetch_add(1) >= kMaxConnections) {
+          connections_.fetch_sub(1);
+          (void)Send(c.get(), EncodeReply({EBUSY, "too many requests"}));
+        } else {
+          std::thread([this, s = std::move(c)]() mutable {
+            HandleConnection(std::move(s));
+          }).detach();
+        }
+      }
+    }
+    Reap();
+  }
+}
+
+}  // namespace
+
+Status RunService(const ServeOptions& options) {
+  Service service(options);
+  return service.Run();
+}
+
+}  // namespace sealfs::serve

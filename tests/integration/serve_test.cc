@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// `sealfs serve` with real mounts: mounting through it, one manifest copy
+// shared by the mounts of one image with each mount's trust still checked,
+// readers that see neither a wrong byte nor an error while the service is
+// replaced and killed with -9, stopping, and a user's own service.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/host_state.h"
+#include "tests/integration/mount_fixture.h"
+#include "tests/integration/random_readers.h"
+
+namespace sealfs::testing {
+namespace {
+
+// Starts `sealfs serve --socket SOCKET [extra]` with its output in `log`;
+// returns its pid once the socket answers (or -1).
+pid_t StartServe(const std::string& socket, const std::string& log,
+                 const std::vector<std::string>& extra = {}) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    std::vector<std::string> args = {SealfsBin(), "serve", "--socket", socket};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 500; ++i) {
+    CommandResult r =
+        Run({"sh", "-c",
+             "grep -q 'listening on' '" + log +
+                 "' && [ $(grep -c 'listening on' '" + log + "') -ge 1 ]"});
+    if (r.exit_code == 0) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+class ServeTest : public MountTest {
+ protected:
+  void SetUp() override {
+    MountTest::SetUp();
+    if (IsSkipped()) return;
+    run_ = tmp_ / "run";
+    socket_ = run_ + "/serve.sock";
+    setenv("SEALFS_SERVE_SOCKET", socket_.c_str(), 1);  // NOLINT
+  }
+  void TearDown() override {
+    for (pid_t pid : serve_pids_) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+    KillKeeper();
+    unsetenv("SEALFS_SERVE_SOCKET");  // NOLINT
+    MountTest::TearDown();
+  }
+  void KillKeeper() {
+    std::ifstream in(run_ + "/keeper.pid");
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) {
+      kill(pid, SIGKILL);
+      WaitGone(pid);
+    }
+  }
+  // A new serve, with the log of every one in run/serve.log.
+  pid_t Serve(const std::vector<std::string>& extra = {}) {
+    std::string log =
+        tmp_ / ("serve-" + std::to_string(serve_pids_.size()) + ".log");
+    pid_t pid = StartServe(socket_, log, extra);
+    EXPECT_GT(pid, 0) << ReadProcFile(log);
+    if (pid > 0) serve_pids_.push_back(pid);
+    return pid;
+  }
+  void Reap(pid_t pid) {
+    waitpid(pid, nullptr, 0);
+    std::erase(serve_pids_, pid);
+  }
+  // Two files and a signed image of them.
+  void BuildImage() {
+    src_ = tmp_ / "src";
+    big_ = RandomBytes(3 << 20, 7);
+    WriteFile(src_ + "/big", big_);
+    WriteFile(src_ + "/etc/hostname", std::string("served\n"));
+    MakeKey(tmp_ / "key");
+    Mkfs(src_, tmp_ / "image", tmp_ / "key");
+    opts_ = "store=" + store_ + ",pubkey=" + (tmp_ / "key.pub");
+  }
+  std::string run_, socket_, src_, opts_;
+  std::vector<uint8_t> big_;
+  std::vector<pid_t> serve_pids_;
+};
+
+TEST_F(ServeTest, TwoMountsShareOneManifestEachWithItsOwnTrust) {
+  BuildImage();
+  ASSERT_GT(Serve(), 0);
+  std::string m1 = tmp_ / "m1";
+  std::string m2 = tmp_ / "m2";
+  MountOk(tmp_ / "image", m1, opts_);
+  MountOk(tmp_ / "image", m2, opts_ + ",uidmap=0:5000:10");
+  // No daemon of their own: the service serves them.
+  EXPECT_TRUE(DaemonPids(m1).empty());
+  EXPECT_EQ(ReadFile(m1 + "/big"), big_);
+  EXPECT_EQ(ReadFile(m2 + "/big"), big_);
+  struct stat st {};
+  ASSERT_EQ(stat((m2 + "/big").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 5000u);  // each mount keeps its own owner map
+  ASSERT_EQ(stat((m1 + "/big").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+
+  CommandResult list = RunCmd({SealfsBin(), "mounts", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  // One copy for both: the same address and a count of two.
+  EXPECT_NE(list.out.find("\"mountpoint\":\"" + m1 + "\""), std::string::npos);
+  size_t first = list.out.find("\"image_copy\":");
+  size_t second = list.out.find("\"image_copy\":", first + 1);
+  ASSERT_NE(second, std::string::npos) << list.out;
+  std::string copy1 = list.out.substr(first, list.out.find(',', first) - first);
+  std::string copy2 =
+      list.out.substr(second, list.out.find(',', second) - second);
+  EXPECT_EQ(copy1, copy2) << list.out;
+  EXPECT_NE(list.out.find("\"image_mounts\":2"), std::string::npos) << list.out;
+  CommandResult stats = RunCmd({SealfsBin(), "stats", m1});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+
+  // The held image does not vouch for a mount with another key.
+  MakeKey(tmp_ / "other");
+  CommandResult wrong =
+      Mount(tmp_ / "image", tmp_ / "m3",
+            "store=" + store_ + ",pubkey=" + (tmp_ / "other.pub"));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("not trusted"), std::string::npos) << wrong.err;
+  EXPECT_FALSE(IsMounted(tmp_ / "m3"));
+  // Nor does a broken image affect the mounts served.
+  WriteFile(tmp_ / "broken", std::string("not an image"));
+  CommandResult broken = Mount(tmp_ / "broken", tmp_ / "m4", opts_);
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_EQ(ReadFile(m2 + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
+
+  // -o standalone: a daemon of its own.
+  std::string m5 = tmp_ / "m5";
+  MountOk(tmp_ / "image", m5, opts_ + ",standalone");
+  EXPECT_EQ(DaemonPids(m5).size(), 1u);
+
+  // An unmount ends the session.
+  ASSERT_EQ(RunCmd({"fusermount3", "-u", m2}).exit_code, 0);
+  Forget(m2);
+  for (int i = 0; i < 100; ++i) {
+    list = RunCmd({SealfsBin(), "mounts", "--json"});
+    if (list.out.find(m2) == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(list.out.find(m2), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"image_mounts\":1"), std::string::npos) << list.out;
+}
+
+TEST_F(ServeTest, ReadersSurviveReplaceAndKill9) {
+  BuildImage();
+  ASSERT_GT(Serve(), 0);
+  std::string mnt = tmp_ / "mnt";
+  MountOk(tmp_ / "image", mnt, opts_);
+  std::vector<ReaderFile> files = {{mnt + "/big", big_}};
+  auto readers = std::async(std::launch::async, [&] {
+    return ReadRandomly(files, 4, std::chrono::seconds(8));
+  });
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    pid_t old = serve_pids_.back();
+    ASSERT_GT(Serve({"--replace"}), 0);
+    Reap(old);  // it exits once it has handed over
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    old = serve_pids_.back();
+    kill(old, SIGKILL);
+    Reap(old);
+    ASSERT_GT(Serve(), 0);  // takes the sessions back from the keeper
+  }
+  ReaderStats stats = readers.get();
+  EXPECT_GT(stats.reads, 100u);
+  EXPECT_EQ(stats.mismatches, 0u);
+  EXPECT_EQ(stats.errors, 0u);
+  EXPECT_EQ(ReadFile(mnt + "/big"), big_);
+
+  // SIGTERM unmounts every session; the keeper, holding nothing, exits.
+  pid_t last = serve_pids_.back();
+  kill(last, SIGTERM);
+  Reap(last);
+  EXPECT_FALSE(IsMounted(mnt));
+  Forget(mnt);
+  std::ifstream in(run_ + "/keeper.pid");
+  pid_t keeper = 0;
+  ASSERT_TRUE(in >> keeper);
+  EXPECT_TRUE(WaitGone(keeper));
+}
+
+class ServeRootlessTest : public UserMountTest {};
+
+TEST_F(ServeRootlessTest, UsersOwnServiceMountsThroughFusermount3) {
+  std::string src = home_ + "/src";
+  std::string store = home_ + "/store";
+  std::string image = home_ + "/app.sealfs";
+  std::string key = home_ + "/key";
+  std::string mnt = home_ + "/mnt";
+  std::string socket = home_ + "/run/serve.sock";
+  std::string uid = std::to_string(user_->uid());
+  ASSERT_EQ(Shell("mkdir -p '" + src + "/etc' && echo user > '" + src +
+                  "/etc/hostname' && chown -R " + uid + " '" + src + "'")
+                .exit_code,
+            0);
+  ASSERT_EQ(AsUser({SealfsBin(), "keygen", key}).exit_code, 0);
+  ASSERT_EQ(
+      AsUser({SealfsBin(), "mkfs", "--store", store, "--key", key, src, image})
+          .exit_code,
+      0);
+  ASSERT_EQ(AsUser({"mkdir", "-p", mnt, home_ + "/run"}).exit_code, 0);
+  CommandResult started = AsUser(
+      {"sh", "-c",
+       "setsid " + SealfsBin() + " serve --socket " + socket + " </dev/null >" +
+           home_ + "/serve.log 2>&1 & echo $!; for i in $(seq 200); do [ -S " +
+           socket + " ] && break; sleep 0.02; done"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  pid_t serve = std::atoi(started.out.c_str());
+  ASSERT_GT(serve, 0);
+  Track(mnt);
+  const std::string env = "SEALFS_SERVE_SOCKET=" + socket;
+  CommandResult m =
+      AsUser({"env", env, SealfsBin(), "mount", "-o",
+              "store=" + store + ",pubkey=" + key + ".pub", image, mnt});
+  EXPECT_EQ(m.exit_code, 0) << m.err;
+  CommandResult cat = AsUser({"cat", mnt + "/etc/hostname"});
+  EXPECT_EQ(cat.out, "user\n") << cat.err;
+  CommandResult list = AsUser({"env", env, SealfsBin(), "mounts", "--json"});
+  EXPECT_NE(list.out.find("\"uid\":" + uid), std::string::npos) << list.out;
+  // The service runs as the user, with no capability.
+  std::string status =
+      ReadProcFile("/proc/" + std::to_string(serve) + "/status");
+  EXPECT_NE(status.find("\nUid:\t" + uid), std::string::npos) << status;
+  EXPECT_NE(status.find("CapEff:\t0000000000000000"), std::string::npos);
+  EXPECT_TRUE(DaemonPids(mnt).empty());
+  // Stopping it unmounts through fusermount3.
+  kill(serve, SIGTERM);
+  EXPECT_TRUE(WaitGone(serve));
+  EXPECT_FALSE(WaitMounted(mnt, false));
+  std::ifstream in(home_ + "/run/keeper.pid");
+  pid_t keeper = 0;
+  if (in >> keeper) {
+    EXPECT_TRUE(WaitGone(keeper));
+  }
+}
+
+}  // namespace
+}  // namespace sealfs::testing

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control protocol: round trips, and refusals of hostile packets.
+#include "fs/serve/protocol.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace sealfs::serve {
+namespace {
+
+MountSpec SampleSpec() {
+  MountSpec spec;
+  spec.image_label = "/var/img";
+  spec.store_label = "/var/store";
+  spec.mountpoint = "/mnt/x";
+  spec.options = "digest=sha256:00,uidmap=0:100000:65536";
+  spec.pubkeys.push_back({});
+  spec.pubkeys[0][0] = 7;
+  return spec;
+}
+
+TEST(Protocol, MountSpecRoundTrips) {
+  std::vector<uint8_t> bytes =
+      EncodeMessage(EncodeMountSpec(Type::kMount, SampleSpec()));
+  Result<Message> m = ParseMessage(bytes);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  Result<MountSpec> spec = DecodeMountSpec(*m);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->mountpoint, "/mnt/x");
+  EXPECT_EQ(spec->options, SampleSpec().options);
+  ASSERT_EQ(spec->pubkeys.size(), 1u);
+  EXPECT_EQ(spec->pubkeys[0][0], 7);
+}
+
+TEST(Protocol, SessionRoundTrips) {
+  SessionRecord rec;
+  rec.id = 42;
+  rec.spec = SampleSpec();
+  rec.init = {1, 2, 3};
+  rec.uid = 1000;
+  rec.gid = 100;
+  rec.mount_id = 77;
+  Result<Message> m = ParseMessage(EncodeMessage(EncodeSession(rec)));
+  ASSERT_TRUE(m.ok());
+  Result<SessionRecord> back = DecodeSession(*m);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->id, 42u);
+  EXPECT_EQ(back->init, rec.init);
+  EXPECT_EQ(back->uid, 1000u);
+  EXPECT_EQ(back->mount_id, 77u);
+}
+
+TEST(Protocol, RefusesEveryTruncation) {
+  std::vector<uint8_t> bytes =
+      EncodeMessage(EncodeMountSpec(Type::kMount, SampleSpec()));
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Result<Message> m = ParseMessage({bytes.data(), n});
+    ASSERT_FALSE(m.ok()) << n;
+    EXPECT_EQ(m.status().err(), EPROTO);
+  }
+}
+
+TEST(Protocol, FlippedBytesNeverCrash) {
+  std::vector<uint8_t> bytes =
+      EncodeMessage(EncodeMountSpec(Type::kMount, SampleSpec()));
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (uint8_t bit = 1; bit != 0; bit = static_cast<uint8_t>(bit << 1)) {
+      std::vector<uint8_t> copy = bytes;
+      copy[i] ^= bit;
+      Result<Message> m = ParseMessage(copy);
+      if (m.ok()) (void)DecodeMountSpec(*m);
+    }
+  }
+}
+
+TEST(Protocol, RefusesOtherVersion) {
+  std::vector<uint8_t> bytes = EncodeMessage(EncodeReply({0, "x"}));
+  bytes[4] = 2;
+  Result<Message> m = ParseMessage(bytes);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().context().find("version 2"), std::string::npos);
+}
+
+TEST(Protocol, RefusesOversizedField) {
+  MountSpec spec = SampleSpec();
+  spec.options.assign(kMaxStringBytes + 1, 'a');
+  Result<Message> m =
+      ParseMessage(EncodeMessage(EncodeMountSpec(Type::kMount, spec)));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().err(), EPROTO);
+}
+
+TEST(Protocol, RefusesRepeatedAndForeignFields) {
+  Message m = EncodeMountSpec(Type::kMount, SampleSpec());
+  m.fields.push_back({Tag::kOptions, {'x'}});
+  EXPECT_EQ(DecodeMountSpec(m).status().err(), EPROTO);
+  Message n = EncodeMountSpec(Type::kMount, SampleSpec());
+  n.fields.push_back({Tag::kInit, {1}});
+  EXPECT_EQ(DecodeMountSpec(n).status().err(), EPROTO);
+}
+
+TEST(Protocol, RefusesRelativeMountpointAndNul) {
+  MountSpec spec = SampleSpec();
+  spec.mountpoint = "mnt";
+  EXPECT_EQ(DecodeMountSpec(EncodeMountSpec(Type::kMount, spec)).status().err(),
+            EINVAL);
+  spec = SampleSpec();
+  spec.options = std::string("a\0b", 3);
+  EXPECT_EQ(DecodeMountSpec(EncodeMountSpec(Type::kMount, spec)).status().err(),
+            EINVAL);
+}
+
+}  // namespace
+}  // namespace sealfs::serve
