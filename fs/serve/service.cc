@@ -311,9 +311,11 @@ void Service::HandleConnection(UniqueFd sock) {
 
 void Service::Unmount(const SessionRecord& rec) {
   std::optional<fuse::MountEntry> e = fuse::FindTopMount(rec.spec.mountpoint);
-  if (!e.has_value() || e->fstype != "fuse.sealfs" ||
-      (rec.mount_id != 0 && static_cast<uint64_t>(e->id) != rec.mount_id)) {
-    return;  // gone, or not ours
+  // Only the mount recorded when the session began: a path alone is the
+  // caller's word, and another mount may sit there now.
+  if (rec.mount_id == 0 || !e.has_value() || e->fstype != "fuse.sealfs" ||
+      static_cast<uint64_t>(e->id) != rec.mount_id) {
+    return;
   }
   if (geteuid() == 0) {
     (void)umount2(rec.spec.mountpoint.c_str(), MNT_DETACH);
