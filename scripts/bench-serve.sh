@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Benchmark of `sealfs serve` (issue 20) on the rootfs image:
+#  1. memory: the summed PSS of every process serving N mounts (default
+#     100), each mount stat'ed and one small file read: the service (serve
+#     + keeper), squashfuse_ll (one process per mount, uncompressed
+#     squashfs of the same tree), and standalone sealfs daemons;
+#  2. repeat mount: `sealfs mount` of an image the service holds, until the
+#     first stat of the mount root returns (median and min of REPS);
+#  3. first mount: the same for an image the service does not hold yet,
+#     against a standalone mount.
+# Needs root and build/tools/sealfs. Run it on a quiet machine.
+#
+#   IMAGE=/var/tmp/sealfs-rootfs/image.sealfs \
+#   STORE=/var/tmp/sealfs-rootfs/src-store \
+#   TREE=/var/tmp/sealfs-rootfs/rootfs N=100 REPS=30 scripts/bench-serve.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE=${IMAGE:-/var/tmp/sealfs-rootfs/image.sealfs}
+STORE=${STORE:-/var/tmp/sealfs-rootfs/src-store}
+TREE=${TREE:-/var/tmp/sealfs-rootfs/rootfs}
+N=${N:-100}
+REPS=${REPS:-30}
+SMALL=${SMALL:-etc/os-release}
+bin=$PWD/build/tools/sealfs
+[ -x "$bin" ] || { echo "build/tools/sealfs missing" >&2; exit 2; }
+work=$(mktemp -d /tmp/sealfs-bench-serve.XXXXXX)
+export SEALFS_SERVE_SOCKET=$work/run/serve.sock
+sq=${SQUASHFS:-$(dirname "$IMAGE")/rootfs-bench.sqfs}
+digest=$("$bin" inspect "$IMAGE" | awk '/^identity:/ {print $2}')
+opts="store=$STORE,digest=$digest"
+serve_pid=
+
+unmount_all() {
+  { grep -o " $work/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
+    fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+}
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  unmount_all
+  [ -f "$work/run/keeper.pid" ] && kill -9 "$(cat "$work/run/keeper.pid")" 2>/dev/null
+  pkill_pids=$(pgrep -f "squashfuse_ll $sq $work/" || true)
+  [ -n "$pkill_pids" ] && kill $pkill_pids 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pss_kb() {  # PIDS...: summed Pss in KiB
+  local total=0 p v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+start_serve() {
+  "$bin" serve >"$work/serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 500); do
+    grep -q 'listening on' "$work/serve.log" && return 0
+    sleep 0.01
+  done
+  echo "serve did not start" >&2; exit 1
+}
+stop_serve() {
+  kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+  sleep 0.2
+}
+touch_mounts() {  # PREFIX: stat each root and read one small file
+  for i in $(seq "$N"); do
+    stat "$1$i" >/dev/null
+    cat "$1$i/$SMALL" >/dev/null
+  done
+}
+
+[ -f "$sq" ] || mksquashfs "$TREE" "$sq" -noI -noD -noF -noX -quiet -no-progress >/dev/null
+
+echo "# sealfs serve benchmark, $(date -u +%F), $(nproc) CPUs, $N mounts of $(basename "$IMAGE")"
+echo
+# 1. Memory.
+start_serve
+for i in $(seq "$N"); do
+  mkdir -p "$work/s$i"
+  "$bin" mount -o "$opts" "$IMAGE" "$work/s$i"
+done
+touch_mounts "$work/s"
+sync; sleep 0.5
+serve_pss=$(pss_kb "$serve_pid" "$(cat "$work/run/keeper.pid")")
+stop_serve
+unmount_all
+
+for i in $(seq "$N"); do
+  mkdir -p "$work/q$i"
+  squashfuse_ll "$sq" "$work/q$i"
+done
+touch_mounts "$work/q"
+sleep 0.5
+sq_pss=$(pss_kb $(pgrep -f "squashfuse_ll $sq $work/q"))
+unmount_all
+sleep 0.5
+
+for i in $(seq "$N"); do
+  mkdir -p "$work/d$i"
+  "$bin" mount -o "$opts,standalone" "$IMAGE" "$work/d$i"
+done
+touch_mounts "$work/d"
+sleep 0.5
+sa_pss=$(pss_kb $(pgrep -f "sealfs mount -o $opts,standalone $IMAGE $work/d"))
+unmount_all
+
+echo "| $N mounts | total PSS | per mount | vs squashfuse_ll |"
+echo "|---|---|---|---|"
+awk -v n="$N" -v s="$serve_pss" -v q="$sq_pss" -v d="$sa_pss" 'BEGIN {
+  printf "| sealfs serve (serve + keeper) | %.1f MB | %.2f MB | %.2fx |\n", s/1024, s/1024/n, s/q
+  printf "| squashfuse_ll | %.1f MB | %.2f MB | 1.00x |\n", q/1024, q/1024/n
+  printf "| sealfs standalone | %.1f MB | %.2f MB | %.2fx |\n", d/1024, d/1024/n, d/q
+}'
+echo
+
+# 2 and 3. Times: `sealfs mount` then stat of the root, timed in one
+# process (python: the spawn of sealfs is part of the mount's time).
+cat >"$work/time.py" <<'PY'
+import os, statistics, subprocess, sys, time
+bin, opts, image, mnt, reps, extra = sys.argv[1:7]
+reps = int(reps)
+out = []
+for i in range(reps):
+    os.makedirs(mnt, exist_ok=True)
+    t = time.perf_counter()
+    subprocess.run([bin, "mount", "-o", opts + extra, image, mnt], check=True)
+    os.stat(mnt + "/etc")
+    out.append((time.perf_counter() - t) * 1000)
+    subprocess.run(["fusermount3", "-u", mnt], check=True)
+    time.sleep(0.05)
+print(f"{statistics.median(out):.2f} {min(out):.2f}")
+PY
+start_serve
+mkdir -p "$work/held"
+"$bin" mount -o "$opts" "$IMAGE" "$work/held"  # the service holds the image
+read -r rep_med rep_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "")
+read -r sa_med sa_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" ",standalone")
+fusermount3 -u "$work/held"
+sleep 0.3
+# First mount: the service holds nothing (each run unmounts its only mount,
+# which frees the image), so every run reads and validates the manifest.
+read -r first_med first_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "")
+stop_serve
+echo "| mount until the first stat returns | median | min |"
+echo "|---|---|---|"
+echo "| repeat mount through the service (image held) | $rep_med ms | $rep_min ms |"
+echo "| first mount through the service (image not held) | $first_med ms | $first_min ms |"
+echo "| standalone mount | $sa_med ms | $sa_min ms |"
