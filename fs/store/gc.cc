@@ -124,6 +124,16 @@ Result<GcReport> RunGc(const Store& store, const GcOptions& options) {
   }
 
   Sweeper sweeper(options, report);
+  // What an interrupted `tag` left in images/ (its temp file, never renamed
+  // into place), once older than the grace period.
+  SEALFS_ASSIGN_OR_RETURN(std::vector<ScanEntry> tag_temps,
+                          ScanTagTemps(store));
+  for (const ScanEntry& e : tag_temps) {
+    if (sweeper.Old(e) && sweeper.Remove(e)) {
+      ++report.removed_temps;
+      report.removed_temp_bytes += static_cast<uint64_t>(e.st.st_size);
+    }
+  }
   SEALFS_ASSIGN_OR_RETURN(std::vector<ScanEntry> objects,
                           ScanStoreDir(store.dir_fd(), kObjectsDir));
   std::unordered_set<Digest, DigestHash> remaining;

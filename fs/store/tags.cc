@@ -185,4 +185,31 @@ Result<std::vector<ObjectRef>> ImageObjects(const Manifest& image) {
   return refs;
 }
 
+Result<std::vector<ScanEntry>> ScanTagTemps(const Store& store) {
+  std::vector<ScanEntry> temps;
+  Result<UniqueFd> dir = OpenImagesDir(store, /*create=*/false);
+  if (!dir.ok()) {
+    if (dir.status().err() == ENOENT) return temps;
+    return dir.status();
+  }
+  SEALFS_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                          ListDirNames(dir->get(), kImagesDir));
+  auto shared = std::make_shared<UniqueFd>(std::move(*dir));
+  for (const std::string& name : names) {
+    if (name.find(kTempPrefix) == std::string::npos) continue;
+    ScanEntry e;
+    e.kind = ScanEntry::Kind::kTemp;
+    e.dir = shared;
+    e.name = name;
+    e.rel_path = std::string(kImagesDir) + "/" + PrintableName(name);
+    if (::fstatat(shared->get(), name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) !=
+        0) {
+      if (errno == ENOENT) continue;  // renamed into place meanwhile
+      return ErrnoStatus(e.rel_path);
+    }
+    temps.push_back(std::move(e));
+  }
+  return temps;
+}
+
 }  // namespace sealfs::store

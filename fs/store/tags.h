@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/store/scan.h"
 #include "sealfs/digest.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/status.h"
@@ -65,6 +66,11 @@ struct ObjectRef {
 // The distinct objects `image` references (regular files not inlined),
 // sorted by digest.
 Result<std::vector<ObjectRef>> ImageObjects(const Manifest& image);
+
+// The ".tmp-" files in images/: tags being written, or left by a `tag`
+// that was interrupted (kind kTemp, lstat in `st`). None if images/ is
+// missing. gc removes those older than its grace period.
+Result<std::vector<ScanEntry>> ScanTagTemps(const Store& store);
 
 }  // namespace sealfs::store
 

@@ -247,5 +247,23 @@ TEST(Gc, NoWaitFailsWhileAWriterIsActive) {
   EXPECT_EQ(r.status().err(), EWOULDBLOCK);
 }
 
+TEST(Gc, RemovesTempFilesOfAnInterruptedTagAfterTheGracePeriod) {
+  TempDir dir;
+  auto store = MustOpen(dir / "s", Store::Mode::kCreate);
+  WriteFile(dir / "s/images/app.tmp-XYZ", "half a tag");
+  WriteFile(dir / "s/images/.tmp-ABC", "another");
+  store::GcOptions options;
+  options.grace_s = 3600;  // both are new: kept
+  Result<store::GcReport> r = store::RunGc(*store, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->removed_temps, 0u);
+  options.grace_s = 0;
+  r = store::RunGc(*store, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->removed_temps, 2u);
+  EXPECT_NE(::access((dir / "s/images/app.tmp-XYZ").c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir / "s/images/.tmp-ABC").c_str(), F_OK), 0);
+}
+
 }  // namespace
 }  // namespace sealfs
