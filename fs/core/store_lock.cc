@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -52,7 +54,61 @@ int Flock(int fd, int op) {
   return rc;
 }
 
+// Shared locks this process holds, by lock file.
+std::mutex g_shared_mu;
+std::map<std::pair<dev_t, ino_t>, int>& SharedHeld() {
+  static auto* held = new std::map<std::pair<dev_t, ino_t>, int>();
+  return *held;
+}
+
+// The turnstile: a new open file description of the store directory, so
+// that its flock is this call's alone. `op` LOCK_SH for a writer passing
+// through, LOCK_EX for gc; released when the fd is closed.
+Result<UniqueFd> PassTurnstile(int store_fd, int op, bool wait) {
+  UniqueFd dir(::openat(store_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus("store directory");
+  if (Flock(dir.get(), op | LOCK_NB) == 0) return dir;
+  if (errno != EWOULDBLOCK) return ErrnoStatus("store directory: flock");
+  if (!wait) {
+    return Status::FromErrno(EWOULDBLOCK,
+                             op == LOCK_SH ? "store is being garbage collected"
+                                           : "store is being garbage "
+                                             "collected by another gc");
+  }
+  if (Flock(dir.get(), op) != 0) return ErrnoStatus("store directory: flock");
+  return dir;
+}
+
 }  // namespace
+
+StoreLock::~StoreLock() { Release(); }
+
+StoreLock::StoreLock(StoreLock&& other) noexcept
+    : fd_(std::move(other.fd_)),
+      counted_(std::exchange(other.counted_, false)),
+      dev_(other.dev_),
+      ino_(other.ino_) {}
+
+StoreLock& StoreLock::operator=(StoreLock&& other) noexcept {
+  if (this != &other) {
+    Release();
+    fd_ = std::move(other.fd_);
+    counted_ = std::exchange(other.counted_, false);
+    dev_ = other.dev_;
+    ino_ = other.ino_;
+  }
+  return *this;
+}
+
+void StoreLock::Release() {
+  fd_.reset();
+  if (counted_) {
+    std::lock_guard lock(g_shared_mu);
+    auto it = SharedHeld().find({dev_, ino_});
+    if (it != SharedHeld().end() && --it->second <= 0) SharedHeld().erase(it);
+    counted_ = false;
+  }
+}
 
 Status CreateStoreLockFile(int store_fd) {
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenLockFile(store_fd));
@@ -62,21 +118,46 @@ Status CreateStoreLockFile(int store_fd) {
 Result<StoreLock> StoreLock::Acquire(int store_fd, Kind kind, bool wait,
                                      const WaitCallback& on_wait) {
   SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenLockFile(store_fd));
-  const int op = kind == Kind::kShared ? LOCK_SH : LOCK_EX;
-  if (Flock(fd.get(), op | LOCK_NB) == 0) return StoreLock(std::move(fd));
-  if (errno != EWOULDBLOCK) return ErrnoStatus(kWhat + ": flock");
-  if (!wait) {
-    return Status::FromErrno(
-        EWOULDBLOCK, kind == Kind::kShared
-                         ? "store is being garbage collected"
-                         : "store is in use by " +
-                               std::to_string(std::max(
-                                   CountSharedLockHolders(fd.get()), 1)) +
-                               " writer(s)");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(kWhat + ": fstat");
+  const std::pair<dev_t, ino_t> key{st.st_dev, st.st_ino};
+  const bool shared = kind == Kind::kShared;
+  bool nested = false;
+  if (shared) {
+    std::lock_guard lock(g_shared_mu);
+    auto it = SharedHeld().find(key);
+    nested = it != SharedHeld().end() && it->second > 0;
   }
-  if (on_wait) on_wait(CountSharedLockHolders(fd.get()));
-  if (Flock(fd.get(), op) != 0) return ErrnoStatus(kWhat + ": flock");
-  return StoreLock(std::move(fd));
+  // Held until the lock itself is taken: a writer only passes through; gc
+  // keeps new writers out while it waits for those already in.
+  UniqueFd turnstile;
+  if (!nested) {
+    SEALFS_ASSIGN_OR_RETURN(
+        turnstile, PassTurnstile(store_fd, shared ? LOCK_SH : LOCK_EX, wait));
+  }
+  const int op = shared ? LOCK_SH : LOCK_EX;
+  if (Flock(fd.get(), op | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return ErrnoStatus(kWhat + ": flock");
+    if (!wait) {
+      return Status::FromErrno(
+          EWOULDBLOCK, shared ? "store is being garbage collected"
+                              : "store is in use by " +
+                                    std::to_string(std::max(
+                                        CountSharedLockHolders(fd.get()), 1)) +
+                                    " writer(s)");
+    }
+    if (on_wait) on_wait(CountSharedLockHolders(fd.get()));
+    if (Flock(fd.get(), op) != 0) return ErrnoStatus(kWhat + ": flock");
+  }
+  StoreLock held(std::move(fd));
+  if (shared) {
+    std::lock_guard lock(g_shared_mu);
+    ++SharedHeld()[key];
+    held.counted_ = true;
+    held.dev_ = key.first;
+    held.ino_ = key.second;
+  }
+  return held;
 }
 
 int CountSharedLockHolders(int fd) {

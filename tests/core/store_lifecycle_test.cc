@@ -3,9 +3,12 @@
 // holding it), mtime refresh on reuse, tag names, durations, scanning, and
 // gc refusing a partial live set.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -263,6 +266,83 @@ TEST(Gc, RemovesTempFilesOfAnInterruptedTagAfterTheGracePeriod) {
   EXPECT_EQ(r->removed_temps, 2u);
   EXPECT_NE(::access((dir / "s/images/app.tmp-XYZ").c_str(), F_OK), 0);
   EXPECT_NE(::access((dir / "s/images/.tmp-ABC").c_str(), F_OK), 0);
+}
+
+TEST(Gc, Issue20NotStarvedByOverlappingWriters) {
+  TempDir dir;
+  auto store = MustOpen(dir / "s", Store::Mode::kCreate);
+  // Three writer processes whose shared locks overlap for 4 s: the lock
+  // file is never free in that time, so gc gets in only if new writers
+  // wait for it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  std::vector<pid_t> writers;
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::usleep(static_cast<useconds_t>(i) * 40000);
+      while (std::chrono::steady_clock::now() < until) {
+        Result<StoreLock> lock = StoreLock::Acquire(
+            store->dir_fd(), StoreLock::Kind::kShared, /*wait=*/true);
+        if (!lock.ok()) ::_exit(1);
+        ::usleep(120000);
+      }
+      ::_exit(0);
+    }
+    writers.push_back(pid);
+  }
+  ::usleep(300000);
+  const auto start = std::chrono::steady_clock::now();
+  store::GcOptions options;
+  Result<store::GcReport> r = store::RunGc(*store, options);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(waited, std::chrono::milliseconds(1500));
+  for (pid_t pid : writers) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+}
+
+TEST(StoreLock, SharedLockInAProcessThatHoldsOneSkipsTheTurnstile) {
+  TempDir dir;
+  auto store = MustOpen(dir / "s", Store::Mode::kCreate);
+  pid_t gc = -1;
+  {
+    Result<StoreLock> first =
+        StoreLock::Acquire(store->dir_fd(), StoreLock::Kind::kShared, true);
+    ASSERT_TRUE(first.ok());
+    // Another process stands in for a gc that holds the turnstile and waits
+    // for `first`: this process's next shared lock must not wait for it.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    gc = fork();
+    ASSERT_GE(gc, 0);
+    if (gc == 0) {
+      ::close(ready[0]);
+      int turnstile = ::openat(store->dir_fd(), ".", O_RDONLY | O_DIRECTORY);
+      int lock = ::openat(store->dir_fd(), kLockFile, O_RDONLY);
+      // The parent's lock descriptors came along with the fork, and a flock
+      // lives as long as any copy: they go, or this waits on itself.
+      for (int fd = 3; fd < 1024; ++fd) {
+        if (fd != ready[1] && fd != turnstile && fd != lock) ::close(fd);
+      }
+      if (::flock(turnstile, LOCK_EX) != 0) ::_exit(1);
+      (void)!::write(ready[1], "x", 1);
+      ::_exit(::flock(lock, LOCK_EX) == 0 ? 0 : 1);
+    }
+    ::close(ready[1]);
+    char c;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+    Result<StoreLock> second =
+        StoreLock::Acquire(store->dir_fd(), StoreLock::Kind::kShared, false);
+    EXPECT_TRUE(second.ok()) << second.status().ToString();
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(gc, &status, 0), gc);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace
