@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/build/image_file.h"
+#include "fs/mkfs/image_file.h"
 #include "fs/util/io.h"
 #include "sealfs/digest.h"
 #include "sealfs/manifest_reader.h"
@@ -108,7 +108,7 @@ int CmdCat(int argc, char** argv) {
   Result<std::shared_ptr<const Manifest>> opened = Manifest::Open(image);
   if (!opened.ok()) return Fail(kCmd, opened.status().WithPrefix(image));
   const Manifest& m = **opened;
-  Result<uint64_t> ino = build::ResolvePath(m, path);
+  Result<uint64_t> ino = mkfs::ResolvePath(m, path);
   if (!ino.ok()) return Fail(kCmd, ino.status());
   Result<Inode> inode = m.GetInode(*ino);
   if (!inode.ok()) return Fail(kCmd, inode.status().WithPrefix(path));

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/build/dump_format.h"
-#include "fs/build/image_diff.h"
+#include "fs/mkfs/dump_format.h"
+#include "fs/mkfs/image_diff.h"
 #include "sealfs/manifest_reader.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -42,20 +42,20 @@ void PrintHelp() {
 
 std::string Shown(const std::string& path) {
   std::string out;
-  build::AppendDumpEscaped(&out, path, build::DumpEscape::kStandard);
+  mkfs::AppendDumpEscaped(&out, path, mkfs::DumpEscape::kStandard);
   return out;
 }
 
-void PrintText(const std::vector<build::PathChange>& changes) {
-  for (const build::PathChange& c : changes) {
-    std::string line = build::ChangeLetter(c.kind);
+void PrintText(const std::vector<mkfs::PathChange>& changes) {
+  for (const mkfs::PathChange& c : changes) {
+    std::string line = mkfs::ChangeLetter(c.kind);
     line += "  " + Shown(c.path);
-    if (c.kind == build::ChangeKind::kTypeChanged) {
+    if (c.kind == mkfs::ChangeKind::kTypeChanged) {
       line += "  ";
-      line += build::FileTypeName(c.old_mode);
+      line += mkfs::FileTypeName(c.old_mode);
       line += "->";
-      line += build::FileTypeName(c.new_mode);
-    } else if (c.kind == build::ChangeKind::kModified) {
+      line += mkfs::FileTypeName(c.new_mode);
+    } else if (c.kind == mkfs::ChangeKind::kModified) {
       line += "  ";
       for (size_t i = 0; i < c.fields.size(); ++i) {
         if (i > 0) line += ",";
@@ -66,28 +66,28 @@ void PrintText(const std::vector<build::PathChange>& changes) {
   }
 }
 
-void PrintJson(const std::vector<build::PathChange>& changes) {
+void PrintJson(const std::vector<mkfs::PathChange>& changes) {
   JsonWriter w;
   w.BeginArray();
-  for (const build::PathChange& c : changes) {
+  for (const mkfs::PathChange& c : changes) {
     w.BeginObject();
     w.Key("path");
     w.String(c.path);
     w.Key("change");
-    w.String(build::ChangeName(c.kind));
+    w.String(mkfs::ChangeName(c.kind));
     w.Key("fields");
     w.BeginArray();
     for (const std::string& f : c.fields) w.String(f);
     w.End();
     w.Key("old_type");
     if (c.old_mode != 0) {
-      w.String(build::FileTypeName(c.old_mode));
+      w.String(mkfs::FileTypeName(c.old_mode));
     } else {
       w.Null();
     }
     w.Key("new_type");
     if (c.new_mode != 0) {
-      w.String(build::FileTypeName(c.new_mode));
+      w.String(mkfs::FileTypeName(c.new_mode));
     } else {
       w.Null();
     }
@@ -137,7 +137,7 @@ int CmdDiff(int argc, char** argv) {
     Fail(kCmd, b.status().WithPrefix(path_b));
     return kExitUsage;
   }
-  Result<std::vector<build::PathChange>> changes = build::DiffImages(**a, **b);
+  Result<std::vector<mkfs::PathChange>> changes = mkfs::DiffImages(**a, **b);
   if (!changes.ok()) {
     Fail(kCmd, changes.status());
     return kExitUsage;

@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "fs/build/dump_writer.h"
+#include "fs/mkfs/dump_writer.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
 #include "tools/cli.h"
@@ -66,7 +66,7 @@ int CmdDump(int argc, char** argv) {
 
   Result<std::shared_ptr<const Manifest>> manifest = Manifest::Open(image);
   if (!manifest.ok()) return Fail(kCmd, manifest.status().WithPrefix(image));
-  Result<std::string> text = build::DumpImage(**manifest);
+  Result<std::string> text = mkfs::DumpImage(**manifest);
   if (!text.ok()) return Fail(kCmd, text.status().WithPrefix(image));
   std::span<const uint8_t> bytes(
       reinterpret_cast<const uint8_t*>(text->data()), text->size());

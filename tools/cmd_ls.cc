@@ -8,7 +8,7 @@
 #include <ctime>
 #include <string>
 
-#include "fs/build/image_file.h"
+#include "fs/mkfs/image_file.h"
 #include "sealfs/manifest_reader.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -46,7 +46,7 @@ std::string TimeString(int64_t sec) {
 
 Status PrintEntry(const Manifest& m, uint64_t ino, std::string_view name,
                   bool long_format) {
-  const std::string shown = build::EscapeName(name);
+  const std::string shown = mkfs::EscapeName(name);
   if (!long_format) {
     std::printf("%s\n", shown.c_str());
     return Status();
@@ -62,14 +62,14 @@ Status PrintEntry(const Manifest& m, uint64_t ino, std::string_view name,
   } else {
     size = "0";
   }
-  std::string line = build::ModeString(inode.mode) + " " +
+  std::string line = mkfs::ModeString(inode.mode) + " " +
                      std::to_string(inode.nlink) + " " +
                      std::to_string(inode.uid) + " " +
                      std::to_string(inode.gid) + " " + size + " " +
                      TimeString(inode.mtime_sec) + " " + shown;
   if (type == S_IFLNK) {
     SEALFS_ASSIGN_OR_RETURN(std::string_view target, m.ReadLink(ino));
-    line += " -> " + build::EscapeName(target);
+    line += " -> " + mkfs::EscapeName(target);
   }
   std::printf("%s\n", line.c_str());
   return Status();
@@ -104,7 +104,7 @@ int CmdLs(int argc, char** argv) {
   Result<std::shared_ptr<const Manifest>> opened = Manifest::Open(image);
   if (!opened.ok()) return Fail(kCmd, opened.status().WithPrefix(image));
   const Manifest& m = **opened;
-  Result<uint64_t> ino = build::ResolvePath(m, path);
+  Result<uint64_t> ino = mkfs::ResolvePath(m, path);
   if (!ino.ok()) return Fail(kCmd, ino.status());
   Result<Inode> inode = m.GetInode(*ino);
   if (!inode.ok()) return Fail(kCmd, inode.status().WithPrefix(path));
@@ -122,7 +122,7 @@ int CmdLs(int argc, char** argv) {
     Status s = PrintEntry(m, entry->ino, entry->name, long_format);
     if (!s.ok()) {
       return Fail(kCmd, s.WithPrefix(path + "/" +
-                                     build::EscapeName(entry->name)));
+                                     mkfs::EscapeName(entry->name)));
     }
   }
   return kExitOk;

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "fs/build/mkfs.h"
-#include "fs/build/mkfs_dump.h"
-#include "fs/build/tar_import.h"
+#include "fs/mkfs/mkfs.h"
+#include "fs/mkfs/mkfs_dump.h"
+#include "fs/mkfs/tar_import.h"
 #include "fs/store/tags.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
@@ -79,8 +79,8 @@ bool ParseInt(const char* text, long long min, long long max, long long* out) {
 }
 
 // Builds from a composefs dump: no hashing, the objects are already stored.
-int MkfsFromDump(const build::DumpMkfsOptions& options) {
-  Result<build::DumpMkfsReport> report = build::BuildImageFromDump(options);
+int MkfsFromDump(const mkfs::DumpMkfsOptions& options) {
+  Result<mkfs::DumpMkfsReport> report = mkfs::BuildImageFromDump(options);
   if (!report.ok()) return Fail(kCmd, report.status());
   std::printf("%s\n", report->identity.ToString().c_str());
   std::fflush(stdout);
@@ -128,7 +128,7 @@ int CmdMkfs(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
-  build::MkfsOptions options;
+  mkfs::MkfsOptions options;
   std::string from_dump;
   bool allow_missing = false;
   std::vector<std::string> layers;
@@ -216,7 +216,7 @@ int CmdMkfs(int argc, char** argv) {
     if (argc - optind != 1) {
       return UsageError(kCmd, "expected IMAGE only with --from-dump");
     }
-    build::DumpMkfsOptions dump_options;
+    mkfs::DumpMkfsOptions dump_options;
     options.image = argv[optind];
     dump_options.output = options;
     dump_options.dump_path = from_dump;
@@ -244,9 +244,9 @@ int CmdMkfs(int argc, char** argv) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  Result<build::MkfsReport> report =
-      layers.empty() ? build::BuildImage(options)
-                     : build::BuildImageFromTar(layers, options);
+  Result<mkfs::MkfsReport> report =
+      layers.empty() ? mkfs::BuildImage(options)
+                     : mkfs::BuildImageFromTar(layers, options);
   if (!report.ok()) return Fail(kCmd, report.status());
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)

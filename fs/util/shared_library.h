@@ -7,7 +7,7 @@
 //
 // A library's functions are resolved into a table of pointers typed from its
 // own header (decltype), so a wrong signature does not compile; see
-// fs/remote/curl_api.h and fs/build/archive_api.h.
+// fs/remote/curl_api.h and fs/mkfs/archive_api.h.
 #ifndef SEALFS_FS_UTIL_SHARED_LIBRARY_H_
 #define SEALFS_FS_UTIL_SHARED_LIBRARY_H_
 

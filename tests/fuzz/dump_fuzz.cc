@@ -9,15 +9,15 @@
 #include <string>
 #include <string_view>
 
-#include "fs/build/dump_parser.h"
-#include "fs/build/dump_writer.h"
+#include "fs/mkfs/dump_parser.h"
+#include "fs/mkfs/dump_writer.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/manifest_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  sealfs::Result<sealfs::build::ParsedDump> parsed =
-      sealfs::build::ParseDump(text);
+  sealfs::Result<sealfs::mkfs::ParsedDump> parsed =
+      sealfs::mkfs::ParseDump(text);
   if (!parsed.ok()) {
     if (parsed.status().context().rfind("line ", 0) != 0 &&
         parsed.status().context().find("no root line") == std::string::npos) {
@@ -31,9 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> copy = *bytes;
   auto manifest = sealfs::Manifest::FromBytes(std::move(*bytes));
   if (!manifest.ok()) std::abort();  // the writer's output must validate
-  sealfs::Result<std::string> dump = sealfs::build::DumpImage(**manifest);
+  sealfs::Result<std::string> dump = sealfs::mkfs::DumpImage(**manifest);
   if (!dump.ok()) std::abort();
-  auto again = sealfs::build::ParseDump(*dump);
+  auto again = sealfs::mkfs::ParseDump(*dump);
   if (!again.ok()) std::abort();
   auto bytes2 = sealfs::WriteManifest(again->tree);
   if (!bytes2.ok() || *bytes2 != copy) std::abort();  // round trip is exact

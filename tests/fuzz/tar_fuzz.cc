@@ -14,8 +14,8 @@
 #include <memory>
 #include <string>
 
-#include "fs/build/layer_apply.h"
-#include "fs/build/tar_import.h"
+#include "fs/mkfs/layer_apply.h"
+#include "fs/mkfs/tar_import.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/manifest_writer.h"
 #include "sealfs/store.h"
@@ -41,14 +41,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fd < 0) abort();
   if (size > 0 && write(fd, data, size) != static_cast<ssize_t>(size)) abort();
   if (lseek(fd, 0, SEEK_SET) != 0) abort();
-  sealfs::ImageTree tree(sealfs::build::ImplicitDirSpec());
-  sealfs::build::LayerApplier applier(tree);
+  sealfs::ImageTree tree(sealfs::mkfs::ImplicitDirSpec());
+  sealfs::mkfs::LayerApplier applier(tree);
   applier.BeginLayer();
   // Uncommitted: its temp files are discarded when it goes.
   sealfs::StoreWriter writer(TheStore());
-  sealfs::build::TarLayerOptions options;
+  sealfs::mkfs::TarLayerOptions options;
   sealfs::Status imported =
-      sealfs::build::ImportTarLayer(fd, applier, writer, options);
+      sealfs::mkfs::ImportTarLayer(fd, applier, writer, options);
   close(fd);
   if (!imported.ok()) return 0;
   auto bytes = sealfs::WriteManifest(tree);

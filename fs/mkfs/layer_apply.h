@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// LayerApplier: applies the entries of OCI image layers, in order, to an
+// ImageTree, with the image-spec's whiteout and replacement rules. It knows
+// nothing about tar, so the rules can be tested on their own.
+// Thread-safety: not thread-safe (it mutates one ImageTree).
+#ifndef SEALFS_FS_MKFS_LAYER_APPLY_H_
+#define SEALFS_FS_MKFS_LAYER_APPLY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sealfs/manifest_writer.h"
+#include "sealfs/status.h"
+
+namespace sealfs::mkfs {
+
+inline constexpr char kWhiteoutPrefix[] = ".wh.";
+inline constexpr char kOpaqueWhiteout[] = ".wh..wh..opq";
+// Longest archive path accepted, in bytes (PATH_MAX - 1).
+inline constexpr size_t kMaxEntryPathLen = 4095;
+
+// Splits an archive path into its components: leading '/' and "./", empty
+// and "." components are dropped ("./a//b/" and "/a/b" give {a, b}; "." and
+// "/" give {}, the root). EINVAL for a ".." component (refused rather than
+// resolved, so no entry can name anything but the path it spells), a NUL
+// byte, or a path over kMaxEntryPathLen; ENAMETOOLONG for a component over
+// kMaxNameLen.
+Result<std::vector<std::string>> SplitEntryPath(std::string_view path);
+
+// The metadata of the parent directories an entry needs but the layer does
+// not contain: 0755, owner 0:0, mtime 0 (what OCI runtimes use; fixed, so
+// the image does not depend on when it was built).
+InodeSpec ImplicitDirSpec();
+
+class LayerApplier {
+ public:
+  // REQUIRES: `tree` outlives the applier.
+  explicit LayerApplier(ImageTree& tree) : tree_(tree) {}
+
+  // Starts the next layer: whiteouts from now on hide only what earlier
+  // layers put in the tree, never this layer's own entries.
+  void BeginLayer() { this_layer_.clear(); }
+
+  // Applies one entry at `path` (as in the archive: SplitEntryPath rules).
+  // - A name ".wh..wh..opq" makes its directory opaque: the entries earlier
+  //   layers put below it are removed, this layer's are kept (in whichever
+  //   order they come). The directory is created if missing.
+  // - A name ".wh.NAME" removes NAME of an earlier layer, with its subtree
+  //   (when NAME is a directory this layer also has, only the earlier
+  //   layers' entries below it go). Nothing to remove is not an error.
+  //   `spec` is ignored for both kinds of whiteout.
+  // - Anything else is added as `spec` (whose content the caller has set).
+  //   A directory over a directory merges: the children stay, the metadata
+  //   is the new one. Otherwise whatever is at the path (with its subtree)
+  //   is replaced. The empty path is the root: it takes `spec`'s metadata.
+  // Missing parents are created with ImplicitDirSpec().
+  // Refusals (the tree is unchanged by the refused entry): EINVAL for a bad
+  // path (see SplitEntryPath), a root that is not a directory, a whiteout
+  // name that names nothing (".wh." alone) or an unknown ".wh..wh." marker,
+  // an unknown file type, a whiteout name as a parent ("a/.wh.b/c");
+  // ENOTDIR if a parent is not a directory (e.g. a symlink: paths are never
+  // resolved through symlinks).
+  Status Apply(std::string_view path, InodeSpec spec);
+
+  // Adds `path` as a hard link to the inode at `target`, which is looked up
+  // in the tree as it is now: an entry earlier in this layer or one of an
+  // earlier layer. ENOENT if `target` does not exist, EPERM if it is a
+  // directory (including the root), EINVAL for a bad path or an empty `path`
+  // (the root), ENOTDIR for a non-directory parent. A `path` whose name is
+  // a whiteout is applied as the whiteout (the name decides, not the type).
+  Status ApplyHardLink(std::string_view path, std::string_view target);
+
+ private:
+  // Resolves the parent directory of `parts`, creating missing ones.
+  Result<NodeId> MakeParents(const std::vector<std::string>& parts);
+  // Removes every entry below `dir` that this layer did not add.
+  Status HideLower(NodeId dir, const std::string& dir_path);
+  Status ApplyWhiteout(const std::vector<std::string>& parts);
+  // Replaces (or merges into) the entry `name` of `dir` with `spec`.
+  Status Place(NodeId dir, const std::string& name, const std::string& path,
+               InodeSpec spec);
+
+  // How this layer put a path in the tree: as an entry of its own, or as
+  // the parent of one.
+  enum class Origin { kExplicit, kImplicit };
+
+  ImageTree& tree_;
+  // Paths ("a/b") this layer added or needed as parents. Entries replaced
+  // later in the same layer may leave stale paths here; they are harmless,
+  // as only existing children are ever looked up.
+  std::map<std::string, Origin> this_layer_;
+};
+
+}  // namespace sealfs::mkfs
+
+#endif  // SEALFS_FS_MKFS_LAYER_APPLY_H_
