@@ -20,29 +20,9 @@ Status Bad(const std::string& why) {
   return Status::Corrupt("OCI manifest: " + why);
 }
 
-// The string at `key` of object `j`, or null.
-const std::string* StringAt(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return nullptr;
-  return it->get_ptr<const std::string*>();
-}
-
 Result<OciDescriptor> ParseDescriptor(const Json& j, const std::string& what) {
-  if (!j.is_object()) return Bad(what + " is not an object");
-  const std::string* media = StringAt(j, "mediaType");
-  const std::string* digest = StringAt(j, "digest");
-  auto size = j.find("size");
-  if (media == nullptr || digest == nullptr || size == j.end() ||
-      !size->is_number_unsigned()) {
-    return Bad(what + " lacks mediaType, digest or size");
-  }
-  OciDescriptor d;
-  d.media_type = *media;
-  Result<Digest> parsed = ParseOciDigest(*digest);
-  if (!parsed.ok())
-    return Bad(what + ": digest '" + digest->substr(0, 80) + "'");
-  d.digest = *parsed;
-  d.size = size->get<uint64_t>();
+  Result<OciDescriptor> d = ParseOciDescriptor(j, what);
+  if (!d.ok()) return Bad(d.status().context());
   return d;
 }
 
@@ -62,22 +42,6 @@ const OciDescriptor* SealfsArtifact::FindPack(const Digest& digest) const {
   }
   return nullptr;
 }
-
-std::string OciDigest(const Digest& digest) { return digest.ToString(); }
-
-Result<Digest> ParseOciDigest(std::string_view text) {
-  if (!text.starts_with("sha256:") || text.size() != 7 + 64) {
-    return Status::FromErrno(EINVAL, "not sha256:<64 hex>");
-  }
-  for (char c : text.substr(7)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return Status::FromErrno(EINVAL, "not sha256:<64 lowercase hex>");
-    }
-  }
-  return Digest::Parse(text);
-}
-
-Digest BlobDigest(std::span<const uint8_t> bytes) { return Sha256(bytes); }
 
 std::span<const uint8_t> OciEmptyConfig() {
   return {reinterpret_cast<const uint8_t*>(kEmptyConfig), 2};
@@ -111,16 +75,15 @@ Result<SealfsArtifact> ParseOciManifest(std::span<const uint8_t> bytes) {
     return Bad("larger than " + std::to_string(kMaxOciManifestBytes) +
                " bytes");
   }
-  Json m = Json::parse(bytes.begin(), bytes.end(), nullptr,
-                       /*allow_exceptions=*/false);
-  if (m.is_discarded()) return Bad("not JSON");
+  Json m;
+  if (Status st = ParseJson(bytes, &m); !st.ok()) return Bad(st.context());
   if (!m.is_object()) return Bad("not a JSON object");
   auto version = m.find("schemaVersion");
   if (version == m.end() || !version->is_number_unsigned() ||
       version->get<uint64_t>() != 2) {
     return Bad("schemaVersion is not 2");
   }
-  const std::string* media = StringAt(m, "mediaType");
+  const std::string* media = JsonStringAt(m, "mediaType");
   if (media == nullptr || *media != kOciManifestMediaType) {
     return Status::FromErrno(
         EMEDIUMTYPE,
@@ -128,7 +91,7 @@ Result<SealfsArtifact> ParseOciManifest(std::span<const uint8_t> bytes) {
             (media == nullptr ? "missing" : "'" + media->substr(0, 100) + "'") +
             ")");
   }
-  const std::string* type = StringAt(m, "artifactType");
+  const std::string* type = JsonStringAt(m, "artifactType");
   if (type == nullptr || *type != kOciArtifactType) {
     return Status::FromErrno(
         EMEDIUMTYPE,
@@ -151,7 +114,7 @@ Result<SealfsArtifact> ParseOciManifest(std::span<const uint8_t> bytes) {
       have_image = true;
       auto ann = layer.find("annotations");
       const std::string* id = ann != layer.end() && ann->is_object()
-                                  ? StringAt(*ann, kOciIdentityAnnotation)
+                                  ? JsonStringAt(*ann, kOciIdentityAnnotation)
                                   : nullptr;
       if (id != nullptr) {
         Result<Digest> parsed = Digest::Parse(*id);

@@ -12,33 +12,16 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/core/oci.h"
 #include "sealfs/digest.h"
 #include "sealfs/status.h"
 
 namespace sealfs::remote {
 
-inline constexpr char kOciManifestMediaType[] =
-    "application/vnd.oci.image.manifest.v1+json";
-inline constexpr char kOciEmptyMediaType[] =
-    "application/vnd.oci.empty.v1+json";
-// The manifest, the image file and an index are at most this large.
-inline constexpr uint64_t kMaxOciManifestBytes = uint64_t{4} << 20;
+// The image file and an index are at most this large (the manifest:
+// kMaxOciManifestBytes).
 inline constexpr uint64_t kMaxOciImageBytes = uint64_t{1} << 30;
 inline constexpr uint64_t kMaxPackIndexBytes = uint64_t{64} << 20;
-
-// A content descriptor: what, which (SHA-256 of the blob) and how large.
-struct OciDescriptor {
-  std::string media_type;
-  Digest digest;  // raw SHA-256 of the blob
-  uint64_t size = 0;
-};
-
-// "sha256:<64 hex>".
-std::string OciDigest(const Digest& digest);
-// Parses "sha256:<64 lowercase hex>"; EINVAL otherwise.
-Result<Digest> ParseOciDigest(std::string_view text);
-// SHA-256 of `bytes`, as an OCI digest computes it.
-Digest BlobDigest(std::span<const uint8_t> bytes);
 
 // The empty config blob ("{}") and its descriptor.
 std::span<const uint8_t> OciEmptyConfig();
