@@ -4,11 +4,13 @@
 // trusted key and is `sealfs verify`'s job.
 #include <getopt.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "fs/core/oci.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/signature.h"
 #include "tools/cli.h"
@@ -22,12 +24,16 @@ constexpr char kCmd[] = "inspect";
 void PrintHelp() {
   std::printf(
       "Usage: sealfs inspect [--json] IMAGE\n"
+      "       sealfs inspect --oci-config IMAGE\n"
       "Show the identity (fs-verity digest of the manifest), format version,\n"
       "sizes and counts of IMAGE, and the key ids of its signatures. The\n"
       "signatures are listed, not checked: use 'sealfs verify' for that.\n"
       "\n"
       "Options:\n"
       "  --json       print one JSON object\n"
+      "  --oci-config print the OCI image config IMAGE was built from\n"
+      "               (mkfs --from-oci), byte for byte: its SHA-256 is the\n"
+      "               config digest of the OCI image\n"
       "  -h, --help   show this help\n"
       "\n"
       "Exit status: 0 success, 1 failure (unreadable or malformed image),\n"
@@ -61,21 +67,49 @@ Result<Counts> CountInodes(const Manifest& m) {
   return c;
 }
 
+// Writes the image's OCI config to stdout exactly as stored, once it has
+// checked that it is a JSON object: the bytes are signed, but whoever
+// signed them may not be whoever reads them.
+int PrintOciConfig(const std::string& image, const Manifest& m) {
+  const std::span<const uint8_t> config = m.oci_config();
+  if (config.empty()) {
+    return Fail(kCmd, Status::FromErrno(ENODATA, image +
+                                                     ": no OCI config (not "
+                                                     "built with --from-oci)"));
+  }
+  nlohmann::json parsed;
+  Status st = ParseJson(config, &parsed);
+  if (st.ok() && !parsed.is_object()) {
+    st = Status::Corrupt("not a JSON object");
+  }
+  if (!st.ok()) return Fail(kCmd, st.WithPrefix(image + ": OCI config"));
+  if (std::fwrite(config.data(), 1, config.size(), stdout) != config.size()) {
+    return Fail(kCmd, ErrnoStatus("stdout"));
+  }
+  // A terminal gets its prompt on a line of its own; a pipe gets the bytes.
+  if (config.back() != '\n' && isatty(STDOUT_FILENO) == 1) std::putchar('\n');
+  if (std::fflush(stdout) != 0) return Fail(kCmd, ErrnoStatus("stdout"));
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdInspect(int argc, char** argv) {
   static const option kOptions[] = {
       {"json", no_argument, nullptr, 'j'},
+      {"oci-config", no_argument, nullptr, 'c'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   bool json = false;
+  bool oci_config = false;
   optind = 1;
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, "h", kOptions, nullptr)) != -1) {
     switch (c) {
       case 'j': json = true; break;
+      case 'c': oci_config = true; break;
       case 'h': PrintHelp(); return kExitOk;
       default:
         return UsageError(kCmd, std::string("unknown option '") +
@@ -83,11 +117,15 @@ int CmdInspect(int argc, char** argv) {
     }
   }
   if (argc - optind != 1) return UsageError(kCmd, "expected IMAGE");
+  if (json && oci_config) {
+    return UsageError(kCmd, "--json and --oci-config exclude each other");
+  }
   const std::string image = argv[optind];
 
   Result<std::shared_ptr<const Manifest>> opened = Manifest::Open(image);
   if (!opened.ok()) return Fail(kCmd, opened.status().WithPrefix(image));
   const Manifest& m = **opened;
+  if (oci_config) return PrintOciConfig(image, m);
   Result<Counts> counts = CountInodes(m);
   if (!counts.ok()) return Fail(kCmd, counts.status().WithPrefix(image));
   Result<std::vector<Signature>> sigs = ParseSignatureBlock(m.trailer_bytes());
@@ -112,6 +150,15 @@ int CmdInspect(int argc, char** argv) {
     w.Key("strings_bytes"); w.Uint(m.strings_size());
     w.Key("inline_bytes"); w.Uint(m.inline_size());
     w.Key("file_bytes"); w.Uint(counts->file_bytes);
+    w.Key("oci_config");
+    if (m.oci_config().empty()) {
+      w.Null();
+    } else {
+      w.BeginObject();
+      w.Key("digest"); w.String(OciDigest(BlobDigest(m.oci_config())));
+      w.Key("size"); w.Uint(m.oci_config().size());
+      w.End();
+    }
     w.Key("types");
     w.BeginObject();
     w.Key("regular"); w.Uint(counts->regular);
@@ -160,6 +207,11 @@ int CmdInspect(int argc, char** argv) {
   line("strings bytes:", m.strings_size());
   line("inline bytes:", m.inline_size());
   line("file bytes:", counts->file_bytes);
+  if (!m.oci_config().empty()) {
+    std::printf("%-16s %s, %zu bytes\n", "oci config:",
+                OciDigest(BlobDigest(m.oci_config())).c_str(),
+                m.oci_config().size());
+  }
   line("signatures:", sigs->size());
   for (const Signature& s : *sigs) {
     std::printf("  ed25519 key %s\n", s.key.KeyId().c_str());

@@ -206,6 +206,14 @@ uint64_t Manifest::inline_size() const {
   return impl_->layout.section(kSectionInline).size;
 }
 
+std::span<const uint8_t> Manifest::oci_config() const {
+  const SectionRange& s = impl_->layout.section(kSectionOciConfig);
+  std::span<const uint8_t> out;
+  // Validated to lie inside the manifest; an absent section is {0, 0}.
+  if (!SliceOf(impl_->bytes, s, 0, s.size, &out)) return {};
+  return out;
+}
+
 Result<Inode> Manifest::GetInode(uint64_t ino) const {
   SEALFS_ASSIGN_OR_RETURN(InodeRecord r, impl_->Record(ino));
   return Decode(ino, r);

@@ -15,13 +15,13 @@
 namespace sealfs {
 namespace {
 
-constexpr const char* kSectionNames[kSectionKindCount + 1] = {
-    "?",          "INODES",        "DIRENTS", "STRINGS",
-    "XATTR_SETS", "XATTR_ENTRIES", "DIGESTS", "INLINE",
+constexpr const char* kSectionNames[kMaxSectionKind + 1] = {
+    "?",       "INODES", "DIRENTS",    "STRINGS", "XATTR_SETS", "XATTR_ENTRIES",
+    "DIGESTS", "INLINE", "OCI_CONFIG",
 };
 
 // Record size of each kind; 1 for byte sections.
-constexpr uint64_t kRecordSize[kSectionKindCount + 1] = {
+constexpr uint64_t kRecordSize[kMaxSectionKind + 1] = {
     1,
     sizeof(InodeRecord),
     sizeof(DirentRecord),
@@ -30,6 +30,13 @@ constexpr uint64_t kRecordSize[kSectionKindCount + 1] = {
     sizeof(XattrEntryRecord),
     kDigestSize,
     1,
+    1,
+};
+
+// The incompat feature bit that allows each section kind; 0 for the kinds
+// every manifest has.
+constexpr uint64_t kSectionFeature[kMaxSectionKind + 1] = {
+    0, 0, 0, 0, 0, 0, 0, 0, kIncompatOciConfig,
 };
 
 Status Corrupt(const std::string& what) {
@@ -85,6 +92,7 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
   layout.manifest_size = msize;
   layout.version = h.version.value();
 
+  const uint64_t features = h.incompat_features.value();
   const uint64_t table_off = h.section_table_offset.value();
   const uint32_t count = h.section_count.value();
   uint64_t table_bytes = 0;
@@ -108,7 +116,7 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
   std::vector<Interval> used = {
       {0, sizeof(ManifestHeader), "the header"},
       {table_off, table_off + table_bytes, "the section table"}};
-  bool seen[kSectionKindCount + 1] = {};
+  bool seen[kMaxSectionKind + 1] = {};
   for (uint32_t i = 0; i < count; ++i) {
     SEALFS_ASSIGN_OR_RETURN(
         SectionEntry e,
@@ -116,7 +124,10 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
                              table_off + uint64_t{i} * sizeof(SectionEntry)));
     const std::string where = "section table entry " + std::to_string(i);
     const uint32_t kind = e.kind.value();
-    if (kind == 0 || kind > kSectionKindCount) {
+    // A kind whose feature bit is clear is as unknown as it is to a reader
+    // that predates it.
+    if (kind == 0 || kind > kMaxSectionKind ||
+        (kSectionFeature[kind] & features) != kSectionFeature[kind]) {
       return Corrupt(where + ": unknown section kind " + std::to_string(kind));
     }
     const std::string name = "section " + SectionName(kind);
@@ -140,9 +151,18 @@ Status ValidateHeader(std::span<const uint8_t> file, ManifestLayout& layout) {
     layout.sections[kind] = {off, size};
     if (size != 0) used.push_back({off, off + size, name});
   }
-  for (uint32_t kind = 1; kind <= kSectionKindCount; ++kind) {
-    if (!seen[kind])
+  for (uint32_t kind = 1; kind <= kMaxSectionKind; ++kind) {
+    if (!seen[kind] &&
+        (kSectionFeature[kind] & features) == kSectionFeature[kind]) {
       return Corrupt("section " + SectionName(kind) + " missing");
+    }
+  }
+  if ((features & kIncompatOciConfig) != 0) {
+    const uint64_t size = layout.sections[kSectionOciConfig].size;
+    if (size == 0 || size > kMaxOciConfigSize) {
+      return Corrupt("section OCI_CONFIG: size " + std::to_string(size) +
+                     " not in 1.." + std::to_string(kMaxOciConfigSize));
+    }
   }
   std::sort(used.begin(), used.end(), [](const Interval& a, const Interval& b) {
     return a.begin < b.begin;

@@ -27,7 +27,8 @@ struct SectionRange {
 struct ManifestLayout {
   uint64_t manifest_size = 0;
   uint16_t version = 0;
-  std::array<SectionRange, kSectionKindCount + 1> sections{};  // by kind
+  // By kind; {0, 0} for an optional kind that is absent.
+  std::array<SectionRange, kMaxSectionKind + 1> sections{};
   uint64_t inode_count = 0;
   uint64_t dirent_count = 0;
   uint64_t xattr_set_count = 0;

@@ -432,15 +432,27 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
   }
 
   // Header, section table, then the sections in kind order, each 8-aligned.
-  const std::span<const uint8_t> bodies[kSectionKindCount] = {
+  std::vector<std::span<const uint8_t>> bodies = {
       AsBytes(inodes),     AsBytes(dirents),       strings.bytes(),
       AsBytes(xattr_sets), AsBytes(xattr_entries), digests,
       inline_bytes,
   };
+  uint64_t features = 0;
+  if (options.oci_config.has_value()) {
+    const std::string& config = *options.oci_config;
+    if (config.empty() || config.size() > kMaxOciConfigSize) {
+      return Invalid("OCI config of " + std::to_string(config.size()) +
+                     " bytes, not 1.." + std::to_string(kMaxOciConfigSize));
+    }
+    bodies.push_back({reinterpret_cast<const uint8_t*>(config.data()),
+                      config.size()});
+    features |= kIncompatOciConfig;
+  }
+  const auto section_count = static_cast<uint32_t>(bodies.size());
   std::vector<uint8_t> out(sizeof(ManifestHeader) +
-                           kSectionKindCount * sizeof(SectionEntry));
-  std::vector<SectionEntry> table(kSectionKindCount);
-  for (uint32_t k = 0; k < kSectionKindCount; ++k) {
+                           section_count * sizeof(SectionEntry));
+  std::vector<SectionEntry> table(section_count);
+  for (uint32_t k = 0; k < section_count; ++k) {
     std::memset(&table[k], 0, sizeof(SectionEntry));
     table[k].kind.set(k + 1);
     table[k].offset.set(out.size());
@@ -452,9 +464,10 @@ Result<std::vector<uint8_t>> WriteManifest(const ImageTree& tree,
   header.magic.set(kManifestMagic);
   header.version.set(kManifestVersion);
   header.header_size.set(sizeof(ManifestHeader));
+  header.incompat_features.set(features);
   header.manifest_size.set(out.size());
   header.section_table_offset.set(sizeof(ManifestHeader));
-  header.section_count.set(kSectionKindCount);
+  header.section_count.set(section_count);
   std::memcpy(out.data(), &header, sizeof(header));
   std::memcpy(out.data() + sizeof(header), table.data(),
               table.size() * sizeof(SectionEntry));

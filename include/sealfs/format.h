@@ -109,12 +109,18 @@ inline constexpr char kQuarantineDir[] = "quarantine";
 inline constexpr uint32_t kManifestMagic = 0x4C414553;
 
 // Version history:
-//   1  first format (sealfs 0.1).
+//   1  first format (sealfs 0.1). sealfs 0.3 adds the incompat feature
+//      kIncompatOciConfig; a manifest without it is unchanged.
 inline constexpr uint16_t kManifestVersion = 1;
 
-// Feature bits. v1 defines none: a reader refuses any incompat bit it does not
-// know and ignores compat bits it does not know.
-inline constexpr uint64_t kKnownIncompatFeatures = 0;
+// Feature bits. A reader refuses any incompat bit it does not know and
+// ignores compat bits it does not know. No compat bits are defined.
+//
+// The manifest has an OCI_CONFIG section: the OCI image config the image was
+// built from (mkfs --from-oci), kept so that a runtime can build its runtime
+// spec from it, covered by the identity like everything else.
+inline constexpr uint64_t kIncompatOciConfig = uint64_t{1} << 0;
+inline constexpr uint64_t kKnownIncompatFeatures = kIncompatOciConfig;
 
 // Header, at offset 0.
 struct ManifestHeader {
@@ -142,8 +148,16 @@ enum SectionKind : uint32_t {
   kSectionXattrEntries = 5,  // XattrEntryRecord[]
   kSectionDigests = 6,       // uint8_t[kDigestSize][]: file digests
   kSectionInline = 7,        // bytes: content of inlined regular files
+  kSectionOciConfig = 8,     // bytes: an OCI image config, verbatim; present
+                             // iff incompat_features has kIncompatOciConfig
 };
-inline constexpr uint32_t kSectionKindCount = 7;  // each kind exactly once
+// Kinds 1..kSectionKindCount appear exactly once in every manifest; kinds
+// above it up to kMaxSectionKind exactly once when their feature bit is set.
+inline constexpr uint32_t kSectionKindCount = 7;
+inline constexpr uint32_t kMaxSectionKind = 8;
+// OCI_CONFIG holds 1 to this many bytes (the config size limit of
+// containers/image, which skopeo and podman use).
+inline constexpr uint64_t kMaxOciConfigSize = uint64_t{4} << 20;
 
 struct SectionEntry {
   Le32 kind;      // SectionKind

@@ -95,6 +95,11 @@ class Manifest {
   uint64_t xattr_set_count() const;
   uint64_t strings_size() const;
   uint64_t inline_size() const;
+  // The OCI image config the image was built from (section OCI_CONFIG, at
+  // most kMaxOciConfigSize bytes), or empty if it has none. The bytes are
+  // not interpreted by validation: parse them as hostile JSON. Valid as
+  // long as the Manifest lives.
+  std::span<const uint8_t> oci_config() const;
 
   // ENOENT for an inode number out of range (0 or > inode_count()).
   Result<Inode> GetInode(uint64_t ino) const;

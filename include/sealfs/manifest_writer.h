@@ -87,13 +87,18 @@ class ImageTree {
 struct WriteOptions {
   // When set, mtimes later than this are clamped to it (SOURCE_DATE_EPOCH).
   std::optional<int64_t> clamp_mtime_sec;
+  // When set, kept verbatim in an OCI_CONFIG section (and the manifest gets
+  // kIncompatOciConfig): the OCI image config the tree was built from.
+  // 1..kMaxOciConfigSize bytes.
+  std::optional<std::string> oci_config;
 };
 
 // Serialises the tree reachable from the root. Inode numbers are assigned in
 // breadth-first order with entries sorted by name, so they are reproducible;
 // a hard-linked inode gets its number where it is first reached, and nlink
 // counts the links within the image. Strings, xattr sets and digests are
-// deduplicated. EINVAL with the path for a spec the format cannot hold (a
+// deduplicated. EINVAL for an oci_config that is empty or over
+// kMaxOciConfigSize, and with the path for a spec the format cannot hold (a
 // regular file with both or neither of digest and inline data, inline data
 // over kMaxInlineSize or not equal to size, a symlink target empty or over
 // kMaxSymlinkLen, an xattr key empty, duplicated or over its limits, an

@@ -59,6 +59,7 @@ void WalkEverything(const Manifest& m) {
   }
   for (uint64_t i = 0; i <= m.digest_count(); ++i) (void)m.DigestAt(i);
   (void)m.trailer_bytes();
+  (void)m.oci_config();
 }
 
 class Corruption : public ::testing::Test {
@@ -490,6 +491,57 @@ TEST_F(Corruption, XattrChecks) {
     ExpectCorrupt(b,
                   "manifest: xattr set 1: entries extend past "
                   "XATTR_ENTRIES");
+  }
+}
+
+// The OCI_CONFIG section (feature kIncompatOciConfig): present iff the bit
+// is set, 1..kMaxOciConfigSize bytes, and swept like the rest.
+TEST_F(Corruption, OciConfigSection) {
+  WriteOptions options;
+  options.oci_config = "{\"os\":\"linux\"}";
+  std::vector<uint8_t> with = MustWrite(testing::FeatureTree(), options);
+  ASSERT_FALSE(with.empty());
+  const uint64_t entry7 = TableOff(kSectionInline) + sizeof(SectionEntry);
+  {
+    std::vector<uint8_t> b = with;
+    ManifestHeader h = GetAt<ManifestHeader>(b, 0);
+    h.incompat_features.set(0);
+    PutAt(b, 0, h);
+    ExpectCorrupt(b, "manifest: section table entry 7: unknown section kind 8");
+  }
+  {
+    std::vector<uint8_t> b = good_;  // no config section
+    ManifestHeader h = GetAt<ManifestHeader>(b, 0);
+    h.incompat_features.set(kIncompatOciConfig);
+    PutAt(b, 0, h);
+    ExpectCorrupt(b, "manifest: section OCI_CONFIG missing");
+    h.incompat_features.set(kIncompatOciConfig << 1);
+    PutAt(b, 0, h);
+    ExpectCorrupt(b, "manifest: unknown incompat features 0x2");
+  }
+  {
+    std::vector<uint8_t> b = with;
+    SectionEntry e = GetAt<SectionEntry>(b, entry7);
+    e.size.set(0);
+    PutAt(b, entry7, e);
+    ExpectCorrupt(b, "manifest: section OCI_CONFIG: size 0 not in 1..4194304");
+  }
+  for (size_t len = 0; len < with.size(); ++len) {
+    std::vector<uint8_t> cut(with.begin(), with.begin() + len);
+    auto r = Manifest::FromBytes(cut);
+    ASSERT_FALSE(r.ok()) << "length " << len;
+    ASSERT_EQ(r.status().err(), kErrCorrupt) << "length " << len;
+  }
+  for (size_t i = 0; i < with.size(); ++i) {
+    std::vector<uint8_t> bad = with;
+    bad[i] ^= 0xff;
+    auto r = Manifest::FromBytes(bad);
+    if (!r.ok()) {
+      ASSERT_EQ(r.status().err(), kErrCorrupt) << "byte " << i;
+      continue;
+    }
+    WalkEverything(**r);
+    EXPECT_LE((*r)->oci_config().size(), kMaxOciConfigSize);
   }
 }
 

@@ -353,11 +353,8 @@ TEST(WriteManifest, SameTreeSameBytesRegardlessOfInsertionOrder) {
   EXPECT_NE(first, MustWrite(other));
 }
 
-// A small fixed tree whose identity is pinned (bytes checked by hand against
-// docs/FORMAT.md; the identity equals `fsverity digest` 1.5 of them). A
-// change to the layout, the numbering or the dedupe order changes it: update
-// only together with a format version bump and docs/FORMAT.md.
-TEST(WriteManifest, GoldenIdentity) {
+// The tree of the pinned identities below (and of docs/FORMAT.md#example).
+ImageTree GoldenTree() {
   ImageTree t(DirSpec());
   NodeId hello = AddAt(t, ImageTree::kRoot, "hello", InlineFile("hello\n"));
   t.inode(hello).xattrs = {{"user.k", "v"}};
@@ -365,12 +362,83 @@ TEST(WriteManifest, GoldenIdentity) {
   AddAt(t, sub, "link", SymlinkSpec("../hello"));
   AddAt(t, ImageTree::kRoot, "data", StoredFile(5000, 0xab));
   AddAt(t, sub, "null", testing::SpecialSpec(S_IFCHR, 1, 3));
-  std::vector<uint8_t> bytes = MustWrite(t);
+  return t;
+}
+
+// A small fixed tree whose identity is pinned (bytes checked by hand against
+// docs/FORMAT.md; the identity equals `fsverity digest` 1.5 of them). A
+// change to the layout, the numbering or the dedupe order changes it: update
+// only together with a format version bump and docs/FORMAT.md.
+TEST(WriteManifest, GoldenIdentity) {
+  std::vector<uint8_t> bytes = MustWrite(GoldenTree());
   EXPECT_EQ(bytes.size(), 800u);
   auto m = MustOpen(bytes);
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->identity().Hex(),
             "902a710c038dec752b6bd0cbeeb27991a1fe468e151df548b59d4650ada3ac99");
+}
+
+TEST(WriteManifest, KeepsTheOciConfigVerbatimBehindItsFeatureBit) {
+  const std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
+  WriteOptions options;
+  options.oci_config = config;
+  std::vector<uint8_t> bytes = MustWrite(testing::FeatureTree(), options);
+  ManifestLayout l = testing::LayoutOf(bytes);
+  auto h = testing::GetAt<ManifestHeader>(bytes, 0);
+  EXPECT_EQ(h.incompat_features.value(), kIncompatOciConfig);
+  EXPECT_EQ(h.section_count.value(), 8u);
+  EXPECT_EQ(l.sections[kSectionOciConfig].size, config.size());
+  EXPECT_EQ(l.sections[kSectionOciConfig].offset % 8, 0u);
+  EXPECT_EQ(l.manifest_size, bytes.size());
+  auto m = MustOpen(bytes);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(AsView(m->oci_config()), config);
+  // The tree's sections are those of the same tree without a config.
+  std::vector<uint8_t> plain = MustWrite(testing::FeatureTree());
+  auto p = MustOpen(plain);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->oci_config().empty());
+  EXPECT_EQ(testing::GetAt<ManifestHeader>(plain, 0).section_count.value(),
+            7u);
+  ManifestLayout pl = testing::LayoutOf(plain);
+  for (uint32_t k = 1; k <= kSectionKindCount; ++k) {
+    EXPECT_EQ(pl.sections[k].size, l.sections[k].size) << k;
+    EXPECT_TRUE(std::equal(
+        plain.begin() + static_cast<ptrdiff_t>(pl.sections[k].offset),
+        plain.begin() +
+            static_cast<ptrdiff_t>(pl.sections[k].offset + pl.sections[k].size),
+        bytes.begin() + static_cast<ptrdiff_t>(l.sections[k].offset)))
+        << k;
+  }
+}
+
+TEST(WriteManifest, RefusesAnEmptyOrOversizedOciConfig) {
+  for (size_t size : {size_t{0}, size_t{kMaxOciConfigSize + 1}}) {
+    WriteOptions options;
+    options.oci_config = std::string(size, ' ');
+    auto r = WriteManifest(testing::FeatureTree(), options);
+    ASSERT_FALSE(r.ok()) << size;
+    EXPECT_EQ(r.status().err(), EINVAL);
+    EXPECT_EQ(r.status().context(),
+              "OCI config of " + std::to_string(size) + " bytes, not 1..4194304");
+  }
+  WriteOptions largest;
+  largest.oci_config = std::string(kMaxOciConfigSize, ' ');
+  EXPECT_TRUE(WriteManifest(testing::FeatureTree(), largest).ok());
+}
+
+// The golden tree with a config: section 8 after INLINE, feature bit 0 set.
+// The identity equals `fsverity digest` 1.5 of the bytes; pinned like
+// GoldenIdentity's.
+TEST(WriteManifest, OciConfigGoldenIdentity) {
+  WriteOptions options;
+  options.oci_config = "{}";
+  std::vector<uint8_t> bytes = MustWrite(GoldenTree(), options);
+  EXPECT_EQ(bytes.size(), 832u);
+  auto m = MustOpen(bytes);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->identity().Hex(),
+            "cbdb106ddb03558d161c99c7386ce6db2009ec9107e5b0235f226ad075a182fc");
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for Manifest::FromBytes and every accessor over whatever
-// it accepts. Run: scripts/fuzz.sh manifest SECONDS. With
-// SEALFS_FUZZ_SEED_DIR set, a valid manifest with most features is written
-// there first, so mutations start from a real structure.
+// it accepts, the stored OCI config included (read as `sealfs inspect
+// --oci-config` reads it). Run: scripts/fuzz.sh manifest SECONDS. With
+// SEALFS_FUZZ_SEED_DIR set, valid manifests with most features (one with an
+// OCI config) are written there first, so mutations start from a real
+// structure.
 #include <sys/stat.h>
 
 #include <cstddef>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/core/oci.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/manifest_writer.h"
 
@@ -21,7 +24,7 @@ using sealfs::ImageTree;
 using sealfs::InodeSpec;
 
 // A small valid manifest with most features, for the first run.
-std::vector<uint8_t> Seed() {
+std::vector<uint8_t> Seed(const sealfs::WriteOptions& options = {}) {
   InodeSpec dir;
   dir.mode = S_IFDIR | 0755;
   ImageTree t(dir);
@@ -44,7 +47,7 @@ std::vector<uint8_t> Seed() {
   link.mode = S_IFLNK | 0777;
   link.symlink_target = "../f";
   (void)t.Link(d, "l", t.AddInode(link));
-  auto bytes = sealfs::WriteManifest(t);
+  auto bytes = sealfs::WriteManifest(t, options);
   return bytes.ok() ? *bytes : std::vector<uint8_t>{};
 }
 
@@ -67,6 +70,18 @@ void Walk(const sealfs::Manifest& m) {
   for (uint64_t i = 0; i < m.digest_count() && i < 4096; ++i) {
     (void)m.DigestAt(i);
   }
+  if (!m.oci_config().empty()) {
+    nlohmann::json config;
+    if (sealfs::ParseJson(m.oci_config(), &config).ok()) {
+      (void)config.is_object();
+    }
+  }
+}
+
+void WriteSeed(const std::string& path, const std::vector<uint8_t>& seed) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(seed.data()),
+            static_cast<std::streamsize>(seed.size()));
 }
 
 }  // namespace
@@ -74,11 +89,12 @@ void Walk(const sealfs::Manifest& m) {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   const char* dir = std::getenv("SEALFS_FUZZ_SEED_DIR");  // NOLINT: init only
   if (dir != nullptr) {
-    std::vector<uint8_t> seed = Seed();
-    std::ofstream out(std::string(dir) + "/seed-feature-tree",
-                      std::ios::binary);
-    out.write(reinterpret_cast<const char*>(seed.data()),
-              static_cast<std::streamsize>(seed.size()));
+    WriteSeed(std::string(dir) + "/seed-feature-tree", Seed());
+    sealfs::WriteOptions options;
+    options.oci_config =
+        R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],)"
+        R"("Entrypoint":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[]}})";
+    WriteSeed(std::string(dir) + "/seed-oci-config", Seed(options));
   }
   return 0;
 }

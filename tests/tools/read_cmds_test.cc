@@ -13,6 +13,7 @@
 
 #include "sealfs/digest.h"
 #include "sealfs/manifest_reader.h"
+#include "sealfs/manifest_writer.h"
 #include "sealfs/signature.h"
 #include "sealfs/store.h"
 #include "tests/test_util.h"
@@ -121,6 +122,55 @@ TEST_F(ReadCmdsTest, InspectRefusesGarbage) {
   CommandResult r = st::Run({SealfsBin(), "inspect", work_ / "garbage"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err.rfind("sealfs inspect: " + work_ / "garbage", 0), 0u) << r.err;
+}
+
+// Writes a one-directory image holding `config` as its OCI config.
+void WriteImageWithConfig(const std::string& path, const std::string& config) {
+  InodeSpec root;
+  root.mode = S_IFDIR | 0755;
+  WriteOptions options;
+  options.oci_config = config;
+  Result<std::vector<uint8_t>> bytes = WriteManifest(ImageTree(root), options);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  WriteFile(path, *bytes);
+}
+
+TEST_F(ReadCmdsTest, InspectOciConfigPrintsTheStoredBytes) {
+  const std::string config =
+      "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":"
+      "[\"PATH=/bin\"]}}";
+  WriteImageWithConfig(work_ / "oci", config);
+  CommandResult r = st::Run({SealfsBin(), "inspect", "--oci-config", work_ / "oci"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, config);  // verbatim: no newline into a pipe
+  r = st::Run({SealfsBin(), "inspect", "--json", work_ / "oci"});
+  EXPECT_NE(r.out.find("\"oci_config\":{\"digest\":\"" +
+                       Sha256({reinterpret_cast<const uint8_t*>(config.data()),
+                               config.size()})
+                           .ToString() +
+                       "\",\"size\":" + std::to_string(config.size()) + "}"),
+            std::string::npos)
+      << r.out;
+  r = st::Run({SealfsBin(), "inspect", "--json", image_});
+  EXPECT_NE(r.out.find("\"oci_config\":null"), std::string::npos) << r.out;
+  r = st::Run({SealfsBin(), "inspect", "--oci-config", image_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no OCI config (not built with --from-oci)"),
+            std::string::npos)
+      << r.err;
+  r = st::Run({SealfsBin(), "inspect", "--oci-config", "--json", image_});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(ReadCmdsTest, InspectOciConfigRefusesWhatIsNotAJsonObject) {
+  for (const std::string bad : {"[1]", "{\"a\":", "\x1b[2J"}) {
+    WriteImageWithConfig(work_ / "bad", bad);
+    CommandResult r =
+        st::Run({SealfsBin(), "inspect", "--oci-config", work_ / "bad"});
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+    EXPECT_NE(r.err.find(": OCI config: not "), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(ReadCmdsTest, LsRootAndDirectory) {
