@@ -238,4 +238,32 @@ Status LayerApplier::ApplyHardLink(std::string_view path,
   return Status();
 }
 
+Status RecordedLayer::Apply(std::string_view path, InodeSpec spec) {
+  entries_.push_back(Entry{std::string(path), std::nullopt, std::move(spec)});
+  return Status();
+}
+
+Status RecordedLayer::ApplyHardLink(std::string_view path,
+                                    std::string_view target) {
+  entries_.push_back(
+      Entry{std::string(path), std::string(target), InodeSpec()});
+  return Status();
+}
+
+Status RecordedLayer::Replay(LayerApplier& applier) {
+  applier.BeginLayer();
+  for (Entry& e : entries_) {
+    Status st = e.link_target.has_value()
+                    ? applier.ApplyHardLink(e.path, *e.link_target)
+                          .WithPrefix(HardLinkContext(*e.link_target))
+                    : applier.Apply(e.path, std::move(e.spec));
+    if (!st.ok()) return st.WithPrefix("entry " + EscapeName(e.path));
+  }
+  return Status();
+}
+
+std::string HardLinkContext(std::string_view target) {
+  return "hard link to " + EscapeName(target);
+}
+
 }  // namespace sealfs::mkfs

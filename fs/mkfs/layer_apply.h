@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // LayerApplier: applies the entries of OCI image layers, in order, to an
 // ImageTree, with the image-spec's whiteout and replacement rules. It knows
-// nothing about tar, so the rules can be tested on their own.
-// Thread-safety: not thread-safe (it mutates one ImageTree).
+// nothing about tar, so the rules can be tested on their own. RecordedLayer
+// keeps a layer's entries to be applied later, so that layers can be read
+// on threads of their own while earlier ones are applied.
+// Thread-safety: not thread-safe (each mutates one object).
 #ifndef SEALFS_FS_MKFS_LAYER_APPLY_H_
 #define SEALFS_FS_MKFS_LAYER_APPLY_H_
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +38,18 @@ Result<std::vector<std::string>> SplitEntryPath(std::string_view path);
 // the image does not depend on when it was built).
 InodeSpec ImplicitDirSpec();
 
-class LayerApplier {
+// Where a layer's entries go, in the order of the archive.
+class LayerSink {
+ public:
+  virtual ~LayerSink() = default;
+  // An entry that is not a hard link (whiteouts included): LayerApplier::Apply.
+  virtual Status Apply(std::string_view path, InodeSpec spec) = 0;
+  // A hard link: LayerApplier::ApplyHardLink.
+  virtual Status ApplyHardLink(std::string_view path,
+                               std::string_view target) = 0;
+};
+
+class LayerApplier : public LayerSink {
  public:
   // REQUIRES: `tree` outlives the applier.
   explicit LayerApplier(ImageTree& tree) : tree_(tree) {}
@@ -63,7 +77,7 @@ class LayerApplier {
   // an unknown file type, a whiteout name as a parent ("a/.wh.b/c");
   // ENOTDIR if a parent is not a directory (e.g. a symlink: paths are never
   // resolved through symlinks).
-  Status Apply(std::string_view path, InodeSpec spec);
+  Status Apply(std::string_view path, InodeSpec spec) override;
 
   // Adds `path` as a hard link to the inode at `target`, which is looked up
   // in the tree as it is now: an entry earlier in this layer or one of an
@@ -71,7 +85,8 @@ class LayerApplier {
   // directory (including the root), EINVAL for a bad path or an empty `path`
   // (the root), ENOTDIR for a non-directory parent. A `path` whose name is
   // a whiteout is applied as the whiteout (the name decides, not the type).
-  Status ApplyHardLink(std::string_view path, std::string_view target);
+  Status ApplyHardLink(std::string_view path,
+                       std::string_view target) override;
 
  private:
   // Resolves the parent directory of `parts`, creating missing ones.
@@ -93,6 +108,35 @@ class LayerApplier {
   // as only existing children are ever looked up.
   std::map<std::string, Origin> this_layer_;
 };
+
+// A layer's entries, kept in order to be applied once the layers before it
+// have been. Recording never refuses anything: every check is the
+// applier's, at Replay.
+class RecordedLayer : public LayerSink {
+ public:
+  Status Apply(std::string_view path, InodeSpec spec) override;
+  Status ApplyHardLink(std::string_view path,
+                       std::string_view target) override;
+
+  // Starts a layer in `applier` and applies the entries in the order they
+  // were recorded, moving them out. Stops at the first refusal, "entry
+  // PATH: reason" ("entry PATH: hard link to TARGET: reason"), as
+  // ImportTarLayer words it.
+  Status Replay(LayerApplier& applier);
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string path;
+    std::optional<std::string> link_target;  // set for a hard link
+    InodeSpec spec;                          // unused for a hard link
+  };
+  std::vector<Entry> entries_;
+};
+
+// How a refused hard link names its target, for ImportTarLayer and Replay.
+std::string HardLinkContext(std::string_view target);
 
 }  // namespace sealfs::mkfs
 

@@ -140,9 +140,11 @@ Result<std::optional<SigningKey>> PrepareImageOutput(
 }
 
 Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
-                  const std::optional<SigningKey>& key, MkfsReport* report) {
+                  const std::optional<SigningKey>& key, MkfsReport* report,
+                  const std::optional<std::string>& oci_config) {
   WriteOptions write_options;
   write_options.clamp_mtime_sec = options.epoch;
+  write_options.oci_config = oci_config;
   SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
                           WriteManifest(tree, write_options));
   // Read back what was written: never publish an image the reader refuses.

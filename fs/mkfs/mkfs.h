@@ -65,13 +65,15 @@ Result<MkfsReport> BuildImage(const MkfsOptions& options);
 // PrepareImageOutput runs before any work: EEXIST if options.image exists
 // and !force; loads options.key_path (nullopt when empty). WriteImage runs
 // last, once every object the tree names is durable: serialises `tree`
-// (mtimes clamped to options.epoch), reads it back (never publishes an image
-// the reader refuses), signs it with `key` if set, writes options.image
-// atomically, and sets report->identity and report->image_bytes.
+// (mtimes clamped to options.epoch; `oci_config`, if set, kept in the
+// manifest), reads it back (never publishes an image the reader refuses),
+// signs it with `key` if set, writes options.image atomically, and sets
+// report->identity and report->image_bytes.
 Result<std::optional<SigningKey>> PrepareImageOutput(
     const MkfsOptions& options);
 Status WriteImage(const ImageTree& tree, const MkfsOptions& options,
-                  const std::optional<SigningKey>& key, MkfsReport* report);
+                  const std::optional<SigningKey>& key, MkfsReport* report,
+                  const std::optional<std::string>& oci_config = std::nullopt);
 // Records the image just written under each of options.tags in
 // STORE/images/. Call it while the build's StoreWriter (and so the store
 // lock) is alive: gc then cannot sweep between "objects present" and

@@ -17,54 +17,45 @@
 
 #include "fs/mkfs/archive_api.h"
 #include "fs/mkfs/image_file.h"
+#include "fs/mkfs/layer_build.h"
 #include "sealfs/format.h"
 
 namespace sealfs::mkfs {
 namespace {
-
-constexpr size_t kReadBufferSize = 1 << 20;
 
 struct ArchiveDeleter {
   void operator()(archive* a) const { Archive().read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
-// The input side of one archive: reads `fd` into a fixed buffer and counts
-// what it read for the progress bar.
+// The input side of one archive: the stream's pieces, counted for the
+// progress bar.
 struct Source {
-  int fd = -1;
+  ByteStream* in = nullptr;
   Progress* progress = nullptr;
-  std::vector<uint8_t> buffer = std::vector<uint8_t>(kReadBufferSize);
-  int read_errno = 0;  // set when a read(2) failed
+  Status read_status;  // why the stream failed, if it did
 };
 
 la_ssize_t ReadCallback(archive* a, void* client_data, const void** out) {
   auto* source = static_cast<Source*>(client_data);
-  for (;;) {
-    ssize_t n = read(source->fd, source->buffer.data(), source->buffer.size());
-    if (n >= 0) {
-      if (source->progress != nullptr) {
-        source->progress->Add(static_cast<uint64_t>(n));
-      }
-      *out = source->buffer.data();
-      return n;
-    }
-    if (errno == EINTR) continue;
-    source->read_errno = errno;
-    Archive().set_error(a, errno, "read: %s", strerrordesc_np(errno));
+  Result<std::span<const uint8_t>> piece = source->in->Next();
+  if (!piece.ok()) {
+    source->read_status = piece.status();
+    Archive().set_error(a, piece.status().err(), "%s",
+                        piece.status().ToString().c_str());
     return -1;
   }
+  if (source->progress != nullptr) source->progress->Add(piece->size());
+  *out = piece->data();
+  return static_cast<la_ssize_t>(piece->size());
 }
 
-// libarchive's last error as a Status: the read errno if reading failed,
-// else kErrCorrupt (the archive itself is bad).
+// libarchive's last error as a Status: the stream's failure if reading
+// failed, else kErrCorrupt (the archive itself is bad).
 Status ArchiveError(archive* a, const Source& source) {
+  if (!source.read_status.ok()) return source.read_status;
   const char* msg = Archive().error_string(a);
-  std::string text = msg != nullptr ? msg : "unreadable archive";
-  if (source.read_errno != 0) {
-    return Status::FromErrno(source.read_errno, "read");
-  }
-  return Status::Corrupt(text);
+  return Status::Corrupt(msg != nullptr ? msg : "unreadable archive");
 }
 
 // ARCHIVE_WARN from the header reader is accepted only when it says a name
@@ -121,9 +112,9 @@ Result<std::vector<Xattr>> EntryXattrs(archive_entry* entry) {
 
 class LayerReader {
  public:
-  LayerReader(archive* a, const Source& source, LayerApplier& applier,
+  LayerReader(archive* a, const Source& source, LayerSink& sink,
               StoreWriter& writer, const TarLayerOptions& options)
-      : a_(a), source_(source), applier_(applier), writer_(writer),
+      : a_(a), source_(source), sink_(sink), writer_(writer),
         options_(options) {}
 
   Status Entry(archive_entry* entry) {
@@ -131,16 +122,16 @@ class LayerReader {
     if (path == nullptr) return Status::Corrupt("entry without a path");
     if (const char* target = Archive().entry_hardlink(entry); target != nullptr) {
       // Its content, if a writer stored one, is the target's: skipped.
-      return applier_.ApplyHardLink(path, target)
-          .WithPrefix("hard link to " + EscapeName(target));
+      return sink_.ApplyHardLink(path, target)
+          .WithPrefix(HardLinkContext(target));
     }
     SEALFS_ASSIGN_OR_RETURN(std::vector<std::string> parts,
                             SplitEntryPath(path));
     if (!parts.empty() && parts.back().starts_with(kWhiteoutPrefix)) {
-      return applier_.Apply(path, InodeSpec());  // its content is skipped
+      return sink_.Apply(path, InodeSpec());  // its content is skipped
     }
     SEALFS_ASSIGN_OR_RETURN(InodeSpec spec, Metadata(entry));
-    return applier_.Apply(path, std::move(spec));
+    return sink_.Apply(path, std::move(spec));
   }
 
  private:
@@ -255,7 +246,7 @@ class LayerReader {
 
   archive* a_;
   const Source& source_;
-  LayerApplier& applier_;
+  LayerSink& sink_;
   StoreWriter& writer_;
   const TarLayerOptions& options_;
 };
@@ -284,25 +275,27 @@ Status EnableFilters(archive* a) {
 
 }  // namespace
 
-Status ImportTarLayer(int fd, LayerApplier& applier, StoreWriter& writer,
+Status ImportTarLayer(ByteStream& in, LayerSink& sink, StoreWriter& writer,
                       const TarLayerOptions& options) {
   SEALFS_RETURN_IF_ERROR(LoadArchive().status());
   ArchivePtr a(Archive().read_new());
   if (a == nullptr) return Status::FromErrno(ENOMEM, "archive_read_new");
-  SEALFS_RETURN_IF_ERROR(EnableFilters(a.get()));
+  if (options.detect_compression) {
+    SEALFS_RETURN_IF_ERROR(EnableFilters(a.get()));
+  }
   // The tar reader covers v7, ustar, pax and GNU tar; no other format is
   // enabled, so nothing else (zip, cpio, iso9660, ...) is ever parsed.
   if (Archive().read_support_format_tar(a.get()) != ARCHIVE_OK) {
     return Status::FromErrno(ENOTSUP, "libarchive lacks a tar reader");
   }
   Source source;
-  source.fd = fd;
+  source.in = &in;
   source.progress = options.progress;
   if (Archive().read_open(a.get(), &source, nullptr, ReadCallback, nullptr) !=
       ARCHIVE_OK) {
     return ArchiveError(a.get(), source);
   }
-  LayerReader reader(a.get(), source, applier, writer, options);
+  LayerReader reader(a.get(), source, sink, writer, options);
   std::string previous;  // escaped path of the last entry, for messages
   for (;;) {
     archive_entry* entry = nullptr;
@@ -341,30 +334,6 @@ Result<UniqueFd> OpenLayer(const std::string& layer) {
   return fd;
 }
 
-// Counts what the image holds: distinct inodes reachable from the root, and
-// the regular files whose content is in the store.
-void CountTree(const ImageTree& tree, MkfsReport& report) {
-  std::vector<bool> seen(tree.node_count(), false);
-  std::vector<NodeId> todo = {ImageTree::kRoot};
-  seen[ImageTree::kRoot] = true;
-  report.inodes = 1;
-  while (!todo.empty()) {
-    NodeId dir = todo.back();
-    todo.pop_back();
-    for (const auto& [name, child] : tree.children(dir)) {
-      if (seen[child]) continue;
-      seen[child] = true;
-      ++report.inodes;
-      const InodeSpec& spec = tree.inode(child);
-      if (S_ISDIR(spec.mode)) todo.push_back(child);
-      if (S_ISREG(spec.mode) && spec.digest.has_value()) {
-        ++report.files;
-        report.file_bytes += spec.size;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
@@ -378,45 +347,27 @@ Result<MkfsReport> BuildImageFromTar(const std::vector<std::string>& layers,
   SEALFS_RETURN_IF_ERROR(CheckMkfsOptions(options));
   SEALFS_ASSIGN_OR_RETURN(std::optional<SigningKey> key,
                           PrepareImageOutput(options));
-  SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
-                          OpenStore(options.store));
-  StoreWriter writer(store);
-  // A layer that does not give the root its metadata ("./") gets the same
-  // one as an implicit parent directory.
-  ImageTree tree(ImplicitDirSpec());
-  LayerApplier applier(tree);
-  TarLayerOptions layer_options;
-  layer_options.inline_max = options.inline_max;
+  std::vector<LayerInput> inputs;
   for (const std::string& layer : layers) {
-    const std::string name = layer == "-" ? "stdin" : layer;
-    Result<UniqueFd> fd = OpenLayer(layer);
-    if (!fd.ok()) return fd.status().WithPrefix("layer " + name);
-    std::unique_ptr<Progress> progress;
-    if (options.progress) {
-      struct stat st;
-      const int raw = fd->valid() ? fd->get() : STDIN_FILENO;
-      uint64_t total = fstat(raw, &st) == 0 && S_ISREG(st.st_mode)
-                           ? static_cast<uint64_t>(st.st_size)
-                           : 0;
-      progress = std::make_unique<Progress>("reading " + name, total,
-                                            Progress::Unit::kBytes);
+    LayerInput input;
+    input.name = layer == "-" ? "stdin" : layer;
+    struct stat st;
+    if (layer != "-" && stat(layer.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      input.bytes = static_cast<uint64_t>(st.st_size);
     }
-    layer_options.progress = progress.get();
-    applier.BeginLayer();
-    SEALFS_RETURN_IF_ERROR(
-        ImportTarLayer(fd->valid() ? fd->get() : STDIN_FILENO, applier, writer,
-                       layer_options)
-            .WithPrefix("layer " + name));
+    input.decode = [layer](const LayerContext& context,
+                           RecordedLayer* out) -> Status {
+      SEALFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenLayer(layer));
+      std::unique_ptr<ByteStream> in =
+          FdStream(fd.valid() ? fd.get() : STDIN_FILENO);
+      std::unique_ptr<ByteStream> watched = context.Watch(*in);
+      TarLayerOptions tar_options;
+      tar_options.inline_max = context.inline_max;
+      return ImportTarLayer(*watched, *out, context.writer, tar_options);
+    };
+    inputs.push_back(std::move(input));
   }
-  MkfsReport report;
-  CountTree(tree, report);
-  // Every object is durable before the image that names them exists.
-  SEALFS_RETURN_IF_ERROR(writer.Commit().WithPrefix("store " + options.store));
-  report.objects_written = writer.objects_written();
-  report.bytes_written = writer.bytes_written();
-  SEALFS_RETURN_IF_ERROR(WriteImage(tree, options, key, &report));
-  SEALFS_RETURN_IF_ERROR(TagImage(*store, options, report));
-  return report;
+  return BuildImageFromLayers(std::move(inputs), options, key);
 }
 
 }  // namespace sealfs::mkfs

@@ -16,6 +16,7 @@
 
 #include "fs/mkfs/layer_apply.h"
 #include "fs/mkfs/tar_import.h"
+#include "fs/util/byte_stream.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/manifest_writer.h"
 #include "sealfs/store.h"
@@ -47,8 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Uncommitted: its temp files are discarded when it goes.
   sealfs::StoreWriter writer(TheStore());
   sealfs::mkfs::TarLayerOptions options;
+  std::unique_ptr<sealfs::ByteStream> in = sealfs::FdStream(fd);
   sealfs::Status imported =
-      sealfs::mkfs::ImportTarLayer(fd, applier, writer, options);
+      sealfs::mkfs::ImportTarLayer(*in, applier, writer, options);
   close(fd);
   if (!imported.ok()) return 0;
   auto bytes = sealfs::WriteManifest(tree);

@@ -68,7 +68,8 @@ class TarImportTest : public ::testing::Test {
     applier.BeginLayer();
     TarLayerOptions options;
     options.inline_max = 64;
-    Status s = ImportTarLayer(fd_, applier, *writer_, options);
+    std::unique_ptr<ByteStream> in = FdStream(fd_);
+    Status s = ImportTarLayer(*in, applier, *writer_, options);
     if (tree_out != nullptr) *tree_out = std::move(tree);
     return s;
   }
