@@ -15,11 +15,14 @@
 
 #include "fs/mkfs/mkfs.h"
 #include "fs/mkfs/mkfs_dump.h"
+#include "fs/mkfs/oci_import.h"
 #include "fs/mkfs/tar_import.h"
 #include "fs/store/tags.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
+#include "tools/oci_source_cli.h"
+#include "tools/registry_cli.h"
 #include "tools/store_cli.h"
 
 namespace sealfs::tools {
@@ -33,6 +36,7 @@ void PrintHelp() {
       "       sealfs mkfs [OPTIONS] --from-dump DUMP IMAGE\n"
       "       sealfs mkfs [OPTIONS] --from-tar LAYER [--from-tar LAYER...] "
       "IMAGE\n"
+      "       sealfs mkfs [OPTIONS] --from-oci SOURCE IMAGE\n"
       "Build the image IMAGE from the directory tree SOURCE: every regular\n"
       "file's content goes into the object store under its fs-verity digest,\n"
       "all metadata into the manifest. Prints the image identity on stdout.\n"
@@ -41,6 +45,11 @@ void PrintHelp() {
       "With --from-tar, build IMAGE from OCI layers (tar, pax or GNU tar;\n"
       "plain, gzip, zstd, xz or bzip2; '-' is stdin) applied in order with\n"
       "whiteouts, streaming their files into the store.\n"
+      "With --from-oci, build IMAGE from a container image: SOURCE is\n"
+      "oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG].\n"
+      "Every blob is checked against its digest and every layer against\n"
+      "the config's diff_ids; the image keeps the config (see\n"
+      "'sealfs inspect --oci-config').\n"
       "\n"
       "Options:\n"
       "  --store STORE      object store (default: $SEALFS_STORE, else %s;\n"
@@ -59,12 +68,20 @@ void PrintHelp() {
       "                     until the objects are added)\n"
       "  --from-tar LAYER   read the tree from this tar layer ('-' for\n"
       "                     standard input; repeat for more, lowest first)\n"
+      "  --from-oci SOURCE  read the tree from the container image SOURCE\n"
+      "  --platform OS/ARCH[/VARIANT]\n"
+      "                     with --from-oci: the image of a multi-platform\n"
+      "                     index to build (default: this host's, %s)\n"
       "  --tag NAME         also record the image as STORE/images/NAME, a\n"
       "                     root for 'sealfs gc' (repeatable)\n"
       "  -h, --help         show this help\n"
       "\n"
+      "Registry options (with --from-oci docker://...):\n"
+      "%s"
+      "\n"
       "Exit status: 0 success, 1 failure, 2 usage error.\n",
-      kDefaultStore, kMaxInlineSize);
+      kDefaultStore, kMaxInlineSize, mkfs::HostPlatform().ToString().c_str(),
+      kRegistryFlagsHelp);
 }
 
 // Parses a whole decimal integer in [min, max].
@@ -113,6 +130,8 @@ int CmdMkfs(int argc, char** argv) {
     kAllowMissing,
     kFromTar,
     kTag,
+    kFromOci,
+    kPlatform,
   };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
@@ -125,6 +144,9 @@ int CmdMkfs(int argc, char** argv) {
       {"allow-missing", no_argument, nullptr, kAllowMissing},
       {"from-tar", required_argument, nullptr, kFromTar},
       {"tag", required_argument, nullptr, kTag},
+      {"from-oci", required_argument, nullptr, kFromOci},
+      {"platform", required_argument, nullptr, kPlatform},
+      SEALFS_REGISTRY_OPTIONS,
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -132,6 +154,11 @@ int CmdMkfs(int argc, char** argv) {
   std::string from_dump;
   bool allow_missing = false;
   std::vector<std::string> layers;
+  std::string from_oci;
+  mkfs::OciImportOptions oci_options;
+  oci_options.platform = mkfs::HostPlatform();
+  remote::RegistryOptions registry;
+  bool registry_flags = false;
   options.store = DefaultStore();
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   options.threads = cpus > 0 ? static_cast<int>(cpus) : 1;
@@ -192,6 +219,26 @@ int CmdMkfs(int argc, char** argv) {
         }
         options.tags.push_back(optarg);
         break;
+      case kFromOci:
+        from_oci = optarg;
+        break;
+      case kPlatform: {
+        Result<mkfs::Platform> p = mkfs::ParsePlatform(optarg);
+        if (!p.ok()) return UsageError(kCmd, p.status().context());
+        oci_options.platform = *p;
+        oci_options.platform_given = true;
+        break;
+      }
+      case kTlsVerify:
+      case kCertDir:
+      case kAuthfile: {
+        std::string error;
+        if (!ApplyRegistryFlag(c, optarg, &registry, &error)) {
+          return UsageError(kCmd, error);
+        }
+        registry_flags = true;
+        break;
+      }
       case 'h':
         PrintHelp();
         return kExitOk;
@@ -203,15 +250,26 @@ int CmdMkfs(int argc, char** argv) {
   if (allow_missing && from_dump.empty()) {
     return UsageError(kCmd, "--allow-missing needs --from-dump");
   }
-  if (!from_dump.empty() && !layers.empty()) {
-    return UsageError(kCmd, "--from-dump and --from-tar exclude each other");
+  if ((!from_dump.empty()) + (!layers.empty()) + (!from_oci.empty()) > 1) {
+    return UsageError(kCmd,
+                      "--from-dump, --from-tar and --from-oci exclude each "
+                      "other");
+  }
+  if (oci_options.platform_given && from_oci.empty()) {
+    return UsageError(kCmd, "--platform needs --from-oci");
+  }
+  if (registry_flags && !from_oci.starts_with("docker://")) {
+    return UsageError(kCmd,
+                      "--tls-verify, --cert-dir and --authfile need "
+                      "--from-oci docker://...");
   }
   if (!from_dump.empty()) {
     // A dump build writes no objects and takes no store lock; tagging it
     // here could race gc. `sealfs tag` afterwards takes the lock.
     if (!options.tags.empty()) {
-      return UsageError(kCmd, "--tag does not apply to --from-dump; run "
-                              "'sealfs tag' on the image");
+      return UsageError(kCmd,
+                        "--tag does not apply to --from-dump; run "
+                        "'sealfs tag' on the image");
     }
     if (argc - optind != 1) {
       return UsageError(kCmd, "expected IMAGE only with --from-dump");
@@ -223,9 +281,11 @@ int CmdMkfs(int argc, char** argv) {
     dump_options.allow_missing = allow_missing;
     return MkfsFromDump(dump_options);
   }
-  if (!layers.empty()) {
+  if (!layers.empty() || !from_oci.empty()) {
     if (argc - optind != 1) {
-      return UsageError(kCmd, "with --from-tar, expected only IMAGE");
+      return UsageError(kCmd, layers.empty()
+                                  ? "with --from-oci, expected only IMAGE"
+                                  : "with --from-tar, expected only IMAGE");
     }
     options.image = argv[optind];
   } else if (argc - optind != 2) {
@@ -238,19 +298,27 @@ int CmdMkfs(int argc, char** argv) {
   // The walk holds one fd per directory level and the store writer batches
   // temp files by the fd limit: use the whole hard limit.
   struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &limit);  // best effort
   }
 
   auto start = std::chrono::steady_clock::now();
-  Result<mkfs::MkfsReport> report =
-      layers.empty() ? mkfs::BuildImage(options)
-                     : mkfs::BuildImageFromTar(layers, options);
+  Result<mkfs::MkfsReport> report = Status();
+  if (!from_oci.empty()) {
+    Result<std::shared_ptr<OciImageSource>> source =
+        OpenOciSource(from_oci, oci_options.platform, registry);
+    if (!source.ok()) return Fail(kCmd, source.status());
+    report = mkfs::BuildImageFromOci(std::move(*source), oci_options, options);
+  } else {
+    report = layers.empty() ? mkfs::BuildImage(options)
+                            : mkfs::BuildImageFromTar(layers, options);
+  }
   if (!report.ok()) return Fail(kCmd, report.status());
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::printf("%s\n", report->identity.ToString().c_str());
   std::fflush(stdout);
   std::fprintf(stderr,

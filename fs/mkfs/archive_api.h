@@ -12,6 +12,7 @@
 namespace sealfs::mkfs {
 
 // X(name) for each archive_<name> used.
+// clang-format off
 #define SEALFS_ARCHIVE_FUNCTIONS(X)                                        \
   X(read_new) X(read_free) X(read_open) X(read_next_header) X(read_data)   \
   X(read_support_format_tar) X(read_support_filter_gzip)                   \
@@ -21,7 +22,9 @@ namespace sealfs::mkfs {
   X(entry_perm) X(entry_uid) X(entry_gid) X(entry_mtime)                   \
   X(entry_mtime_nsec) X(entry_mtime_is_set) X(entry_size)                  \
   X(entry_sparse_count) X(entry_rdevmajor) X(entry_rdevminor)              \
-  X(entry_acl_types) X(entry_xattr_reset) X(entry_xattr_next)
+  X(entry_acl_types) X(entry_xattr_reset) X(entry_xattr_next)            \
+  X(read_support_format_raw) X(read_data_block) X(filter_code)
+// clang-format on
 
 struct ArchiveApi {
 #define SEALFS_ARCHIVE_POINTER(name) \

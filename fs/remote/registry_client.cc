@@ -342,6 +342,35 @@ Result<std::vector<uint8_t>> RegistryClient::GetManifest(
   return std::move(reply.body);
 }
 
+Result<RegistryClient::TypedManifest> RegistryClient::GetAnyManifest(
+    const std::string& reference) {
+  HttpRequest request;
+  request.url = Path("/manifests/" + reference);
+  request.max_body = kMaxOciManifestBytes;
+  request.priority = Priority::kUrgent;
+  // Without the Docker types in Accept, registries convert schema 2
+  // manifests to schema 1 (or refuse); without the index types, they pick
+  // a platform themselves.
+  for (const char* type :
+       {kOciManifestMediaType, kOciIndexMediaType,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json"}) {
+    request.headers.push_back(std::string("Accept: ") + type);
+  }
+  const std::string what = "manifest " + ref_.repository + ":" + reference;
+  SEALFS_ASSIGN_OR_RETURN(HttpEngine::Reply reply, Call(std::move(request)));
+  if (reply.response.code != 200) return Unexpected(reply, what, base_);
+  TypedManifest out;
+  std::string_view type = reply.response.Header("content-type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+    type.remove_suffix(1);
+  }
+  out.media_type = std::string(type);
+  out.bytes = std::move(reply.body);
+  return out;
+}
+
 Result<std::string> RegistryClient::PutManifest(const std::string& tag,
                                                 const std::string& manifest) {
   HttpRequest request;

@@ -54,6 +54,17 @@ class RegistryClient {
   // The manifest `reference` (a tag or digest) names; its bytes, checked
   // against the digest when given by digest. ENOENT if none.
   Result<std::vector<uint8_t>> GetManifest(const std::string& reference);
+  // The image manifest or index `reference` (a tag or digest) names, of
+  // the types an image importer reads (OCI and Docker schema 2 manifests,
+  // indexes and manifest lists), with the media type the registry gives it
+  // (Content-Type, parameters dropped; empty if none). Not checked against
+  // a digest: the caller checks. ENOENT if none; kErrCorrupt over
+  // kMaxOciManifestBytes.
+  struct TypedManifest {
+    std::string media_type;
+    std::vector<uint8_t> bytes;
+  };
+  Result<TypedManifest> GetAnyManifest(const std::string& reference);
   // Stores `manifest` under `tag`; returns its digest as the registry says.
   Result<std::string> PutManifest(const std::string& tag,
                                   const std::string& manifest);
