@@ -7,6 +7,10 @@
                                        the last layer (digests consistent)
   oci_edit.py tamper-layer DIR TAG     flip a byte inside the last layer blob
   oci_edit.py truncate-layer DIR TAG   cut the last layer blob short
+  oci_edit.py index DIR TAG NEWTAG OS/ARCH...
+                                       tag NEWTAG: an image index whose
+                                       entries, one per platform given,
+                                       all name TAG's manifest
 """
 import gzip, hashlib, json, os, shutil, sys
 
@@ -53,6 +57,24 @@ def main():
         return
     d, tag = sys.argv[2:4]
     index, i, manifest = load(d, tag)
+    if cmd == "index":
+        entries = []
+        for p in sys.argv[5:]:
+            os_, arch = p.split("/")
+            e = dict(index["manifests"][i])
+            e.pop("annotations", None)
+            e["platform"] = {"os": os_, "architecture": arch}
+            entries.append(e)
+        data = json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.index.v1+json",
+                           "manifests": entries}).encode()
+        top = put_blob(d, data)
+        top["mediaType"] = "application/vnd.oci.image.index.v1+json"
+        top["annotations"] = {"org.opencontainers.image.ref.name": sys.argv[4]}
+        index["manifests"].append(top)
+        with open(os.path.join(d, "index.json"), "w") as f:
+            json.dump(index, f)
+        return
     last = blob_path(d, manifest["layers"][-1]["digest"])
     if cmd == "wrong-diff-id":
         config = json.load(open(blob_path(d, manifest["config"]["digest"])))

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // `sealfs mkfs --from-oci` of images written by umoci and skopeo (three
 // layers that delete, replace, hard-link across layers and make a directory
-// opaque; gzip, zstd and uncompressed; oci: and oci-archive:), mounted and
+// opaque; gzip, zstd and uncompressed; oci:, oci-archive: and docker:// from
+// Debian's docker-registry on loopback, OCI and Docker schema 2), mounted and
 // compared with `umoci raw unpack` of the same image by rsync in checksum
 // mode; and a tampered, truncated or mislabelled layer refused.
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/integration/mount_fixture.h"
+#include "tests/registry_server.h"
 
 namespace sealfs::testing {
 namespace {
@@ -52,8 +55,10 @@ class OciMountTest : public MountTest {
   }
 
   CommandResult MkfsOci(const std::string& source, const std::string& image) {
-    return RunCmd(
-        {SealfsBin(), "mkfs", "--store", store_, "--from-oci", source, image});
+    std::vector<std::string> argv = {SealfsBin(), "mkfs", "--store", store_};
+    if (source.starts_with("docker://")) argv.push_back("--tls-verify=false");
+    argv.insert(argv.end(), {"--from-oci", source, image});
+    return RunCmd(argv);
   }
 
   // Builds, mounts and compares `source` with umoci's unpacked tree.
@@ -157,6 +162,75 @@ TEST_F(OciMountTest, UnknownTagAndPlatformAreNamed) {
               tmp_ / "i"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not linux/s390x"), std::string::npos) << r.err;
+  EXPECT_EQ(access((tmp_ / "i").c_str(), F_OK), -1);
+}
+
+TEST_F(OciMountTest, RegistryImagesMountAsUmociUnpacksThem) {
+  if (!HaveProgram("docker-registry")) GTEST_SKIP() << "needs docker-registry";
+  RegistryServer registry;
+  RegistryConfig config;
+  config.dir = tmp_ / "registry";
+  ASSERT_EQ(RunCmd({"mkdir", "-p", config.dir}).exit_code, 0);
+  ASSERT_EQ(registry.Start(config), "");
+  const std::string base = "docker://" + registry.host() + "/oci/";
+  const std::string index = tmp_ / "index";
+  ASSERT_EQ(RunCmd({"cp", "-a", Img("layout"), index}).exit_code, 0);
+  ASSERT_EQ(
+      RunCmd({"python3", kScripts + "/oci_edit.py", "index", index, "multi",
+              "multi-arch", "linux/s390x", "linux/amd64", "linux/arm64"})
+          .exit_code,
+      0);
+  struct Push {
+    std::string from, to;
+    std::vector<std::string> flags;
+  } pushes[] = {
+      {"oci:" + Img("layout") + ":multi", base + "img:v1", {}},
+      {"oci:" + Img("zstd") + ":multi", base + "zstd:v1", {}},
+      {"oci:" + Img("layout") + ":multi",
+       base + "docker:v1",
+       {"--format", "v2s2"}},
+      {"oci:" + index + ":multi-arch", base + "index:v1", {"--all"}},
+  };
+  for (const Push& p : pushes) {
+    std::vector<std::string> argv = {"skopeo", "copy", "-q",
+                                     "--dest-tls-verify=false"};
+    argv.insert(argv.end(), p.flags.begin(), p.flags.end());
+    argv.push_back(p.from);
+    argv.push_back(p.to);
+    CommandResult r = RunCmd(argv);
+    ASSERT_EQ(r.exit_code, 0) << p.to << ": " << r.err;
+  }
+  ExpectSameAsUmoci(base + "img:v1");
+  ExpectSameAsUmoci(base + "zstd:v1");
+  ExpectSameAsUmoci(base + "docker:v1");  // Docker schema 2 media types
+  ExpectSameAsUmoci(base + "index:v1");   // the host's platform, chosen
+
+  CommandResult r = RunCmd({SealfsBin(), "mkfs", "--store", store_,
+                            "--tls-verify=false", "--platform", "linux/ppc64le",
+                            "--from-oci", base + "index:v1", tmp_ / "i"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no image for linux/ppc64le"), std::string::npos)
+      << r.err;
+  r = MkfsOci(base + "nope:v1", tmp_ / "i");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+
+  // A layer blob damaged in the registry's storage is refused as it
+  // streams.
+  CommandResult m = RunCmd(
+      {"skopeo", "inspect", "--raw", "--tls-verify=false", base + "img:v1"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  const size_t last = m.out.rfind("sha256:");
+  ASSERT_NE(last, std::string::npos);
+  const std::string blob = registry.BlobPath(m.out.substr(last + 7, 64));
+  std::string bytes = Shell("cat '" + blob + "'").out;
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 1;
+  WriteFile(blob, bytes);
+  r = MkfsOci(base + "img:v1", tmp_ / "i");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("layer 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected sha256:"), std::string::npos) << r.err;
   EXPECT_EQ(access((tmp_ / "i").c_str(), F_OK), -1);
 }
 
