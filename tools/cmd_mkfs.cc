@@ -41,7 +41,8 @@ void PrintHelp() {
       "file's content goes into the object store under its fs-verity digest,\n"
       "all metadata into the manifest. Prints the image identity on stdout.\n"
       "With --from-dump, build IMAGE from a composefs dump file instead\n"
-      "(see sealfs-dump(1)): the objects it names must be in the store.\n"
+      "(see sealfs-dump(1)): the objects it names must be in the store;\n"
+      "CONTENT too long to inline is stored as an object.\n"
       "With --from-tar, build IMAGE from OCI layers (tar, pax or GNU tar;\n"
       "plain, gzip, zstd, xz or bzip2; '-' is stdin) applied in order with\n"
       "whiteouts, streaming their files into the store.\n"
@@ -66,6 +67,9 @@ void PrintHelp() {
       "  --allow-missing    with --from-dump: build even if objects are\n"
       "                     missing from the store (reads of those files fail\n"
       "                     until the objects are added)\n"
+      "  --basedir DIR      with --from-dump: read PAYLOAD files that have no\n"
+      "                     DIGEST from DIR/PAYLOAD, compute their digests\n"
+      "                     and add them to the store\n"
       "  --from-tar LAYER   read the tree from this tar layer ('-' for\n"
       "                     standard input; repeat for more, lowest first)\n"
       "  --from-oci SOURCE  read the tree from the container image SOURCE\n"
@@ -132,6 +136,7 @@ int CmdMkfs(int argc, char** argv) {
     kTag,
     kFromOci,
     kPlatform,
+    kBasedir,
   };
   static const option kOptions[] = {
       {"store", required_argument, nullptr, kStore},
@@ -146,6 +151,7 @@ int CmdMkfs(int argc, char** argv) {
       {"tag", required_argument, nullptr, kTag},
       {"from-oci", required_argument, nullptr, kFromOci},
       {"platform", required_argument, nullptr, kPlatform},
+      {"basedir", required_argument, nullptr, kBasedir},
       SEALFS_REGISTRY_OPTIONS,
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -155,6 +161,7 @@ int CmdMkfs(int argc, char** argv) {
   bool allow_missing = false;
   std::vector<std::string> layers;
   std::string from_oci;
+  std::string basedir;
   mkfs::OciImportOptions oci_options;
   oci_options.platform = mkfs::HostPlatform();
   remote::RegistryOptions registry;
@@ -222,6 +229,9 @@ int CmdMkfs(int argc, char** argv) {
       case kFromOci:
         from_oci = optarg;
         break;
+      case kBasedir:
+        basedir = optarg;
+        break;
       case kPlatform: {
         Result<mkfs::Platform> p = mkfs::ParsePlatform(optarg);
         if (!p.ok()) return UsageError(kCmd, p.status().context());
@@ -249,6 +259,9 @@ int CmdMkfs(int argc, char** argv) {
   }
   if (allow_missing && from_dump.empty()) {
     return UsageError(kCmd, "--allow-missing needs --from-dump");
+  }
+  if (!basedir.empty() && from_dump.empty()) {
+    return UsageError(kCmd, "--basedir needs --from-dump");
   }
   if ((!from_dump.empty()) + (!layers.empty()) + (!from_oci.empty()) > 1) {
     return UsageError(kCmd,
@@ -279,6 +292,7 @@ int CmdMkfs(int argc, char** argv) {
     dump_options.output = options;
     dump_options.dump_path = from_dump;
     dump_options.allow_missing = allow_missing;
+    dump_options.basedir = basedir;
     return MkfsFromDump(dump_options);
   }
   if (!layers.empty() || !from_oci.empty()) {

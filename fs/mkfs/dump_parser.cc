@@ -29,8 +29,8 @@ Status Bad(int err, std::string reason) {
 
 // "PATH: reason" for a failed lexical check of one field.
 Status FieldError(size_t field, const Status& s) {
-  return Status::FromErrno(s.err(), std::string(DumpFieldName(field)) + ": " +
-                                        s.context());
+  return Status::FromErrno(
+      s.err(), std::string(DumpFieldName(field)) + ": " + s.context());
 }
 
 // Splits at single spaces. Every field, xattrs included, must be non-empty
@@ -71,9 +71,9 @@ Status CheckPath(std::string_view path, const char* what) {
   size_t pos = 1;
   while (true) {
     size_t slash = path.find('/', pos);
-    std::string_view part = path.substr(
-        pos, slash == std::string_view::npos ? std::string_view::npos
-                                             : slash - pos);
+    std::string_view part = path.substr(pos, slash == std::string_view::npos
+                                                 ? std::string_view::npos
+                                                 : slash - pos);
     if (part.empty()) return Bad(EINVAL, w + " has an empty component");
     if (part == "." || part == "..") {
       return Bad(EINVAL, w + " has a '" + std::string(part) + "' component");
@@ -102,14 +102,22 @@ std::string DigestPayload(const Digest& d) {
 
 const char* TypeName(uint32_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return "regular file";
-    case S_IFDIR: return "directory";
-    case S_IFLNK: return "symlink";
-    case S_IFCHR: return "character device";
-    case S_IFBLK: return "block device";
-    case S_IFIFO: return "fifo";
-    case S_IFSOCK: return "socket";
-    default: return "file of unknown type";
+    case S_IFREG:
+      return "regular file";
+    case S_IFDIR:
+      return "directory";
+    case S_IFLNK:
+      return "symlink";
+    case S_IFCHR:
+      return "character device";
+    case S_IFBLK:
+      return "block device";
+    case S_IFIFO:
+      return "fifo";
+    case S_IFSOCK:
+      return "socket";
+    default:
+      return "file of unknown type";
   }
 }
 
@@ -137,8 +145,8 @@ Status ParseMtime(std::string_view field, InodeSpec* spec) {
   if (!sec.ok()) return FieldError(kFieldMtime, sec.status());
   Result<uint64_t> nsec = ParseDumpDecimal(field.substr(dot + 1), 999999999);
   if (!nsec.ok()) return FieldError(kFieldMtime, nsec.status());
-  spec->mtime_sec = negative ? -static_cast<int64_t>(*sec)
-                             : static_cast<int64_t>(*sec);
+  spec->mtime_sec =
+      negative ? -static_cast<int64_t>(*sec) : static_cast<int64_t>(*sec);
   spec->mtime_nsec = static_cast<uint32_t>(*nsec);
   return Status();
 }
@@ -192,8 +200,8 @@ Status DumpParser::AddLine(std::string_view line) {
   ++line_no_;
   Status s = ParseLine(line);
   if (!s.ok()) {
-    return Status::FromErrno(s.err(), "line " + std::to_string(line_no_) +
-                                          ": " + s.context());
+    return Status::FromErrno(
+        s.err(), "line " + std::to_string(line_no_) + ": " + s.context());
   }
   return s;
 }
@@ -201,10 +209,14 @@ Status DumpParser::AddLine(std::string_view line) {
 Status DumpParser::ParseLine(std::string_view line) {
   if (line.empty()) return Bad(EINVAL, "empty line");
   std::vector<std::string_view> f = SplitFields(line);
+  // composefs reads a line that stops after MTIME as if PAYLOAD, CONTENT
+  // and DIGEST were "-": nothing that would be verified is missing.
+  if (f.size() > kFieldMtime && f.size() < kDumpFixedFields) {
+    f.resize(kDumpFixedFields, "-");
+  }
   if (f.size() < kDumpFixedFields) {
-    return Bad(EINVAL, "expected at least " +
-                           std::to_string(kDumpFixedFields) + " fields, got " +
-                           std::to_string(f.size()));
+    return Bad(EINVAL, "expected at least " + std::to_string(kDumpFixedFields) +
+                           " fields, got " + std::to_string(f.size()));
   }
   for (size_t i = 0; i < f.size(); ++i) {
     if (f[i].empty()) {
@@ -273,6 +285,7 @@ Status DumpParser::ParseLine(std::string_view line) {
   }
 
   InodeSpec spec;
+  DumpStoredFile pending;  // what the builder must store for this file
   spec.mode = mode;
   Result<uint64_t> size = ParseDumpDecimal(f[kFieldSize], UINT64_MAX);
   if (!size.ok()) return FieldError(kFieldSize, size.status());
@@ -317,10 +330,6 @@ Status DumpParser::ParseLine(std::string_view line) {
     case S_IFREG: {
       spec.size = *size;
       if (content.has_value()) {
-        if (content->size() > kMaxInlineSize) {
-          return Bad(EINVAL, "CONTENT longer than the inline limit of " +
-                                 std::to_string(kMaxInlineSize) + " bytes");
-        }
         if (content->size() != *size) {
           return Bad(EINVAL, "CONTENT has " + std::to_string(content->size()) +
                                  " bytes but SIZE is " + std::to_string(*size));
@@ -336,17 +345,36 @@ Status DumpParser::ParseLine(std::string_view line) {
       }
       if (payload.has_value()) {
         if (!digest.has_value()) {
-          return Bad(EINVAL,
-                     "PAYLOAD without DIGEST: the content cannot be verified");
-        }
-        if (*payload != DigestPayload(*digest)) {
+          if (!options_.payload_without_digest) {
+            return Bad(EINVAL,
+                       "PAYLOAD without DIGEST: the content cannot be "
+                       "verified (--basedir DIR computes it from "
+                       "DIR/PAYLOAD)");
+          }
+          if (payload->empty() || payload->find('\0') != std::string::npos) {
+            return Bad(EINVAL, "PAYLOAD is empty or contains NUL");
+          }
+          // CONTENT, if given, is the file; an empty file needs nothing.
+          if (!content.has_value() && *size != 0) pending.payload = *payload;
+        } else if (*payload != DigestPayload(*digest)) {
           return Bad(EINVAL,
                      "PAYLOAD does not name the object of DIGEST (expected " +
                          DigestPayload(*digest) + ")");
         }
       }
-      if (content.has_value()) {
+      if (content.has_value() && content->size() > kMaxInlineSize) {
+        // Too long to inline: the dump carries the bytes, so they are
+        // stored as an object, under the digest they have.
+        // (A DIGEST given was checked against CONTENT above.)
+        spec.digest = ComputeMerkleTree(
+                          {reinterpret_cast<const uint8_t*>(content->data()),
+                           content->size()})
+                          .digest;
+        pending.content = std::move(*content);
+      } else if (content.has_value()) {
         if (*size != 0) spec.inline_data = std::move(*content);
+      } else if (!pending.payload.empty()) {
+        // The digest is the builder's to compute from the payload.
       } else if (digest.has_value()) {
         spec.digest = digest;
       } else if (*size != 0) {
@@ -361,8 +389,7 @@ Status DumpParser::ParseLine(std::string_view line) {
       }
       if (payload->size() >= kPathMax || payload->size() > kMaxSymlinkLen) {
         return Bad(ENAMETOOLONG, "symlink target longer than " +
-                                     std::to_string(kMaxSymlinkLen) +
-                                     " bytes");
+                                     std::to_string(kMaxSymlinkLen) + " bytes");
       }
       if (payload->find('\0') != std::string::npos) {
         return Bad(EINVAL, "symlink target contains NUL");
@@ -390,12 +417,15 @@ Status DumpParser::ParseLine(std::string_view line) {
     tree_.emplace(std::move(spec));
     return Status();
   }
-  std::optional<Digest> stored = spec.digest;
-  uint64_t stored_size = spec.size;
+  const bool stored = spec.digest.has_value() || !pending.payload.empty();
+  if (spec.digest.has_value()) pending.digest = *spec.digest;
+  pending.size = spec.size;
   NodeId id = tree_->AddInode(std::move(spec));
   SEALFS_RETURN_IF_ERROR(tree_->Link(parent, std::string(name), id));
-  if (stored.has_value()) {
-    stored_.push_back(DumpStoredFile{*path, *stored, stored_size});
+  if (stored) {
+    pending.path = *path;
+    pending.node = id;
+    stored_.push_back(std::move(pending));
   }
   return Status();
 }
@@ -407,8 +437,8 @@ Result<ParsedDump> DumpParser::Finish() && {
   return ParsedDump{std::move(*tree_), std::move(stored_), line_no_};
 }
 
-Result<ParsedDump> ParseDump(std::string_view text) {
-  DumpParser parser;
+Result<ParsedDump> ParseDump(std::string_view text, DumpParseOptions options) {
+  DumpParser parser(options);
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
@@ -419,8 +449,9 @@ Result<ParsedDump> ParseDump(std::string_view text) {
   return std::move(parser).Finish();
 }
 
-Result<ParsedDump> ParseDumpFd(int fd, const std::string& name) {
-  DumpParser parser;
+Result<ParsedDump> ParseDumpFd(int fd, const std::string& name,
+                               DumpParseOptions options) {
+  DumpParser parser(options);
   std::string pending;  // an incomplete line carried over between reads
   std::array<char, 1 << 16> buf;
   uint64_t line_no = 0;
@@ -437,9 +468,8 @@ Result<ParsedDump> ParseDumpFd(int fd, const std::string& name) {
       if (nl == std::string_view::npos) {
         if (pending.size() + chunk.size() > kMaxDumpLineLen) {
           return Status::FromErrno(
-              EINVAL, "line " + std::to_string(line_no + 1) +
-                          ": longer than " + std::to_string(kMaxDumpLineLen) +
-                          " bytes");
+              EINVAL, "line " + std::to_string(line_no + 1) + ": longer than " +
+                          std::to_string(kMaxDumpLineLen) + " bytes");
         }
         pending.append(chunk);
         break;

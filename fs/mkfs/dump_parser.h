@@ -27,8 +27,22 @@ inline constexpr size_t kMaxDumpLineLen = 16u << 20;
 // A regular file whose content must come from the object store.
 struct DumpStoredFile {
   std::string path;
-  Digest digest;
+  Digest digest;  // unset (zero) while `payload` is still to be read
   uint64_t size = 0;
+  NodeId node = 0;
+  // CONTENT over kMaxInlineSize: the bytes, for the builder to store
+  // (`digest` is theirs, checked against DIGEST if the dump had one).
+  std::string content;
+  // PAYLOAD without DIGEST (only with
+  // DumpParseOptions::payload_without_digest): the path, relative to the
+  // builder's base directory, to read the content from and compute `digest` of.
+  std::string payload;
+};
+
+struct DumpParseOptions {
+  // Accept PAYLOAD without DIGEST on a regular file (mkfs --basedir); the
+  // builder then computes the digest. Without it such a line is refused.
+  bool payload_without_digest = false;
 };
 
 struct ParsedDump {
@@ -41,12 +55,15 @@ struct ParsedDump {
 class DumpParser {
  public:
   DumpParser() = default;
+  explicit DumpParser(DumpParseOptions options) : options_(options) {}
 
-  // Parses one line (without its newline). On failure the error's context
-  // is "line N: reason" and errno is: EINVAL for malformed fields, bad
-  // escapes, a bad path, a wrong field count or an unusable file (bad
-  // type, inline content too big or not matching SIZE, a payload without a
-  // digest or not naming it, an xattr over its limits); ERANGE for a number
+  // Parses one line (without its newline). As composefs does, a line that
+  // ends after MTIME reads the missing PAYLOAD, CONTENT and DIGEST as "-".
+  // On failure the error's context is "line N: reason" and errno is:
+  // EINVAL for malformed fields, bad escapes, a bad path, a wrong field
+  // count or an unusable file (bad type, content not matching SIZE, a
+  // payload without a digest unless allowed, or not naming the digest, an
+  // xattr over its limits); ERANGE for a number
   // out of range; ENOENT for a missing parent or hard-link target (or one
   // only defined later); ENOTDIR for a parent that is not a directory;
   // EEXIST for a duplicate path or xattr key; EPERM for a hard link to a
@@ -61,6 +78,7 @@ class DumpParser {
   Status ParseLine(std::string_view line);
   Result<NodeId> LookupPath(std::string_view path) const;
 
+  DumpParseOptions options_;
   std::optional<ImageTree> tree_;
   std::vector<DumpStoredFile> stored_;
   uint64_t line_no_ = 0;
@@ -68,10 +86,12 @@ class DumpParser {
 
 // Parses a whole dump held in memory. Lines end with '\n'; the last may lack
 // it. An empty line is refused.
-Result<ParsedDump> ParseDump(std::string_view text);
+Result<ParsedDump> ParseDump(std::string_view text,
+                             DumpParseOptions options = {});
 // The same, read from `fd` until EOF in bounded chunks. `name` prefixes
 // read errors.
-Result<ParsedDump> ParseDumpFd(int fd, const std::string& name);
+Result<ParsedDump> ParseDumpFd(int fd, const std::string& name,
+                               DumpParseOptions options = {});
 
 }  // namespace sealfs::mkfs
 

@@ -49,16 +49,19 @@ TEST(DumpParser, ParsesEveryFileType) {
   std::string text = std::string(kRoot) +
                      "/d 0 40700 2 1 2 0 5.6 - - - user.x=1\n"
                      "/d/inline 3 100644 1 10 20 0 7.8 - ab\\n -\n"
-                     "/d/stored 5000 100600 1 0 0 0 9.0 " + Payload(hex) +
-                     " - " + hex + "\n"
+                     "/d/stored 5000 100600 1 0 0 0 9.0 " +
+                     Payload(hex) + " - " + hex +
+                     "\n"
                      "/d/nopayload 6000 100600 1 0 0 0 9.0 - - " +
-                     Digest64('b') + "\n"
+                     Digest64('b') +
+                     "\n"
                      "/empty 0 100644 1 0 0 0 0.0 - - -\n"
                      "/lnk 6 120777 1 0 0 0 0.0 ../etc - -\n"
                      "/null 0 20666 1 0 0 " +
                      std::to_string(makedev(1, 3)) +
                      " 0.0 - - -\n"
-                     "/sda 0 60660 1 0 0 " + std::to_string(makedev(300, 70000)) +
+                     "/sda 0 60660 1 0 0 " +
+                     std::to_string(makedev(300, 70000)) +
                      " 0.0 - - -\n"
                      "/fifo 0 10644 1 0 0 0 0.0 - - -\n"
                      "/sock 0 140755 1 0 0 0 -3.5 - - -\n";
@@ -103,13 +106,13 @@ TEST(DumpParser, ParsesEveryFileType) {
 
 TEST(DumpParser, HardLinkSharesTheInode) {
   std::string hex = Digest64('c');
-  Result<ParsedDump> r = ParseDump(
-      std::string(kRoot) + "/a 5000 100644 2 0 0 0 0.0 " + Payload(hex) +
-      " - " + hex +
-      "\n"
-      "/dir 0 40755 2 0 0 0 0.0 - - -\n"
-      // Only PAYLOAD counts on a hard-link line; the rest is ignored.
-      "/dir/b 1 @100600 9 9 9 0 1.1 /a - - user.ignored=1\n");
+  Result<ParsedDump> r =
+      ParseDump(std::string(kRoot) + "/a 5000 100644 2 0 0 0 0.0 " +
+                Payload(hex) + " - " + hex +
+                "\n"
+                "/dir 0 40755 2 0 0 0 0.0 - - -\n"
+                // Only PAYLOAD counts on a hard-link line; the rest is ignored.
+                "/dir/b 1 @100600 9 9 9 0 1.1 /a - - user.ignored=1\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   NodeId a = *r->tree.Lookup(ImageTree::kRoot, "a");
   NodeId dir = *r->tree.Lookup(ImageTree::kRoot, "dir");
@@ -177,20 +180,19 @@ TEST(DumpParser, EscapedFieldsDecode) {
   EXPECT_EQ(r->tree.inode(a).xattrs[0].key, "user.k=1");
   EXPECT_EQ(r->tree.inode(a).xattrs[0].value, std::string("v=\0", 3));
   EXPECT_EQ(r->tree.inode(a).xattrs[1].value, "");
-  EXPECT_EQ(r->tree.inode(*r->tree.Lookup(ImageTree::kRoot, "dash"))
-                .symlink_target,
-            "-");
+  EXPECT_EQ(
+      r->tree.inode(*r->tree.Lookup(ImageTree::kRoot, "dash")).symlink_target,
+      "-");
 }
 
 TEST(DumpParser, ContentWithMatchingDigestIsInline) {
-  std::string hex = ComputeMerkleTree(std::span<const uint8_t>(
-                                          reinterpret_cast<const uint8_t*>(
-                                              "hi"),
-                                          2))
-                        .digest.Hex();
-  Result<ParsedDump> r = ParseDump(std::string(kRoot) +
-                                   "/f 2 100644 1 0 0 0 0.0 " + Payload(hex) +
-                                   " hi " + hex + "\n");
+  std::string hex =
+      ComputeMerkleTree(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("hi"), 2))
+          .digest.Hex();
+  Result<ParsedDump> r =
+      ParseDump(std::string(kRoot) + "/f 2 100644 1 0 0 0 0.0 " + Payload(hex) +
+                " hi " + hex + "\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->stored.empty());
   EXPECT_EQ(*r->tree.inode(*r->tree.Lookup(ImageTree::kRoot, "f")).inline_data,
@@ -218,14 +220,14 @@ TEST(DumpParser, RefusesEmptyName) {
 
 TEST(DumpParser, RefusesDotComponent) {
   ExpectRefused("/. 0 40755 1 0 0 0 0.0 - - -\n", 2, EINVAL, "'.' component");
-  ExpectRefused("/x 0 40755 1 0 0 0 0.0 - - -\n/x/./y 0 40755 1 0 0 0 0.0 - "
-                "- -\n",
-                3, EINVAL, "'.' component");
+  ExpectRefused(
+      "/x 0 40755 1 0 0 0 0.0 - - -\n/x/./y 0 40755 1 0 0 0 0.0 - "
+      "- -\n",
+      3, EINVAL, "'.' component");
 }
 
 TEST(DumpParser, RefusesDotDotComponent) {
-  ExpectRefused("/.. 0 40755 1 0 0 0 0.0 - - -\n", 2, EINVAL,
-                "'..' component");
+  ExpectRefused("/.. 0 40755 1 0 0 0 0.0 - - -\n", 2, EINVAL, "'..' component");
 }
 
 TEST(DumpParser, RefusesRelativePath) {
@@ -257,9 +259,8 @@ TEST(DumpParser, RefusesParentNotDirectory) {
 }
 
 TEST(DumpParser, RefusesDuplicatePath) {
-  ExpectRefused(
-      "/f 0 100644 1 0 0 0 0.0 - - -\n/f 0 40755 1 0 0 0 0.0 - - -\n", 3,
-      EEXIST, "duplicate path /f");
+  ExpectRefused("/f 0 100644 1 0 0 0 0.0 - - -\n/f 0 40755 1 0 0 0 0.0 - - -\n",
+                3, EEXIST, "duplicate path /f");
   ExpectRefused("/ 0 40755 1 0 0 0 0.0 - - -\n", 2, EEXIST, "duplicate path /");
 }
 
@@ -267,15 +268,17 @@ TEST(DumpParser, RefusesRootNotFirstOrNotDirectory) {
   Result<ParsedDump> r = ParseDump("/a 0 100644 1 0 0 0 0.0 - - -\n");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().err(), EINVAL);
-  EXPECT_NE(r.status().context().find("line 1: the first line must be the root"),
-            std::string::npos);
+  EXPECT_NE(
+      r.status().context().find("line 1: the first line must be the root"),
+      std::string::npos);
   r = ParseDump("/ 0 100644 1 0 0 0 0.0 - - -\n");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().context().find("line 1: the root must be a directory"),
             std::string::npos);
 }
 
-// --- Hard links ---------------------------------------------------------------
+// --- Hard links
+// ---------------------------------------------------------------
 
 TEST(DumpParser, RefusesHardLinkToDirectory) {
   ExpectRefused(
@@ -304,7 +307,8 @@ TEST(DumpParser, RefusesHardLinkWithoutTarget) {
                 "hard link target is not absolute");
 }
 
-// --- Symlinks -----------------------------------------------------------------
+// --- Symlinks
+// -----------------------------------------------------------------
 
 TEST(DumpParser, RefusesEmptySymlinkTarget) {
   ExpectRefused("/l 0 120777 1 0 0 0 0.0 - - -\n", 2, EINVAL,
@@ -312,18 +316,17 @@ TEST(DumpParser, RefusesEmptySymlinkTarget) {
 }
 
 TEST(DumpParser, RefusesSymlinkTargetOverPathMax) {
-  ExpectRefused("/l 0 120777 1 0 0 0 0.0 " + std::string(4096, 't') +
-                    " - -\n",
+  ExpectRefused("/l 0 120777 1 0 0 0 0.0 " + std::string(4096, 't') + " - -\n",
                 2, ENAMETOOLONG, "symlink target longer than 4095");
-  ExpectRefused("/l 0 120777 1 0 0 0 0.0 " + std::string(100000, 't') +
-                    " - -\n",
-                2, ENAMETOOLONG, "symlink target longer than 4095");
+  ExpectRefused(
+      "/l 0 120777 1 0 0 0 0.0 " + std::string(100000, 't') + " - -\n", 2,
+      ENAMETOOLONG, "symlink target longer than 4095");
 }
 
 TEST(DumpParser, AcceptsSymlinkTargetOfMaxLen) {
-  Result<ParsedDump> r = ParseDump(std::string(kRoot) +
-                                   "/l 0 120777 1 0 0 0 0.0 " +
-                                   std::string(kMaxSymlinkLen, 't') + " - -\n");
+  Result<ParsedDump> r =
+      ParseDump(std::string(kRoot) + "/l 0 120777 1 0 0 0 0.0 " +
+                std::string(kMaxSymlinkLen, 't') + " - -\n");
   EXPECT_TRUE(r.ok()) << r.status().ToString();
 }
 
@@ -331,7 +334,8 @@ TEST(DumpParser, RefusesSymlinkTargetWithNul) {
   ExpectRefused("/l 0 120777 1 0 0 0 0.0 a\\x00b - -\n", 2, EINVAL, "NUL");
 }
 
-// --- Xattrs -------------------------------------------------------------------
+// --- Xattrs
+// -------------------------------------------------------------------
 
 TEST(DumpParser, RefusesEmptyXattrKey) {
   ExpectRefused("/f 0 100644 1 0 0 0 0.0 - - - =v\n", 2, EINVAL,
@@ -339,9 +343,9 @@ TEST(DumpParser, RefusesEmptyXattrKey) {
 }
 
 TEST(DumpParser, RefusesXattrKeyOver255) {
-  ExpectRefused("/f 0 100644 1 0 0 0 0.0 - - - user." + std::string(252, 'k') +
-                    "=v\n",
-                2, EINVAL, "xattr key longer than 255");
+  ExpectRefused(
+      "/f 0 100644 1 0 0 0 0.0 - - - user." + std::string(252, 'k') + "=v\n", 2,
+      EINVAL, "xattr key longer than 255");
   Result<ParsedDump> r =
       ParseDump(std::string(kRoot) + "/f 0 100644 1 0 0 0 0.0 - - - user." +
                 std::string(250, 'k') + "=v\n");
@@ -359,8 +363,8 @@ TEST(DumpParser, RefusesXattrValueOver64KiB) {
 }
 
 TEST(DumpParser, RefusesDuplicateXattr) {
-  ExpectRefused("/f 0 100644 1 0 0 0 0.0 - - - user.a=1 user.a=2\n", 2,
-                EEXIST, "given twice");
+  ExpectRefused("/f 0 100644 1 0 0 0 0.0 - - - user.a=1 user.a=2\n", 2, EEXIST,
+                "given twice");
 }
 
 TEST(DumpParser, RefusesXattrWithoutEquals) {
@@ -373,7 +377,8 @@ TEST(DumpParser, RefusesXattrKeyWithNul) {
                 "xattr key contains NUL");
 }
 
-// --- Types and modes ------------------------------------------------------------
+// --- Types and modes
+// ------------------------------------------------------------
 
 TEST(DumpParser, RefusesMissingFileType) {
   ExpectRefused("/f 0 644 1 0 0 0 0.0 - - -\n", 2, EINVAL,
@@ -406,13 +411,48 @@ TEST(DumpParser, RefusesFieldsOnTypesThatCannotHaveThem) {
                 EINVAL, "DIGEST on a symlink");
 }
 
-// --- Regular file content -------------------------------------------------------
+// --- Regular file content
+// -------------------------------------------------------
 
-TEST(DumpParser, RefusesInlineContentOverLimit) {
+// Issue 21: the dump carries the bytes, so they become an object.
+TEST(DumpParser, ContentOverTheInlineLimitIsStored) {
   std::string big(kMaxInlineSize + 1, 'c');
+  const Digest d =
+      ComputeMerkleTree(
+          {reinterpret_cast<const uint8_t*>(big.data()), big.size()})
+          .digest;
+  Result<ParsedDump> r =
+      ParseDump(std::string(kRoot) + "/f " + std::to_string(big.size()) +
+                " 100644 1 0 0 0 0.0 - " + big + " " + d.Hex() + "\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->stored.size(), 1u);
+  EXPECT_EQ(r->stored[0].digest, d);
+  EXPECT_EQ(r->stored[0].content, big);
+  EXPECT_EQ(r->tree.inode(r->stored[0].node).digest, d);
+  EXPECT_FALSE(r->tree.inode(r->stored[0].node).inline_data.has_value());
+  // Without DIGEST too; with a wrong one it stays refused.
+  EXPECT_TRUE(ParseDump(std::string(kRoot) + "/f " +
+                        std::to_string(big.size()) + " 100644 1 0 0 0 0.0 - " +
+                        big + " -\n")
+                  .ok());
   ExpectRefused("/f " + std::to_string(big.size()) + " 100644 1 0 0 0 0.0 - " +
-                    big + " -\n",
-                2, EINVAL, "CONTENT longer than the inline limit");
+                    big + " " + Digest64('a') + "\n",
+                2, kErrDigest, "CONTENT does not match DIGEST");
+}
+
+// Issue 21: as composefs reads them, missing PAYLOAD, CONTENT and DIGEST
+// are "-"; fewer fields than that stay refused.
+TEST(DumpParser, MissingTrailingFieldsReadAsDash) {
+  Result<ParsedDump> r = ParseDump(std::string(kRoot) +
+                                   "/d 0 40700 2 1 2 0 5.6\n"
+                                   "/e 0 100644 1 0 0 0 0.0 -\n"
+                                   "/l 1 120777 1 0 0 0 0.0 target\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->lines, 4u);
+  ExpectRefused("/f 10 100644 1 0 0 0 0.0\n", 2, EINVAL,
+                "neither CONTENT nor DIGEST");
+  ExpectRefused("/d 0 40700 2 1 2 0\n", 2, EINVAL,
+                "expected at least 11 fields, got 7");
 }
 
 TEST(DumpParser, RefusesContentNotMatchingSize) {
@@ -433,11 +473,25 @@ TEST(DumpParser, RefusesPayloadWithoutDigest) {
                 "PAYLOAD without DIGEST");
 }
 
+TEST(DumpParser, PayloadWithoutDigestIsLeftToTheBuilderWhenAllowed) {
+  DumpParseOptions options;
+  options.payload_without_digest = true;
+  Result<ParsedDump> r =
+      ParseDump(std::string(kRoot) +
+                    "/f 10 100644 1 0 0 0 0.0 usr/bin/f - -\n"
+                    "/e 0 100644 1 0 0 0 0.0 usr/bin/e - -\n",
+                options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->stored.size(), 1u);  // the empty file needs nothing
+  EXPECT_EQ(r->stored[0].payload, "usr/bin/f");
+  EXPECT_EQ(r->stored[0].size, 10u);
+}
+
 TEST(DumpParser, RefusesPayloadNotMatchingDigest) {
   std::string hex = Digest64('a');
-  ExpectRefused("/f 10 100644 1 0 0 0 0.0 " + Payload(Digest64('b')) + " - " +
-                    hex + "\n",
-                2, EINVAL, "PAYLOAD does not name the object of DIGEST");
+  ExpectRefused(
+      "/f 10 100644 1 0 0 0 0.0 " + Payload(Digest64('b')) + " - " + hex + "\n",
+      2, EINVAL, "PAYLOAD does not name the object of DIGEST");
   ExpectRefused("/f 10 100644 1 0 0 0 0.0 ../../etc/shadow - " + hex + "\n", 2,
                 EINVAL, "PAYLOAD does not name the object of DIGEST");
 }
@@ -456,12 +510,13 @@ TEST(DumpParser, RefusesBadDigest) {
                 2, EINVAL, "DIGEST: expected 64 hex digits");
 }
 
-// --- Numbers --------------------------------------------------------------------
+// --- Numbers
+// --------------------------------------------------------------------
 
 TEST(DumpParser, RefusesSizeOverflow) {
-  ExpectRefused("/f 18446744073709551616 100644 1 0 0 0 0.0 - - " +
-                    Digest64('a') + "\n",
-                2, ERANGE, "SIZE: number larger");
+  ExpectRefused(
+      "/f 18446744073709551616 100644 1 0 0 0 0.0 - - " + Digest64('a') + "\n",
+      2, ERANGE, "SIZE: number larger");
   ExpectRefused("/f 99999999999999999999999999 100644 1 0 0 0 0.0 - - " +
                     Digest64('a') + "\n",
                 2, ERANGE, "SIZE: number larger");
@@ -474,8 +529,8 @@ TEST(DumpParser, RefusesFieldOverflow) {
                 "GID: number larger");
   ExpectRefused("/f 0 100644 4294967296 0 0 0 0.0 - - -\n", 2, ERANGE,
                 "NLINK: number larger");
-  ExpectRefused("/f 0 100644 1 0 0 18446744073709551616 0.0 - - -\n", 2,
-                ERANGE, "RDEV: number larger");
+  ExpectRefused("/f 0 100644 1 0 0 18446744073709551616 0.0 - - -\n", 2, ERANGE,
+                "RDEV: number larger");
   ExpectRefused("/f 0 100644 1 0 0 0 9223372036854775808.0 - - -\n", 2, ERANGE,
                 "MTIME: number larger");
   ExpectRefused("/f 0 100644 1 0 0 0 1.1000000000 - - -\n", 2, ERANGE,
@@ -498,7 +553,8 @@ TEST(DumpParser, RefusesNonNumericFields) {
   ExpectRefused("/f 0 100644 1 0 0 0 . - - -\n", 2, EINVAL, "MTIME: empty");
 }
 
-// --- Escapes and fields -----------------------------------------------------------
+// --- Escapes and fields
+// -----------------------------------------------------------
 
 TEST(DumpParser, RefusesBadEscapes) {
   ExpectRefused("/a\\q 0 100644 1 0 0 0 0.0 - - -\n", 2, EINVAL,
@@ -516,8 +572,8 @@ TEST(DumpParser, RefusesBadEscapes) {
 }
 
 TEST(DumpParser, RefusesWrongFieldCount) {
-  ExpectRefused("/f 0 100644 1 0 0 0 0.0 - -\n", 2, EINVAL,
-                "expected at least 11 fields, got 10");
+  ExpectRefused("/f 0 100644 1 0 0 0\n", 2, EINVAL,
+                "expected at least 11 fields, got 7");
   ExpectRefused("/f\n", 2, EINVAL, "expected at least 11 fields, got 1");
 }
 
@@ -540,13 +596,15 @@ TEST(DumpParser, RefusesEmptyInput) {
 }
 
 TEST(DumpParser, ReportsTheLineNumberOfALaterLine) {
-  ExpectRefused("/a 0 40755 2 0 0 0 0.0 - - -\n"
-                "/a/b 0 100644 1 0 0 0 0.0 - - -\n"
-                "/a/c 0 100644 1 0 0 0 0.0 - - - bad\n",
-                4, EINVAL, "without '='");
+  ExpectRefused(
+      "/a 0 40755 2 0 0 0 0.0 - - -\n"
+      "/a/b 0 100644 1 0 0 0 0.0 - - -\n"
+      "/a/c 0 100644 1 0 0 0 0.0 - - - bad\n",
+      4, EINVAL, "without '='");
 }
 
-// --- Reading from a file descriptor ---------------------------------------------
+// --- Reading from a file descriptor
+// ---------------------------------------------
 
 Result<ParsedDump> ParseFile(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -588,12 +646,12 @@ TEST(DumpParser, FdReaderRefusesOverlongLine) {
   Result<ParsedDump> r = ParseFile(dir / "dump");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().err(), EINVAL);
-  EXPECT_NE(r.status().context().find("line 2: longer than"),
-            std::string::npos)
+  EXPECT_NE(r.status().context().find("line 2: longer than"), std::string::npos)
       << r.status().context();
 }
 
-// --- Hostile input never crashes ---------------------------------------------------
+// --- Hostile input never crashes
+// ---------------------------------------------------
 
 TEST(DumpParser, MutatedInputNeverCrashes) {
   std::string hex = Digest64('d');
@@ -604,8 +662,8 @@ TEST(DumpParser, MutatedInputNeverCrashes) {
       "/l 3 120777 1 0 0 0 0.0 a\\x20b - -\n" +
       "/i 3 100644 1 0 0 0 0.0 - a\\tb -\n";
   ASSERT_TRUE(ParseDump(good).ok());
-  const char kSubs[] = {' ', '\n', '\\', '@', '/', '-', '.', '=', 'x', '0',
-                        '9', '\0', '\xff'};
+  const char kSubs[] = {' ', '\n', '\\', '@', '/',  '-',   '.',
+                        '=', 'x',  '0',  '9', '\0', '\xff'};
   size_t refused = 0;
   for (size_t i = 0; i < good.size(); ++i) {
     for (char c : kSubs) {

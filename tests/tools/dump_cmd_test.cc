@@ -2,8 +2,10 @@
 // `sealfs dump` and `sealfs mkfs --from-dump` run as a user runs them: round
 // trips, standard input, missing objects, signing, the composefs example.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -147,8 +149,8 @@ TEST_F(DumpCmdTest, ObjectOfTheWrongSizeIsRefused) {
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 24, "/usr/lib/libc.so 200001 ");
   WriteFile(work_ / "d", text);
-  CommandResult r = Sealfs({"mkfs", "--store", store_, "--from-dump",
-                            work_ / "d", work_ / "x.img"});
+  CommandResult r = Sealfs(
+      {"mkfs", "--store", store_, "--from-dump", work_ / "d", work_ / "x.img"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("/usr/lib/libc.so: SIZE is 200001 but object"),
             std::string::npos)
@@ -158,10 +160,11 @@ TEST_F(DumpCmdTest, ObjectOfTheWrongSizeIsRefused) {
 TEST_F(DumpCmdTest, OneDigestWithTwoSizesIsRefusedEvenIfMissing) {
   const std::string hex(64, 'e');
   const std::string payload = hex.substr(0, 2) + "/" + hex.substr(2);
-  WriteFile(work_ / "d", "/ 0 40755 2 0 0 0 0.0 - - -\n"
-                         "/a 5000 100644 1 0 0 0 0.0 " + payload + " - " +
-                             hex + "\n" + "/b 6000 100644 1 0 0 0 0.0 " +
-                             payload + " - " + hex + "\n");
+  WriteFile(work_ / "d",
+            "/ 0 40755 2 0 0 0 0.0 - - -\n"
+            "/a 5000 100644 1 0 0 0 0.0 " +
+                payload + " - " + hex + "\n" + "/b 6000 100644 1 0 0 0 0.0 " +
+                payload + " - " + hex + "\n");
   CommandResult r = Sealfs({"mkfs", "--store", store_, "--allow-missing",
                             "--from-dump", work_ / "d", work_ / "x.img"});
   EXPECT_EQ(r.exit_code, 1);
@@ -174,12 +177,57 @@ TEST_F(DumpCmdTest, PayloadWithoutDigestIsRefusedWithItsLine) {
   WriteFile(work_ / "d",
             "/ 0 40755 2 0 0 0 0.0 - - -\n"
             "/f 10 100644 1 0 0 0 0.0 some/backing/file - -\n");
-  CommandResult r = Sealfs({"mkfs", "--store", store_, "--from-dump",
-                            work_ / "d", work_ / "x.img"});
+  CommandResult r = Sealfs(
+      {"mkfs", "--store", store_, "--from-dump", work_ / "d", work_ / "x.img"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "sealfs mkfs: " + (work_ / "d") +
                        ": line 2: PAYLOAD without DIGEST: the content cannot "
-                       "be verified: Invalid argument\n");
+                       "be verified (--basedir DIR computes it from "
+                       "DIR/PAYLOAD): Invalid argument\n");
+}
+
+// Issue 21: composefs images built without fs-verity (OSTree's) name their
+// files by path; --basedir computes the digests and stores the files.
+TEST_F(DumpCmdTest, BasedirImportsPayloadsWithoutDigest) {
+  WriteFile(work_ / "base/usr/bin/f", std::string(10000, 'f'));
+  WriteFile(work_ / "base/outside", "x");
+  const std::string long_content(5000, 'c');
+  WriteFile(work_ / "d",
+            "/ 0 40755 2 0 0 0 0.0 - - -\n"
+            "/f 10000 100644 1 0 0 0 0.0 usr/bin/f - -\n"
+            "/c 5000 100644 1 0 0 0 0.0 - " +
+                long_content +
+                " -\n"
+                "/t 0 100644 1 0 0 0 0.0\n");
+  CommandResult r =
+      Sealfs({"mkfs", "--store", store_, "--basedir", work_ / "base",
+              "--from-dump", work_ / "d", work_ / "x.img"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Sealfs({"cat", "--store", store_, work_ / "x.img", "/f"});
+  EXPECT_EQ(r.out, std::string(10000, 'f'));
+  r = Sealfs({"cat", "--store", store_, work_ / "x.img", "/c"});
+  EXPECT_EQ(r.out, long_content);
+  CommandResult digest = Sealfs({"digest", work_ / "base/usr/bin/f"});
+  r = Sealfs({"dump", work_ / "x.img"});
+  EXPECT_NE(r.out.find(digest.out.substr(7, 64)), std::string::npos)
+      << r.out << digest.out;
+
+  // A payload that is a symlink, leaves the base, or has another size.
+  ASSERT_EQ(symlink("usr/bin/f", (work_ / "base/link").c_str()), 0);
+  for (const auto& [payload, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"link", "Too many levels of symbolic links"},
+           {"../d", "payload ../d"},
+           {"outside", "has 1 bytes but SIZE is 10000"}}) {
+    WriteFile(work_ / "bad",
+              "/ 0 40755 2 0 0 0 0.0 - - -\n/f 10000 100644 1 0 0 0 0.0 " +
+                  payload + " - -\n");
+    r = Sealfs({"mkfs", "--store", store_, "--basedir", work_ / "base",
+                "--from-dump", work_ / "bad", work_ / "bad.img"});
+    EXPECT_EQ(r.exit_code, 1) << payload;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_NE(access((work_ / "bad.img").c_str(), F_OK), 0);
+  }
 }
 
 TEST_F(DumpCmdTest, SignedFromDumpVerifies) {
@@ -193,8 +241,8 @@ TEST_F(DumpCmdTest, SignedFromDumpVerifies) {
   r = Sealfs({"verify", "--pubkey", work_ / "k.pub", work_ / "s.img"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // An existing image is kept unless --force.
-  r = Sealfs({"mkfs", "--store", store_, "--from-dump", work_ / "d",
-              work_ / "s.img"});
+  r = Sealfs(
+      {"mkfs", "--store", store_, "--from-dump", work_ / "d", work_ / "s.img"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("exists"), std::string::npos);
 }
@@ -242,8 +290,7 @@ TEST_F(DumpCmdTest, UsageErrors) {
   };
   for (const auto& args : cases) {
     CommandResult r = Sealfs(args);
-    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args.back() << ": "
-                              << r.err;
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args.back() << ": " << r.err;
   }
 }
 
