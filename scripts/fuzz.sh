@@ -6,14 +6,14 @@
 # when it found nothing).
 #
 #   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
-#                                        http_response access_list registry serve_protocol
+#                                        http_response access_list registry serve_protocol oci
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry serve_protocol)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry serve_protocol oci)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry | serve_protocol) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry | serve_protocol | oci) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -111,6 +111,31 @@ if [ "$target" = registry ] && [ ! -e "$corpus/.seeded" ]; then
   printf '\003Bearer realm="https://a/token",service="s",scope="repository:a:pull"' >"$corpus/seed-challenge"
   printf '\004{"token":"abc","expires_in":300}' >"$corpus/seed-token"
   printf '\005docker://reg.io:5000/team/app:v1' >"$corpus/seed-ref"
+  touch "$corpus/.seeded"
+fi
+
+if [ "$target" = oci ] && [ ! -e "$corpus/.seeded" ]; then
+  # One seed per parser: the first byte picks it (see oci_fuzz.cc); the
+  # images the tests write (umoci, skopeo) when those tools are here.
+  d=sha256:$(printf '%064d' 0)
+  printf '\000{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":500,"platform":{"os":"linux","architecture":"amd64"},"annotations":{"org.opencontainers.image.ref.name":"latest"}}]}' "$d" \
+    >"$corpus/seed-index"
+  printf '\001{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":100},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":10}]}' "$d" "$d" \
+    >"$corpus/seed-manifest"
+  printf '\002{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$d" >"$corpus/seed-config"
+  printf '\003{"imageLayoutVersion":"1.0.0"}' >"$corpus/seed-layout"
+  printf '\004linux/arm/v7' >"$corpus/seed-platform"
+  if command -v umoci >/dev/null && command -v skopeo >/dev/null && [ "$(id -u)" = 0 ]; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    if bash tests/integration/make_oci_images.sh "$work/img" >/dev/null 2>&1; then
+      { printf '\005'; cat "$work/img/image.tar"; } >"$corpus/seed-archive"
+      for f in "$work"/img/layout/blobs/sha256/*; do
+        [ "$(stat -c %s "$f")" -lt 4096 ] || continue
+        for p in 0 1 2; do { printf "\\00$p"; cat "$f"; } >"$corpus/seed-$p-$(basename "$f" | head -c 12)"; done
+      done
+    fi
+  fi
   touch "$corpus/.seeded"
 fi
 
