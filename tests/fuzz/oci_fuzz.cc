@@ -54,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4: {
       auto p = ParsePlatform(std::string_view(
           reinterpret_cast<const char*>(in.data()), in.size()));
-      if (p.ok() && ParsePlatform(p->ToString()).value().ToString() !=
-                        p->ToString()) {
+      if (p.ok() &&
+          ParsePlatform(p->ToString()).value().ToString() != p->ToString()) {
         std::abort();
       }
       break;
@@ -65,8 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           [in](std::span<uint8_t> out,
                uint64_t offset) -> sealfs::Result<size_t> {
             if (offset > in.size()) std::abort();  // read past `size`
-            const size_t n =
-                std::min<size_t>(out.size(), in.size() - offset);
+            const size_t n = std::min<size_t>(out.size(), in.size() - offset);
             if (n > 0) std::memcpy(out.data(), in.data() + offset, n);
             return n;
           },
