@@ -9,6 +9,7 @@
 #   ROOTFS=/var/tmp/sealfs-rootfs/rootfs BENCH_DIR=/var/tmp/sealfs-bench-oci \
 #     REPS=3 scripts/bench-oci.sh
 #
+# REPS=0 only writes the image (to do that beforehand, not on a quiet box).
 # The image (layer 1: the rootfs without usr/share; layer 2: usr/share) is
 # written once with umoci and kept in BENCH_DIR. Every output lands on a new
 # ext4 filesystem on a loop device, made for the run and removed after it:
@@ -58,6 +59,8 @@ if [ ! -f "$layout/.complete" ]; then
   umoci gc --layout "$layout"
   touch "$layout/.complete"
 fi
+
+[ "$REPS" -gt 0 ] || exit 0  # REPS=0: only write the image
 
 unpacked_mib=$(du -sm "$ROOTFS" | cut -f1)
 truncate -s $(((unpacked_mib * 3 + 200) * (REPS + 1)))M "$fs_image"
