@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -51,7 +52,8 @@ void MakeRichTree(const std::string& root) {
   WriteFile(root + "/non-utf8-\xff\xfe", "bytes\n");
   WriteFile(root + "/utf8-\xc3\xa9t\xc3\xa9", "utf8\n");
   std::string long_target;
-  for (int i = 0; i < 40; ++i) long_target += "component-" + std::to_string(i) + "/";
+  for (int i = 0; i < 40; ++i)
+    long_target += "component-" + std::to_string(i) + "/";
   long_target += "end";
   const std::string script =
       "set -e; cd '" + root +
@@ -59,7 +61,9 @@ void MakeRichTree(const std::string& root) {
       "ln links/original links/second\n"
       "mkdir -p other && ln links/original other/third\n"
       "ln -s small.txt symlink\n"
-      "ln -s '" + long_target + "' long-symlink\n"
+      "ln -s '" +
+      long_target +
+      "' long-symlink\n"
       "mknod chardev c 1 3\n"
       "mknod blockdev b 7 0\n"
       "mkfifo fifo\n"
@@ -134,9 +138,9 @@ TEST_F(MkfsTarTest, PaxLayerMatchesGnuTarUnpackPlainGzipZstdAndStdin) {
   MakeRichTree(src);
   ASSERT_FALSE(HasFatalFailure());
   const std::string tar = work_ / "layer.tar";
-  CommandResult r = Shell(std::string(kTarCreate) + " --format=pax -C '" +
-                          src + "' -cf '" + tar + "' . && gzip -k '" + tar +
-                          "' && zstd -q '" + tar + "'");
+  CommandResult r =
+      Shell(std::string(kTarCreate) + " --format=pax -C '" + src + "' -cf '" +
+            tar + "' . && gzip -k '" + tar + "' && zstd -q '" + tar + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string expected = IdentityOfUnpacked(tar);
   ASSERT_FALSE(expected.empty());
@@ -170,10 +174,11 @@ TEST_F(MkfsTarTest, GnuFormatLongNamesAndSparseMatchGnuTarUnpack) {
   const std::string tar = work_ / "layer-gnu.tar";
   // --format=gnu keeps long names and link targets in ././@LongLink entries
   // and has no xattrs or sub-second times; both sides see the same.
-  CommandResult r = Shell("tar --numeric-owner --format=gnu -C '" + src +
-                          "' -cf '" + tar + "' . && tar --numeric-owner "
-                          "--format=gnu -S -C '" + src + "' -cf '" + tar +
-                          ".sparse' .");
+  CommandResult r =
+      Shell("tar --numeric-owner --format=gnu -C '" + src + "' -cf '" + tar +
+            "' . && tar --numeric-owner "
+            "--format=gnu -S -C '" +
+            src + "' -cf '" + tar + ".sparse' .");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string expected = IdentityOfUnpacked(tar);
   EXPECT_EQ(Identity(MkfsTar({tar}, Image())), expected);
@@ -189,16 +194,15 @@ TEST_F(MkfsTarTest, IdentityIgnoresEntryOrderAndSourceLocation) {
       "mkdir -p '" + moved + "' && cp -a '" + src + "/.' '" + moved +
       "/' && touch -h -d '2001-02-03 04:05:06.123456789' '" + moved + "' && " +
       kTarCreate + " --format=pax --sort=name -C '" + src + "' -cf '" +
-      (work_ / "sorted.tar") + "' . && " + kTarCreate +
-      " --format=pax -C '" + moved + "' -cf '" + (work_ / "moved.tar") +
-      "' .");
+      (work_ / "sorted.tar") + "' . && " + kTarCreate + " --format=pax -C '" +
+      moved + "' -cf '" + (work_ / "moved.tar") + "' .");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string sorted = Identity(MkfsTar({work_ / "sorted.tar"}, Image()));
   EXPECT_EQ(Identity(MkfsTar({work_ / "moved.tar"}, Image())), sorted);
   // The directory builder agrees with both.
-  EXPECT_EQ(Identity(st::Run({SealfsBin(), "mkfs", "--store", store_, src,
-                              Image()})),
-            sorted);
+  EXPECT_EQ(
+      Identity(st::Run({SealfsBin(), "mkfs", "--store", store_, src, Image()})),
+      sorted);
 }
 
 // Three layers with whiteouts, an opaque directory, replacements both ways
@@ -209,55 +213,70 @@ TEST_F(MkfsTarTest, LayersWithWhiteoutsMatchHandBuiltTree) {
   const std::string want = work_ / "expected";
   const std::string script =
       "set -e\n"
-      "mkdir -p " + l1 + "/etc " + l1 + "/opaque/sub " + l1 + "/gone/sub " +
-      l1 + "/becomes-file/x " + l1 + "/usr/lib\n"
-      "cd " + l1 + "\n"
+      "mkdir -p " +
+      l1 + "/etc " + l1 + "/opaque/sub " + l1 + "/gone/sub " + l1 +
+      "/becomes-file/x " + l1 +
+      "/usr/lib\n"
+      "cd " +
+      l1 +
+      "\n"
       "echo passwd > etc/passwd; echo shadow > etc/shadow\n"
       "echo lower > opaque/lower; echo deep > opaque/sub/deep\n"
       "echo g > gone/sub/g; echo x > becomes-file/x/y\n"
       "echo file > becomes-dir; head -c 100000 /dev/urandom > usr/lib/libc.so\n"
-      "mkdir -p " + l2 + "/etc " + l2 + "/opaque " + l2 + "/usr/lib\n"
-      "cd " + l2 + "\n"
+      "mkdir -p " +
+      l2 + "/etc " + l2 + "/opaque " + l2 +
+      "/usr/lib\n"
+      "cd " +
+      l2 +
+      "\n"
       "touch etc/.wh.shadow .wh.gone opaque/.wh..wh..opq .wh.never-existed\n"
       "echo upper > opaque/upper; echo 'new passwd' > etc/passwd\n"
       "echo now-a-file > becomes-file; mkdir becomes-dir\n"
       "echo inside > becomes-dir/inside; chmod 700 etc\n"
       // The expected result, by hand.
-      "mkdir -p " + want + "/etc " + want + "/opaque " + want +
-      "/becomes-dir " + want + "/usr/lib\n"
-      "cd " + want + "\n"
+      "mkdir -p " +
+      want + "/etc " + want + "/opaque " + want + "/becomes-dir " + want +
+      "/usr/lib\n"
+      "cd " +
+      want +
+      "\n"
       "echo 'new passwd' > etc/passwd; chmod 700 etc\n"
       "echo upper > opaque/upper; echo now-a-file > becomes-file\n"
       "echo inside > becomes-dir/inside\n"
-      "cp " + l1 + "/usr/lib/libc.so usr/lib/libc.so\n"
+      "cp " +
+      l1 +
+      "/usr/lib/libc.so usr/lib/libc.so\n"
       "ln usr/lib/libc.so usr/lib/libc.so.6\n"
-      "for d in " + l1 + " " + l2 + " " + want + "; do\n"
+      "for d in " +
+      l1 + " " + l2 + " " + want +
+      "; do\n"
       "  find $d -depth -exec touch -h -d '2020-01-01 00:00:00.5' {} +\n"
       "done\n";
   CommandResult r = Shell(script);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Layer 3 is written by hand: a hard link to a path of layer 1.
-  r = Shell("cd '" + work_.path() +
-            "' && python3 - <<'EOF'\n"
-            "import tarfile\n"
-            "with tarfile.open('l3.tar', 'w', format=tarfile.PAX_FORMAT) as t:\n"
-            "    i = tarfile.TarInfo('usr/lib/libc.so.6')\n"
-            "    i.type = tarfile.LNKTYPE\n"
-            "    i.linkname = 'usr/lib/libc.so'\n"
-            "    t.addfile(i)\n"
-            "EOF\n");
+  r = Shell(
+      "cd '" + work_.path() +
+      "' && python3 - <<'EOF'\n"
+      "import tarfile\n"
+      "with tarfile.open('l3.tar', 'w', format=tarfile.PAX_FORMAT) as t:\n"
+      "    i = tarfile.TarInfo('usr/lib/libc.so.6')\n"
+      "    i.type = tarfile.LNKTYPE\n"
+      "    i.linkname = 'usr/lib/libc.so'\n"
+      "    t.addfile(i)\n"
+      "EOF\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = Shell(std::string(kTarCreate) + " --format=pax -C '" + l1 + "' -cf '" +
-            (work_ / "l1.tar") + "' . && " + kTarCreate +
-            " --format=pax -C '" + l2 + "' -czf '" + (work_ / "l2.tar.gz") +
-            "' .");
+            (work_ / "l1.tar") + "' . && " + kTarCreate + " --format=pax -C '" +
+            l2 + "' -czf '" + (work_ / "l2.tar.gz") + "' .");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string expected = Identity(
       st::Run({SealfsBin(), "mkfs", "--store", store_, want, Image()}));
-  EXPECT_EQ(Identity(MkfsTar({work_ / "l1.tar", work_ / "l2.tar.gz",
-                              work_ / "l3.tar"},
-                             Image())),
-            expected);
+  EXPECT_EQ(
+      Identity(MkfsTar(
+          {work_ / "l1.tar", work_ / "l2.tar.gz", work_ / "l3.tar"}, Image())),
+      expected);
 }
 
 // One hostile layer, made by a python3 tarfile/zipfile script or bytes.
@@ -283,7 +302,8 @@ TEST_F(MkfsTarTest, RefusesHostileLayersWithOneLineReason) {
       "                i.type = tarfile.SYMTYPE; i.linkname = arg\n"
       "            elif kind == 'dir':\n"
       "                i.type = tarfile.DIRTYPE\n"
-      "            t.addfile(i, io.BytesIO(data) if data is not None else None)\n"
+      "            t.addfile(i, io.BytesIO(data) if data is not None else "
+      "None)\n"
       "def patch_size(size_octal):\n"
       "    b = bytearray(open('layer', 'rb').read())\n"
       "    b[124:136] = size_octal.encode().rjust(11, b'0') + b'\\0'\n"
@@ -296,21 +316,25 @@ TEST_F(MkfsTarTest, RefusesHostileLayersWithOneLineReason) {
        "Unrecognized archive format"},
       {"empty", "open('layer','wb').write(b'')", "Unrecognized archive format"},
       {"truncated",
-       "tar([('f', 'file', " + big + ")])\n"
-       "b = open('layer','rb').read(); open('layer','wb').write(b[:50000])",
+       "tar([('f', 'file', " + big +
+           ")])\n"
+           "b = open('layer','rb').read(); open('layer','wb').write(b[:50000])",
        "entry f: data"},
       {"truncated-gzip",
-       "tar([('f', 'file', " + big + ")])\n"
-       "import gzip; b = gzip.compress(open('layer','rb').read())\n"
-       "open('layer','wb').write(b[:len(b)//2])",
+       "tar([('f', 'file', " + big +
+           ")])\n"
+           "import gzip; b = gzip.compress(open('layer','rb').read())\n"
+           "open('layer','wb').write(b[:len(b)//2])",
        "truncated gzip input"},
       {"size-smaller-than-data",
-       "tar([('f', 'file', " + big + ")], tarfile.USTAR_FORMAT)\n"
-       "patch_size('144')",
+       "tar([('f', 'file', " + big +
+           ")], tarfile.USTAR_FORMAT)\n"
+           "patch_size('144')",
        "after entry f: Damaged tar archive"},
       {"size-larger-than-data",
-       "tar([('f', 'file', " + big + ")], tarfile.USTAR_FORMAT)\n"
-       "patch_size('77777777777')",
+       "tar([('f', 'file', " + big +
+           ")], tarfile.USTAR_FORMAT)\n"
+           "patch_size('77777777777')",
        "entry f: data"},
       {"dotdot", "tar([('../evil', 'file', b'x')])", "'..'"},
       {"dotdot-inner", "tar([('a/../../b', 'file', b'x')])", "'..'"},
@@ -335,9 +359,9 @@ TEST_F(MkfsTarTest, RefusesHostileLayersWithOneLineReason) {
   for (const Hostile& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string dir = work_ / c.name;
-    CommandResult r = Shell("mkdir -p '" + dir + "' && cd '" + dir +
-                            "' && python3 - <<'EOF'\n" + gen + c.python +
-                            "\nEOF\n");
+    CommandResult r =
+        Shell("mkdir -p '" + dir + "' && cd '" + dir +
+              "' && python3 - <<'EOF'\n" + gen + c.python + "\nEOF\n");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string image = dir + "/image";
     r = MkfsTar({dir + "/layer"}, image);
@@ -355,8 +379,8 @@ TEST_F(MkfsTarTest, RefusesHostileLayersWithOneLineReason) {
 TEST_F(MkfsTarTest, TagRecordsTheImportedImageAsAGcRoot) {
   WriteFile(work_ / "src/file.bin", RandomBytes(10000, 77));
   const std::string tar = work_ / "layer.tar";
-  CommandResult r = Shell(std::string(kTarCreate) + " -C '" +
-                          (work_ / "src") + "' -cf '" + tar + "' .");
+  CommandResult r = Shell(std::string(kTarCreate) + " -C '" + (work_ / "src") +
+                          "' -cf '" + tar + "' .");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string image = Image();
   const std::string identity =
@@ -364,11 +388,11 @@ TEST_F(MkfsTarTest, TagRecordsTheImportedImageAsAGcRoot) {
   ASSERT_FALSE(identity.empty());
   EXPECT_EQ(st::ReadFile(store_ + "/images/app-1"), st::ReadFile(image));
   // Rooted: gc with no grace keeps every object of the imported image.
-  CommandResult gc = st::Run(
-      {SealfsBin(), "gc", "--store", store_, "--grace", "0"});
+  CommandResult gc =
+      st::Run({SealfsBin(), "gc", "--store", store_, "--grace", "0"});
   EXPECT_EQ(gc.exit_code, 0) << gc.err;
-  CommandResult cat = st::Run(
-      {SealfsBin(), "cat", "--store", store_, image, "/file.bin"});
+  CommandResult cat =
+      st::Run({SealfsBin(), "cat", "--store", store_, image, "/file.bin"});
   EXPECT_EQ(cat.exit_code, 0) << cat.err;
   r = MkfsTar({tar}, Image(), {"--tag", "../escape"});
   EXPECT_NE(r.exit_code, 0);
@@ -395,6 +419,40 @@ TEST_F(MkfsTarTest, UsageErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("a directory, not a tar layer"), std::string::npos)
       << r.err;
+}
+
+// --from-oci's flags: each misuse is a usage error found before any work.
+TEST_F(MkfsTarTest, OciUsageErrors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--from-oci", "oci:x", "--from-tar", "a.tar"}, "exclude each other"},
+      {{"--platform", "linux/amd64", "--from-tar", "a.tar"},
+       "--platform needs --from-oci"},
+      {{"--platform", "linux", "--from-oci", "oci:x"},
+       "is not OS/ARCH[/VARIANT]"},
+      {{"--tls-verify=false", "--from-oci", "oci:x"},
+       "need --from-oci docker://"},
+      {{"--basedir", "d", "--from-tar", "a.tar"},
+       "--basedir needs --from-dump"},
+      {{"--from-oci", "oci:x", "src"}, "with --from-oci, expected only IMAGE"},
+  };
+  for (const auto& [flags, why] : cases) {
+    std::vector<std::string> argv = {SealfsBin(), "mkfs", "--store", store_};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back(Image());
+    CommandResult r = st::Run(argv);
+    EXPECT_EQ(r.exit_code, 2) << why;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+  CommandResult r = st::Run({SealfsBin(), "mkfs", "--store", store_,
+                             "--from-oci", "dir:" + work_.path(), Image()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--from-oci takes oci:DIR[:TAG]"), std::string::npos)
+      << r.err;
+  r = st::Run({SealfsBin(), "mkfs", "--store", store_, "--from-oci",
+               "oci:" + work_.path(), Image()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not an OCI image layout"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(Image()));
 }
 
 }  // namespace
