@@ -330,6 +330,10 @@ Status DumpParser::ParseLine(std::string_view line) {
     case S_IFREG: {
       spec.size = *size;
       if (content.has_value()) {
+        if (content->size() > kMaxDumpContent) {
+          return Bad(EINVAL, "CONTENT longer than composefs's limit of " +
+                                 std::to_string(kMaxDumpContent) + " bytes");
+        }
         if (content->size() != *size) {
           return Bad(EINVAL, "CONTENT has " + std::to_string(content->size()) +
                                  " bytes but SIZE is " + std::to_string(*size));

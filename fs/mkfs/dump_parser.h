@@ -24,6 +24,11 @@ namespace sealfs::mkfs {
 // 64 KiB xattr values).
 inline constexpr size_t kMaxDumpLineLen = 16u << 20;
 
+// Longest CONTENT accepted: composefs's own limit on inline content (its
+// tests/assets/should-fail-big-inline.dump, 5004 bytes, must fail). Content
+// over kMaxInlineSize and up to this is stored as an object.
+inline constexpr size_t kMaxDumpContent = 5000;
+
 // A regular file whose content must come from the object store.
 struct DumpStoredFile {
   std::string path;

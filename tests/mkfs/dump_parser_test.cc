@@ -438,6 +438,13 @@ TEST(DumpParser, ContentOverTheInlineLimitIsStored) {
   ExpectRefused("/f " + std::to_string(big.size()) + " 100644 1 0 0 0 0.0 - " +
                     big + " " + Digest64('a') + "\n",
                 2, kErrDigest, "CONTENT does not match DIGEST");
+  // composefs's should-fail-big-inline.dump: 5004 bytes stays refused.
+  const std::string too_big(5004, 'x');
+  ExpectRefused("/inlinebig 5004 100777 1 0 0 0 0.0 - " + too_big, 2, EINVAL,
+                "CONTENT longer than composefs's limit of 5000 bytes");
+  EXPECT_TRUE(ParseDump(std::string(kRoot) + "/f 5000 100644 1 0 0 0 0.0 - " +
+                        std::string(5000, 'x'))
+                  .ok());
 }
 
 // Issue 21: as composefs reads them, missing PAYLOAD, CONTENT and DIGEST
