@@ -66,6 +66,13 @@ Result<OciDescriptor> ParseOciDescriptor(const nlohmann::json& j,
   return d;
 }
 
+Status CheckManifestSize(const OciDescriptor& desc) {
+  if (desc.size <= kMaxOciManifestBytes) return {};
+  return Status::Corrupt("manifest " + OciDigest(desc.digest) + " of " +
+                         std::to_string(desc.size) + " bytes, over " +
+                         std::to_string(kMaxOciManifestBytes));
+}
+
 std::string Quote(std::string_view text, size_t max) {
   std::string out(1, '\'');
   out.append(Printable(text.substr(0, max)));

@@ -58,6 +58,10 @@ const std::string* JsonStringAt(const nlohmann::json& j, const char* key);
 Result<OciDescriptor> ParseOciDescriptor(const nlohmann::json& j,
                                          const std::string& what);
 
+// kErrCorrupt if `desc` names a manifest or index over
+// kMaxOciManifestBytes, before any of it is read.
+Status CheckManifestSize(const OciDescriptor& desc);
+
 // `text` cut to at most `max` bytes with control bytes escaped, for quoting
 // an untrusted string in a one-line message.
 std::string Quote(std::string_view text, size_t max = 100);

@@ -72,11 +72,7 @@ class LayoutSource : public OciImageSource {
 
   Result<std::vector<uint8_t>> ReadManifest(
       const OciDescriptor& desc) override {
-    if (desc.size > kMaxOciManifestBytes) {
-      return Status::Corrupt("manifest " + OciDigest(desc.digest) + " of " +
-                             std::to_string(desc.size) + " bytes, over " +
-                             std::to_string(kMaxOciManifestBytes));
-    }
+    SEALFS_RETURN_IF_ERROR(CheckManifestSize(desc));
     SEALFS_ASSIGN_OR_RETURN(LayoutFiles::File file, OpenBlobFile(desc));
     return ReadAll(file, BlobName(desc.digest));
   }
