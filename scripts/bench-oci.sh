@@ -23,6 +23,8 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench-oci}
 REPS=${REPS:-3}
 ROOTFS=${ROOTFS:-/var/tmp/sealfs-rootfs/rootfs}
 sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+bench=bench-oci
+. scripts/bench-lib.sh
 [ -x "$sealfs" ] || { echo "bench-oci: build sealfs first ($sealfs)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench-oci: run as root (owners, devices, mounts)" >&2; exit 2; }
 [ -d "$ROOTFS/usr/share" ] || { echo "bench-oci: ROOTFS=$ROOTFS is not a rootfs" >&2; exit 2; }
@@ -33,13 +35,7 @@ runs=$BENCH_DIR/runs
 fs_image=$BENCH_DIR/runs.ext4
 mkdir -p "$BENCH_DIR" "$runs"
 
-cleanup() {
-  mountpoint -q "$runs" && umount "$runs"
-  [ -f "$fs_image" ] && for l in $(losetup -j "$fs_image" | cut -d: -f1); do
-    losetup -d "$l"
-  done
-  rm -f "$fs_image"
-}
+cleanup() { loop_ext4_remove "$fs_image" "$runs"; }
 trap cleanup EXIT
 cleanup  # leftovers of an interrupted run
 
@@ -63,42 +59,23 @@ fi
 [ "$REPS" -gt 0 ] || exit 0  # REPS=0: only write the image
 
 unpacked_mib=$(du -sm "$ROOTFS" | cut -f1)
-truncate -s $(((unpacked_mib * 3 + 200) * (REPS + 1)))M "$fs_image"
-mkfs.ext4 -q -F "$fs_image"
-mount "$(losetup --direct-io=on -f --show "$fs_image")" "$runs"
+loop_ext4_mount "$fs_image" "$runs" $(((unpacked_mib * 3 + 200) * (REPS + 1)))
 
-# timed CMD: prints "WALL CPU" seconds of `sh -c CMD` (CPU = user + system,
-# children included).
-timed() {
-  local out
-  out=$( { TIMEFORMAT='%R %U %S'; time sh -c "$1" >/dev/null 2>&1 || echo FAIL; } 2>&1 )
-  case $out in *FAIL*) echo "bench-oci: failed: $1" >&2; exit 1 ;; esac
-  echo "$out" | awk '{ printf "%.3f %.3f", $1, $2 + $3 }'
-}
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
-  END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# quiet: lets writeback of what came before finish, so it is not charged
-# to the next command; the page cache keeps the image's blobs (both read
-# them warm).
-quiet() { sync; sleep 3; }
-
-declare -A s
 run_sealfs() {
   quiet
   r=$(timed "'$sealfs' mkfs --store '$runs/store-$1' --from-oci 'oci:$layout:rootfs' '$runs/$1.img'")
-  s[sealfs.wall]+="${r% *} "; s[sealfs.cpu]+="${r#* } "
+  add sealfs.wall "${r% *}"; add sealfs.cpu "${r#* }"
 }
 run_umoci() {
   quiet
   r=$(timed "umoci raw unpack --image '$layout:rootfs' '$runs/unpack-$1'")
-  s[umoci.wall]+="${r% *} "; s[umoci.cpu]+="${r#* } "
+  add umoci.wall "${r% *}"; add umoci.cpu "${r#* }"
 }
 for rep in $(seq 1 "$REPS"); do
   # Alternate which goes first, so neither always runs on a warmer cache.
   if ((rep % 2)); then run_sealfs "$rep"; run_umoci "$rep"; else run_umoci "$rep"; run_sealfs "$rep"; fi
 done
 
-m() { echo "${s[$1]}" | median; }
 sw=$(m sealfs.wall); sc=$(m sealfs.cpu); uw=$(m umoci.wall); uc=$(m umoci.cpu)
 blobs_mib=$(du -sm "$layout/blobs" | cut -f1)
 echo

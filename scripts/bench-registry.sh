@@ -15,8 +15,8 @@
 #   BENCH_DIR=/var/tmp/sealfs-bench REPS=5 scripts/bench-registry.sh
 #
 # ROOTFS=DIR uses an existing tree instead of debootstrapping one. What is
-# fetched lands on a fresh ext4 (loop device, direct I/O), as in
-# bench-remote.sh.
+# fetched lands on a fresh ext4 on a loop device (see loop_ext4_mount in
+# bench-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,15 +24,10 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench}
 REPS=${REPS:-5}
 ROOTFS=${ROOTFS:-$BENCH_DIR/rootfs}
 sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+bench=bench-registry
+. scripts/bench-lib.sh
 [ -x "$sealfs" ] || bash scripts/install.sh >/dev/null
-for tool in docker-registry skopeo umoci debootstrap; do
-  command -v "$tool" >/dev/null || command -v "/usr/sbin/$tool" >/dev/null || {
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      docker-registry skopeo umoci debootstrap >/dev/null
-    break
-  }
-done
+bench_need docker-registry skopeo umoci debootstrap
 
 work=$BENCH_DIR/registry
 src=$work/source-store
@@ -47,28 +42,13 @@ reg_pid=
 cleanup() {
   mountpoint -q "$mnt" && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; }
   [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
-  mountpoint -q "$runs" && umount "$runs"
-  [ -f "$fs_image" ] && for l in $(losetup -j "$fs_image" | cut -d: -f1); do
-    losetup -d "$l"
-  done
-  rm -f "$fs_image"
+  loop_ext4_remove "$fs_image" "$runs"
 }
 trap cleanup EXIT
 cleanup
-truncate -s $((2 * 1024 * (REPS + 1)))M "$fs_image"
-mkfs.ext4 -q -F "$fs_image"
-mount "$(losetup --direct-io=on -f --show "$fs_image")" "$runs"
-
-if [ ! -f "$ROOTFS/.complete" ] && [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
-  echo "bench-registry: debootstrap --variant=minbase bookworm into $ROOTFS" >&2
-  rm -rf "$ROOTFS"
-  debootstrap --variant=minbase bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null
-  touch "$ROOTFS/.complete"
-fi
-if [ ! -f "$image" ] || [ "$ROOTFS" -nt "$image" ]; then
-  rm -rf "$src"
-  "$sealfs" mkfs --store "$src" "$ROOTFS" "$image" >/dev/null 2>&1
-fi
+loop_ext4_mount "$fs_image" "$runs" $((2 * 1024 * (REPS + 1)))
+bench_rootfs "$ROOTFS"
+bench_image "$ROOTFS" "$src" "$image"
 identity=$("$sealfs" inspect --json "$image" | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
 if [ ! -f "$oci/.complete" ]; then
   echo "bench-registry: OCI image of the same tree with umoci" >&2
@@ -102,17 +82,7 @@ reg_pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 reg=127.0.0.1:$port
 
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 warm_registry() { find "$work/registry-data" -type f -exec cat {} + >/dev/null; }
-now() { echo "$EPOCHREALTIME"; }
-since() { echo "$(now) - $1" | bc; }
-workload() {
-  chroot "$1" /bin/sh -c 'apt-get --version | md5sum; dpkg -l | md5sum; ls /usr/bin | md5sum' >/dev/null
-}
-# Until the mount at $1 says its background fetch is done (one process
-# that asks the daemon every 10 ms; a process per look took CPU from the
-# fetch being measured).
-wait_local() { timeout 120 "$sealfs" stats --wait-prefetch "$1" >/dev/null; }
 
 # skopeo remembers where it has seen a blob (its blob-info cache) and
 # mounts it from there instead of uploading: from the second round on it
@@ -124,8 +94,6 @@ skopeo_fresh() {
     skopeo "$@"
 }
 
-declare -A t
-add() { t[$1]="${t[$1]:-} $2"; }
 for rep in $(seq "$REPS"); do
   r=$runs/$rep
   mkdir -p "$r"
@@ -157,12 +125,6 @@ for rep in $(seq "$REPS"); do
   wait_local "$mnt"; add lazy_whole "$(since "$s")"
   fusermount3 -u "$mnt"
 done
-
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
-m() { echo "${t[$1]}" | median; }
-row() { printf '| %s | %.3f | %s |\n' "$2" "$(m "$1")" "$(echo "${t[$1]}" | range)"; }
-ratio() { echo "$(m "$1") / $(m "$2")" | bc -l | xargs printf '%.2fx'; }
 
 oci_bytes=$(du -sb "$oci/blobs" | cut -f1)
 sealfs_bytes=$(du -sb "$work/registry-data/docker/registry/v2/blobs" | cut -f1)

@@ -17,13 +17,8 @@
 #   BENCH_DIR=/var/tmp/sealfs-bench REPS=5 scripts/bench-remote.sh
 #
 # ROOTFS=DIR uses an existing tree instead of debootstrapping one (which
-# needs Debian's archive). Everything fetched lands on a new ext4 filesystem
-# with a journal (Debian's mkfs.ext4 defaults), on a loop device with direct
-# I/O, made for the run and removed after it: each run starts from the same
-# state, whatever ran before. (On this machine's root filesystem, ext4
-# without a journal, allocating inodes within minutes of deleting thousands
-# costs seconds in recently_deleted(), which would measure the last run's
-# rm -rf rather than the fetch.)
+# needs Debian's archive). Everything fetched lands on a fresh ext4 on a
+# loop device (see loop_ext4_mount in bench-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,15 +26,10 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/sealfs-bench}
 REPS=${REPS:-5}
 ROOTFS=${ROOTFS:-$BENCH_DIR/rootfs}
 sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+bench=bench-remote
+. scripts/bench-lib.sh
 [ -x "$sealfs" ] || bash scripts/install.sh >/dev/null
-for tool in nginx curl debootstrap; do
-  command -v "$tool" >/dev/null || command -v "/usr/sbin/$tool" >/dev/null || {
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      nginx curl debootstrap >/dev/null
-    break
-  }
-done
+bench_need nginx curl debootstrap
 
 work=$BENCH_DIR/remote
 src=$work/source-store
@@ -53,28 +43,13 @@ ng_pid=
 cleanup() {
   mountpoint -q "$mnt" && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; }
   [ -n "$ng_pid" ] && kill "$ng_pid" 2>/dev/null
-  mountpoint -q "$runs" && umount "$runs"
-  [ -f "$fs_image" ] && for l in $(losetup -j "$fs_image" | cut -d: -f1); do
-    losetup -d "$l"
-  done
-  rm -f "$fs_image"
+  loop_ext4_remove "$fs_image" "$runs"
 }
 trap cleanup EXIT
 cleanup  # leftovers of an interrupted run
-truncate -s $((2 * 1024 * (REPS + 1)))M "$fs_image"
-mkfs.ext4 -q -F "$fs_image"
-mount "$(losetup --direct-io=on -f --show "$fs_image")" "$runs"
-
-if [ ! -f "$ROOTFS/.complete" ] && [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
-  echo "bench-remote: debootstrap --variant=minbase bookworm into $ROOTFS" >&2
-  rm -rf "$ROOTFS"
-  debootstrap --variant=minbase bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null
-  touch "$ROOTFS/.complete"
-fi
-if [ ! -f "$image" ] || [ "$ROOTFS" -nt "$image" ]; then
-  rm -rf "$src"
-  "$sealfs" mkfs --store "$src" "$ROOTFS" "$image" >/dev/null 2>&1
-fi
+loop_ext4_mount "$fs_image" "$runs" $((2 * 1024 * (REPS + 1)))
+bench_rootfs "$ROOTFS"
+bench_image "$ROOTFS" "$src" "$image"
 identity=$("$sealfs" inspect --json "$image" | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
 (cd "$src" && find objects -type f) >"$work/objects.txt"
 objects=$(wc -l <"$work/objects.txt")
@@ -101,20 +76,8 @@ url=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -s -o /dev/null "$url/" && break; sleep 0.1; done
 sed "s|^|$url/|" "$work/objects.txt" >"$work/urls.txt"
 
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 warm_source() { (cd "$src" && cat $(cat "$work/objects.txt") >/dev/null); }
-now() { echo "$EPOCHREALTIME"; }
-since() { echo "$(now) - $1" | bc; }
-workload() {
-  chroot "$1" /bin/sh -c 'apt-get --version | md5sum; dpkg -l | md5sum; ls /usr/bin | md5sum' >/dev/null
-}
-# Until the mount at $1 says its background fetch is done (one process
-# that asks the daemon every 10 ms; a process per look took CPU from the
-# fetch being measured).
-wait_local() { timeout 120 "$sealfs" stats --wait-prefetch "$1" >/dev/null; }
 
-declare -A t
-add() { t[$1]="${t[$1]:-} $2"; }
 for rep in $(seq "$REPS"); do
   r=$runs/$rep
   mkdir -p "$r/curl-o" "$r/curl-all"
@@ -165,12 +128,6 @@ for rep in $(seq "$REPS"); do
   w=$(now); workload "$mnt"; add lazy_list "$(since "$w")"
   fusermount3 -u "$mnt"
 done
-
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
-m() { echo "${t[$1]}" | median; }
-row() { printf '| %s | %.3f | %s |\n' "$2" "$(m "$1")" "$(echo "${t[$1]}" | range)"; }
-ratio() { echo "$(m "$1") / $(m "$2")" | bc -l | xargs printf '%.2fx'; }
 
 echo "Image: $objects objects, $((bytes / 1048576)) MiB; $(nproc) CPUs; $REPS rounds; nginx on loopback"
 echo

@@ -16,6 +16,8 @@ FILES=${FILES:-20000}
 BIG_FILES=${BIG_FILES:-11}
 BIG_MIB=${BIG_MIB:-24}
 sealfs=$PWD/${BUILD_DIR:-build}/tools/sealfs
+bench=bench-tar
+. scripts/bench-lib.sh
 [ -x "$sealfs" ] || { echo "bench-tar: build sealfs first ($sealfs)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench-tar: run as root (tar --same-owner)" >&2; exit 2; }
 
@@ -39,32 +41,17 @@ if [ ! -f "$layer" ]; then
   mv "$layer.tmp" "$layer"
 fi
 
-# timed CMD: prints "WALL CPU" seconds of `sh -c CMD` (CPU = user + system,
-# children included).
-timed() {
-  local out
-  out=$( { TIMEFORMAT='%R %U %S'; time sh -c "$1" >/dev/null 2>&1 || echo FAIL; } 2>&1 )
-  case $out in *FAIL*) echo "bench-tar: failed: $1" >&2; exit 1 ;; esac
-  echo "$out" | awk '{ printf "%.3f %.3f", $1, $2 + $3 }'
-}
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
-  END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-declare -A s
 import_cmd="'$sealfs' mkfs --store '$work/store-a' --from-tar - '$work/a.img' < '$layer'"
 untar_cmd="mkdir '$work/tree' && zstd -dc '$layer' | tar --xattrs --xattrs-include='*' --same-owner -xpf - -C '$work/tree'"
 mkfs_cmd="'$sealfs' mkfs --store '$work/store-b' '$work/tree' '$work/b.img'"
-# quiet: lets writeback of what came before (the previous repetition's
-# deleted stores and tree) finish, so it is not charged to the next command.
-quiet() { sync; sleep 3; }
 run_import() {
   quiet
-  r=$(timed "$import_cmd"); s[import.wall]+="${r% *} "; s[import.cpu]+="${r#* } "
+  r=$(timed "$import_cmd"); add import.wall "${r% *}"; add import.cpu "${r#* }"
 }
 run_untar_mkfs() {
   quiet
-  r=$(timed "$untar_cmd"); s[untar.wall]+="${r% *} "; s[untar.cpu]+="${r#* } "
-  r=$(timed "$mkfs_cmd"); s[mkfs.wall]+="${r% *} "; s[mkfs.cpu]+="${r#* } "
+  r=$(timed "$untar_cmd"); add untar.wall "${r% *}"; add untar.cpu "${r#* }"
+  r=$(timed "$mkfs_cmd"); add mkfs.wall "${r% *}"; add mkfs.cpu "${r#* }"
 }
 for rep in $(seq 1 "$REPS"); do
   rm -rf "$work"; mkdir -p "$work"
@@ -77,7 +64,6 @@ for rep in $(seq 1 "$REPS"); do
   fi
 done
 
-m() { echo "${s[$1]}" | median; }
 iw=$(m import.wall); ic=$(m import.cpu)
 uw=$(m untar.wall); uc=$(m untar.cpu); mw=$(m mkfs.wall); mc=$(m mkfs.cpu)
 tw=$(awk -v a="$uw" -v b="$mw" 'BEGIN { printf "%.3f", a + b }')
