@@ -23,8 +23,8 @@ namespace sealfs::serve {
 namespace {
 
 constexpr int kListenFdsStart = 3;  // SD_LISTEN_FDS_START
-constexpr int kRecordSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-                             F_SEAL_WRITE;
+constexpr int kRecordSeals =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 const char* Env(const char* name) {
   return std::getenv(name);  // NOLINT(concurrency-mt-unsafe): at start-up
@@ -58,8 +58,7 @@ Result<SessionRecord> ReadRecord(int fd, uint64_t id) {
   if (seals < 0 || (seals & kRecordSeals) != kRecordSeals) {
     return Status::FromErrno(EINVAL, "record: not a sealed memfd");
   }
-  if (st.st_size <= 0 ||
-      static_cast<uint64_t>(st.st_size) > kMaxMessageBytes) {
+  if (st.st_size <= 0 || static_cast<uint64_t>(st.st_size) > kMaxMessageBytes) {
     return Status::FromErrno(EINVAL, "record: bad size");
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
@@ -98,8 +97,8 @@ Status StoreSession(const SessionRecord& rec, std::span<const int> fds) {
     const std::string msg =
         "FDSTORE=1\nFDNAME=" + FdName(rec.id, static_cast<FdKind>(k));
     if (!NotifySystemd(msg, {&all[k], 1})) {
-      return Status::FromErrno(EIO, "FDSTORE of " +
-                                        FdName(rec.id, static_cast<FdKind>(k)));
+      return Status::FromErrno(
+          EIO, "FDSTORE of " + FdName(rec.id, static_cast<FdKind>(k)));
     }
   }
   return Status();

@@ -64,7 +64,7 @@ class KeeperLink {
  private:
   explicit KeeperLink(UniqueFd sock) : sock_(std::move(sock)) {}
   mutable std::mutex mu_;
-  UniqueFd sock_;     // guarded by mu_
+  UniqueFd sock_;       // guarded by mu_
   size_t pending_ = 0;  // answers due, guarded by mu_
 };
 

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const serve::NamedFd& n : *parsed) {
     size_t end = names.find(':', start);
     if (end == std::string_view::npos) end = names.size();
-    if (n.ours && serve::FdName(n.id, n.kind) != names.substr(start, end - start)) {
+    if (n.ours &&
+        serve::FdName(n.id, n.kind) != names.substr(start, end - start)) {
       std::abort();
     }
     start = end + 1;

@@ -25,10 +25,10 @@ TEST(FdNames, RoundTripsEveryKind) {
 
 TEST(FdNames, OtherNamesAreNotOurs) {
   for (const char* name :
-       {"", "unknown", "stored", "sealfs-", "sealfs-7", "sealfs-7-", "sealfs--fuse",
-        "sealfs-0-fuse", "sealfs-07-fuse", "sealfs-7-fusex", "sealfs-x-fuse",
-        "sealfs-18446744073709551616-fuse", "sealfs-+7-fuse", "SEALFS-7-fuse",
-        "sealfs-7-fuse\n"}) {
+       {"", "unknown", "stored", "sealfs-", "sealfs-7", "sealfs-7-",
+        "sealfs--fuse", "sealfs-0-fuse", "sealfs-07-fuse", "sealfs-7-fusex",
+        "sealfs-x-fuse", "sealfs-18446744073709551616-fuse", "sealfs-+7-fuse",
+        "SEALFS-7-fuse", "sealfs-7-fuse\n"}) {
     Result<std::vector<NamedFd>> r = ParseListenFdNames(name, 1);
     ASSERT_TRUE(r.ok()) << name;
     EXPECT_FALSE((*r)[0].ours) << name;
