@@ -523,6 +523,11 @@ void Service::Shutdown() {
 }
 
 Status Service::Run() {
+  // Before this process opens anything: $LISTEN_FDS names fds from 3 on.
+  fd_store_ = FdStoreWanted(opts_.fd_store);
+  std::vector<std::string> problems;
+  std::vector<HeldSession> stored;
+  if (fd_store_) stored = TakeStoredSessions(&problems);
   InitOpenSslWithoutErrorStrings();
   (void)mallopt(M_ARENA_MAX, 2);
   (void)signal(SIGPIPE, SIG_IGN);
@@ -543,7 +548,6 @@ Status Service::Run() {
   }
   fuse::SetDeviceStopFd(stop_fd_.get());
   const std::string& path = opts_.socket_path;
-  fd_store_ = FdStoreWanted(opts_.fd_store);
   if (fd_store_) {
     fuse::Log(LOG_INFO, "sessions kept in systemd's file-descriptor store");
   } else if (opts_.keeper) {
@@ -593,8 +597,6 @@ Status Service::Run() {
   }
   // Sessions of a service that crashed, handed back by systemd.
   if (fd_store_) {
-    std::vector<std::string> problems;
-    std::vector<HeldSession> stored = TakeStoredSessions(&problems);
     for (const std::string& p : problems) fuse::Log(LOG_WARNING, p);
     for (HeldSession& h : stored) {
       const uint64_t id = h.record.id;
