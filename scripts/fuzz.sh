@@ -6,14 +6,15 @@
 # when it found nothing).
 #
 #   scripts/fuzz.sh manifest 600        targets: manifest signature merkle dump tar
-#                                        http_response access_list registry serve_protocol oci
+#                                        http_response access_list registry serve_protocol
+#                                        fd_names oci
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry serve_protocol oci)" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS  (TARGET: manifest signature merkle dump tar http_response access_list registry serve_protocol fd_names oci)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target=$1 seconds=$2
-case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry | serve_protocol | oci) ;; *) usage ;; esac
+case $target in manifest | signature | merkle | dump | tar | http_response | access_list | registry | serve_protocol | fd_names | oci) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 packages=(clang libclang-rt-14-dev cmake ninja-build libssl-dev libfuse3-dev libcap-dev pkg-config)
@@ -86,6 +87,14 @@ sess = spec + [(9, struct.pack("<Q", 7)), (6, b"\x38" + b"\0" * 63), (7, b"\0" *
 open(sys.argv[1] + "/seed-session", "wb").write(msg(5, sess))
 open(sys.argv[1] + "/seed-reply", "wb").write(msg(8, [(10, b"\0" * 4), (11, b"ok")]))
 PY
+  touch "$corpus/.seeded"
+fi
+
+# Seeds for $LISTEN_FDNAMES: a count (two bytes, big-endian), then names
+# as systemd joins them.
+if [ "$target" = fd_names ] && [ ! -e "$corpus/.seeded" ]; then
+  printf '\000\004sealfs-1-fuse:sealfs-1-image:sealfs-1-store:sealfs-1-record' >"$corpus/seed-one"
+  printf '\000\003sealfs-12-fuse:unknown:stored' >"$corpus/seed-mixed"
   touch "$corpus/.seeded"
 fi
 

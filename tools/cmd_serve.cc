@@ -17,7 +17,8 @@ namespace sealfs::tools {
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: sealfs serve [--replace] [--socket PATH] [--no-keeper]\n"
+    "Usage: sealfs serve [--replace] [--socket PATH] [--no-keeper] "
+    "[--fd-store]\n"
     "Serve many sealfs mounts from one process. `sealfs mount` hands its\n"
     "mount to a running service (it mounts with its own rights and passes\n"
     "the FUSE connection over), and returns once the mount is ready. One\n"
@@ -29,7 +30,8 @@ constexpr char kUsage[] =
     "ready ($NOTIFY_SOCKET). SIGTERM, SIGINT or SIGHUP unmount every session\n"
     "and stop. A keeper process holds a copy of every FUSE connection, so a\n"
     "service that crashes or is killed loses no mount: the next one takes\n"
-    "its sessions back.\n"
+    "its sessions back. A keeper that dies is started again. Under systemd\n"
+    "with a file-descriptor store, systemd holds them instead (no keeper).\n"
     "\n"
     "Options:\n"
     "  --replace      take over the sessions of the running service (an\n"
@@ -39,6 +41,10 @@ constexpr char kUsage[] =
     "                 $XDG_RUNTIME_DIR/sealfs/serve.sock)\n"
     "  --no-keeper    keep no copy of the connections (a crash of this\n"
     "                 process then leaves its mounts dead)\n"
+    "  --fd-store     under systemd ($NOTIFY_SOCKET), keep the connections\n"
+    "                 in its file-descriptor store (FDSTORE=1), which the\n"
+    "                 unit allows with FileDescriptorStoreMax=; implied\n"
+    "                 when systemd sets $FDSTORE (systemd 254 and later)\n"
     "  -h, --help     show this help\n"
     "\n"
     "Exit status: 0 stopped (or replaced), 1 failed, 2 usage error.\n";
@@ -50,6 +56,7 @@ int CmdServe(int argc, char** argv) {
       {"replace", no_argument, nullptr, 'r'},
       {"socket", required_argument, nullptr, 's'},
       {"no-keeper", no_argument, nullptr, 'n'},
+      {"fd-store", no_argument, nullptr, 'F'},
       {"keeper", no_argument, nullptr, 'k'},  // internal: run as the keeper
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -68,6 +75,9 @@ int CmdServe(int argc, char** argv) {
         break;
       case 'n':
         options.keeper = false;
+        break;
+      case 'F':
+        options.fd_store = true;
         break;
       case 'k':
         keeper = true;

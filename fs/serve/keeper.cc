@@ -111,7 +111,10 @@ Status RunKeeper(const std::string& path) {
 Result<KeeperLink> KeeperLink::ConnectOrStart(const std::string& path,
                                               const std::string& exe) {
   Result<UniqueFd> sock = Connect(path);
-  if (sock.ok()) return KeeperLink(std::move(*sock));
+  if (sock.ok()) {
+    SetTimeout(sock->get(), 5);
+    return KeeperLink(std::move(*sock));
+  }
   pid_t pid = fork();
   if (pid < 0) return ErrnoStatus("fork");
   if (pid == 0) {
@@ -141,29 +144,66 @@ Result<KeeperLink> KeeperLink::ConnectOrStart(const std::string& path,
   return sock.status().WithPrefix("starting the keeper");
 }
 
+bool KeeperLink::connected() const {
+  std::lock_guard lock(mu_);
+  return sock_.valid();
+}
+
+int KeeperLink::fd() const {
+  std::lock_guard lock(mu_);
+  return sock_.get();
+}
+
 Status KeeperLink::Keep(const SessionRecord& record, std::span<const int> fds) {
   std::lock_guard lock(mu_);
   if (!sock_.valid()) return Status::FromErrno(ENOTCONN, "no keeper");
-  SEALFS_ASSIGN_OR_RETURN(Received r,
-                          Call(sock_.get(), EncodeSession(record), fds));
-  SEALFS_ASSIGN_OR_RETURN(Reply reply, DecodeReply(r.message));
-  if (reply.err != 0)
-    return Status::FromErrno(static_cast<int>(reply.err), "keeper");
+  SEALFS_RETURN_IF_ERROR(Send(sock_.get(), EncodeSession(record), fds));
+  ++pending_;
   return Status();
 }
 
 Status KeeperLink::Drop(uint64_t id) {
   std::lock_guard lock(mu_);
   if (!sock_.valid()) return Status::FromErrno(ENOTCONN, "no keeper");
-  SEALFS_ASSIGN_OR_RETURN(Received r,
-                          Call(sock_.get(), EncodeId(Type::kDrop, id)));
-  return DecodeReply(r.message).status();
+  SEALFS_RETURN_IF_ERROR(Send(sock_.get(), EncodeId(Type::kDrop, id)));
+  ++pending_;
+  return Status();
+}
+
+Status KeeperLink::TakeAnswers() {
+  std::lock_guard lock(mu_);
+  if (!sock_.valid()) return Status::FromErrno(ENOTCONN, "no keeper");
+  Status refused;
+  for (;;) {
+    pollfd p{sock_.get(), POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return refused;
+    Result<Received> r = Receive(sock_.get());
+    if (!r.ok()) return r.status();
+    if (pending_ > 0) --pending_;
+    Result<Reply> reply = DecodeReply(r->message);
+    if (refused.ok() && (!reply.ok() || reply->err != 0)) {
+      refused = Status::FromErrno(
+          EPROTO, "keeper refused a session: " +
+                      (reply.ok() ? reply->text : reply.status().ToString()));
+    }
+  }
+}
+
+void KeeperLink::Replace(KeeperLink other) {
+  std::lock_guard lock(mu_);
+  sock_ = std::move(other.sock_);
+  pending_ = other.pending_;
 }
 
 Result<std::vector<HeldSession>> KeeperLink::TakeBack() {
   std::lock_guard lock(mu_);
   std::vector<HeldSession> out;
   if (!sock_.valid()) return out;
+  // The answers to earlier Keeps and Drops come first.
+  for (; pending_ > 0; --pending_) {
+    SEALFS_ASSIGN_OR_RETURN(Received r, Receive(sock_.get()));
+    (void)r;
+  }
   Message ask;
   ask.type = Type::kTakeBack;
   SEALFS_RETURN_IF_ERROR(Send(sock_.get(), ask));

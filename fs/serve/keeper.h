@@ -37,24 +37,35 @@ class KeeperLink {
   static Result<KeeperLink> ConnectOrStart(const std::string& path,
                                            const std::string& exe);
   KeeperLink() = default;
-  KeeperLink(KeeperLink&& other) noexcept : sock_(std::move(other.sock_)) {}
-  KeeperLink& operator=(KeeperLink&& other) noexcept {
-    sock_ = std::move(other.sock_);
-    return *this;
-  }
+  KeeperLink(KeeperLink&& other) noexcept
+      : sock_(std::move(other.sock_)), pending_(other.pending_) {}
 
-  bool connected() const { return sock_.valid(); }
+  bool connected() const;
+  // The link's socket, to poll: readable when answers arrived or the
+  // keeper has gone. -1 when not connected.
+  int fd() const;
   // Hands the keeper a copy of a session's descriptors (fuse, image, store).
+  // Does not wait for the keeper's answer: once sent, the descriptors sit
+  // in the keeper's socket queue, and the kernel holds them there even if
+  // this process dies before the keeper reads them. TakeAnswers reads the
+  // answers.
   Status Keep(const SessionRecord& record, std::span<const int> fds);
-  // The session has ended: the keeper closes its copies.
+  // The session has ended: the keeper closes its copies. Does not wait.
   Status Drop(uint64_t id);
-  // Every session the keeper holds.
+  // Reads, without waiting, the answers that have arrived. ECONNRESET (or
+  // another receive error) once the keeper has gone; EPROTO if it refused
+  // a session (after reading every answer there was).
+  Status TakeAnswers();
+  // Every session the keeper holds (after the answers still due).
   Result<std::vector<HeldSession>> TakeBack();
+  // Replaces the link with `other`'s (a new keeper's), thread-safely.
+  void Replace(KeeperLink other);
 
  private:
   explicit KeeperLink(UniqueFd sock) : sock_(std::move(sock)) {}
-  std::mutex mu_;
-  UniqueFd sock_;
+  mutable std::mutex mu_;
+  UniqueFd sock_;       // guarded by mu_
+  size_t pending_ = 0;  // answers due, guarded by mu_
 };
 
 }  // namespace sealfs::serve

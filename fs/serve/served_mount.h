@@ -51,8 +51,6 @@ class ServedMount {
   int image_fd() const { return image_fd_.get(); }
   int store_fd() const { return store_fd_.get(); }
   const Manifest& manifest() const { return *image_->manifest; }
-  // How many mounts share this one's manifest copy.
-  long image_refs() const { return image_.use_count(); }
   fuse::Filesystem& fs() { return *fs_; }
 
  private:

@@ -15,12 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +38,7 @@
 #include "fs/remote/object_fetcher.h"
 #include "fs/serve/caps.h"
 #include "fs/serve/channel.h"
+#include "fs/serve/fd_store.h"
 #include "fs/serve/keeper.h"
 #include "fs/serve/notify.h"
 #include "fs/serve/served_mount.h"
@@ -76,6 +79,23 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
+// The id of the mount whose root `path` is, as /proc/self/mountinfo
+// numbers it; 0 if `path` is no mount root. statx, not a read of
+// mountinfo, whose size grows with every mount on the host; and from the
+// kernel's cache (AT_STATX_DONT_SYNC), so that no request goes to the
+// FUSE session itself.
+uint64_t MountIdAt(const std::string& path) {
+  struct statx stx {};
+  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+            STATX_MNT_ID, &stx) != 0 ||
+      (stx.stx_mask & STATX_MNT_ID) == 0 ||
+      (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0 ||
+      (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) == 0) {
+    return 0;
+  }
+  return stx.stx_mnt_id;
+}
+
 class Service {
  public:
   explicit Service(ServeOptions options) : opts_(std::move(options)) {}
@@ -83,11 +103,22 @@ class Service {
 
  private:
   Result<Prepared> Prepare(const MountSpec& spec, int image_fd, int store_fd);
-  Status Adopt(HeldSession held);
+  // Serves a session taken over; `stored`: it is in systemd's fd store
+  // already.
+  Status Adopt(HeldSession held, bool stored);
   void HandleConnection(UniqueFd sock);
   Status HandleMount(int sock, const PeerCred& peer, Received request);
   std::string Listing(const PeerCred& peer);
-  void Register(std::unique_ptr<ServedMount> m);
+  // Adds a session to the table and, unless `stored`, puts a copy of its
+  // descriptors where a crash cannot lose them.
+  void Register(std::unique_ptr<ServedMount> m, bool stored);
+  // Hands the keeper a copy of a session's descriptors, if there is one.
+  void KeepCopy(const SessionRecord& rec, std::span<const int> fds);
+  // The keeper died (kill -9, a crash): starts a new one and hands it
+  // every session, so that a later crash of the service still loses none.
+  void RestartKeeper();
+  // A session has ended: the keeper or systemd closes its copies.
+  void Forget(uint64_t id);
   void Reap();
   void Unmount(const SessionRecord& rec);
   Status HandOver(int sock);
@@ -102,6 +133,7 @@ class Service {
   UniqueFd wake_fd_;  // wakes the main loop
   SharedImages images_;
   KeeperLink keeper_;
+  bool fd_store_ = false;  // systemd keeps the descriptors, not keeper_
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<ServedMount>> mounts_;  // guarded by mu_
   uint64_t next_id_ = 1;                                     // guarded by mu_
@@ -158,22 +190,72 @@ unsigned ThreadsFor(const fuse::MountOptions& o) {
   return o.threads == 0 ? kDefaultThreads : std::min(o.threads, kMaxThreads);
 }
 
-void Service::Register(std::unique_ptr<ServedMount> m) {
+void Service::Register(std::unique_ptr<ServedMount> m, bool stored) {
   const SessionRecord& rec = m->record();
   int fds[3] = {m->fuse_fd(), m->image_fd(), m->store_fd()};
-  if (keeper_.connected()) {
-    Status kept = keeper_.Keep(rec, fds);
-    if (!kept.ok()) {
-      fuse::Log(LOG_WARNING, "keeper: " + kept.ToString() +
-                                 " (this session would not survive a crash)");
-    }
-  }
+  // Kept under mu_: the main loop cannot reap the session meanwhile, and a
+  // keeper restarted meanwhile (RestartKeeper) gets it either here or
+  // from its snapshot of mounts_.
   std::lock_guard lock(mu_);
   next_id_ = std::max(next_id_, rec.id + 1);
   mounts_[rec.id] = std::move(m);
+  if (stored) return;
+  if (fd_store_) {
+    Status st = StoreSession(rec, fds);
+    if (!st.ok()) {
+      fuse::Log(LOG_WARNING, "fd store: " + st.ToString() +
+                                 " (this session would not survive a crash)");
+    }
+    return;
+  }
+  KeepCopy(rec, fds);
 }
 
-Status Service::Adopt(HeldSession held) {
+void Service::KeepCopy(const SessionRecord& rec, std::span<const int> fds) {
+  if (!keeper_.connected()) return;
+  Status kept = keeper_.Keep(rec, fds);
+  if (!kept.ok()) {
+    fuse::Log(LOG_WARNING, "keeper: " + kept.ToString() +
+                               " (this session would not survive a crash)");
+  }
+}
+
+void Service::Forget(uint64_t id) {
+  if (fd_store_) {
+    RemoveSession(id);
+  } else if (keeper_.connected()) {
+    (void)keeper_.Drop(id);
+  }
+}
+
+void Service::RestartKeeper() {
+  fuse::Log(LOG_WARNING, "keeper: gone; starting a new one");
+  Result<KeeperLink> k =
+      KeeperLink::ConnectOrStart(KeeperSocketPath(opts_.socket_path), opts_.exe);
+  if (!k.ok()) {
+    fuse::Log(LOG_ERR, k.status().ToString() +
+                           " (sessions will not survive a crash)");
+    keeper_.Replace(KeeperLink());
+    return;
+  }
+  keeper_.Replace(std::move(*k));
+  // Every session again. One registered meanwhile is in this snapshot or
+  // kept by Register after the link changed (at worst both: the keeper
+  // takes it as one). Only this thread removes sessions, so the fds stay
+  // valid outside the lock.
+  std::vector<std::pair<SessionRecord, std::array<int, 3>>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, m] : mounts_) {
+      all.push_back({m->record(), {m->fuse_fd(), m->image_fd(), m->store_fd()}});
+    }
+  }
+  for (const auto& [rec, fds] : all) KeepCopy(rec, fds);
+  fuse::Log(LOG_INFO, "keeper: restarted, " + std::to_string(all.size()) +
+                          " sessions handed to it");
+}
+
+Status Service::Adopt(HeldSession held, bool stored) {
   SessionRecord& rec = held.record;
   SEALFS_ASSIGN_OR_RETURN(
       Prepared p, Prepare(rec.spec, held.fds[1].get(), held.fds[2].get()));
@@ -184,7 +266,7 @@ Status Service::Adopt(HeldSession held) {
                          std::move(held.fds[1]), std::move(held.fds[2]),
                          std::move(p.fs), std::move(p.image), kopts,
                          ThreadsFor(p.options)));
-  Register(std::move(m));
+  Register(std::move(m), stored);
   return Status();
 }
 
@@ -224,25 +306,28 @@ Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
                          std::move(request.fds[0]), std::move(request.fds[1]),
                          std::move(p.fs), std::move(p.image), kopts,
                          ThreadsFor(p.options)));
-  // Which mount is ours, so that only it is ever unmounted by us. The
-  // caller's mount namespace may differ; then nothing is recorded.
-  std::optional<fuse::MountEntry> e =
-      fuse::FindTopMount(m->record().spec.mountpoint);
-  if (e.has_value() && e->fstype == "fuse.sealfs") {
-    const_cast<SessionRecord&>(m->record()).mount_id =
-        static_cast<uint64_t>(e->id);
-  }
+  // Which mount is ours, so that only it is ever unmounted by us (Unmount
+  // checks its type then). The caller's mount namespace may differ; then
+  // nothing is recorded.
+  const_cast<SessionRecord&>(m->record()).mount_id =
+      MountIdAt(m->record().spec.mountpoint);
   const uint64_t id = m->record().id;
   fuse::Log(LOG_INFO, "serving " + m->record().spec.image_label + " on " +
                           m->record().spec.mountpoint + " (session " +
                           std::to_string(id) + ", uid " +
                           std::to_string(peer.uid) + ")");
-  Register(std::move(m));
+  Register(std::move(m), false);
   return Send(sock, EncodeReply({0, std::to_string(id)}));
 }
 
 std::string Service::Listing(const PeerCred& peer) {
   std::lock_guard lock(mu_);
+  // Mounts of each manifest copy that are still served: a session that
+  // has just ended holds its image until the main loop reaps it.
+  std::map<const Manifest*, long> serving;
+  for (const auto& [id, m] : mounts_) {
+    if (!m->finished()) ++serving[&m->manifest()];
+  }
   std::string out = "[";
   bool first = true;
   for (const auto& [id, m] : mounts_) {
@@ -257,7 +342,7 @@ std::string Service::Listing(const PeerCred& peer) {
            ",\"store\":" + JsonString(r.spec.store_label) +
            ",\"uid\":" + std::to_string(r.uid) +
            ",\"identity\":" + JsonString(m->manifest().identity().ToString()) +
-           ",\"image_mounts\":" + std::to_string(m->image_refs()) +
+           ",\"image_mounts\":" + std::to_string(serving[&m->manifest()]) +
            ",\"image_copy\":" +
            JsonString(
                std::to_string(reinterpret_cast<uintptr_t>(&m->manifest()))) +
@@ -350,7 +435,7 @@ void Service::Reap() {
     // Unmounted, or its connection aborted (/sys/fs/fuse/connections): a
     // mount left behind would answer ENOTCONN to everyone.
     Unmount(m->record());
-    if (keeper_.connected()) (void)keeper_.Drop(m->record().id);
+    Forget(m->record().id);
     fuse::Log(LOG_INFO, "session " + std::to_string(m->record().id) +
                             " ended (" + m->record().spec.mountpoint + ")");
   }
@@ -404,7 +489,8 @@ Status Service::TakeOverFromRunning(const std::string& path) {
     }
     HeldSession held{std::move(rec), std::move(r.fds)};
     const uint64_t id = held.record.id;
-    Status st = Adopt(std::move(held));
+    // Under systemd the old process stored it already.
+    Status st = Adopt(std::move(held), fd_store_);
     if (!st.ok()) {
       fuse::Log(LOG_ERR,
                 "session " + std::to_string(id) + ": " + st.ToString());
@@ -432,11 +518,16 @@ void Service::Shutdown() {
   (void)!write(stop_fd_.get(), &one, sizeof(one));
   for (auto& [id, m] : mounts) {
     m->Join();
-    if (keeper_.connected()) (void)keeper_.Drop(id);
+    Forget(id);
   }
 }
 
 Status Service::Run() {
+  // Before this process opens anything: $LISTEN_FDS names fds from 3 on.
+  fd_store_ = FdStoreWanted(opts_.fd_store);
+  std::vector<std::string> problems;
+  std::vector<HeldSession> stored;
+  if (fd_store_) stored = TakeStoredSessions(&problems);
   InitOpenSslWithoutErrorStrings();
   (void)mallopt(M_ARENA_MAX, 2);
   (void)signal(SIGPIPE, SIG_IGN);
@@ -457,11 +548,13 @@ Status Service::Run() {
   }
   fuse::SetDeviceStopFd(stop_fd_.get());
   const std::string& path = opts_.socket_path;
-  if (opts_.keeper) {
+  if (fd_store_) {
+    fuse::Log(LOG_INFO, "sessions kept in systemd's file-descriptor store");
+  } else if (opts_.keeper) {
     Result<KeeperLink> k =
         KeeperLink::ConnectOrStart(KeeperSocketPath(path), opts_.exe);
     if (k.ok()) {
-      keeper_ = std::move(*k);
+      keeper_.Replace(std::move(*k));
     } else {
       fuse::Log(LOG_WARNING,
                 k.status().ToString() + " (sessions will not survive a crash)");
@@ -493,7 +586,7 @@ Status Service::Run() {
           if (mounts_.count(h.record.id) != 0) continue;  // handed over
         }
         const uint64_t id = h.record.id;
-        Status st = Adopt(std::move(h));
+        Status st = Adopt(std::move(h), false);
         if (!st.ok()) {
           fuse::Log(LOG_ERR,
                     "session " + std::to_string(id) + ": " + st.ToString());
@@ -502,14 +595,44 @@ Status Service::Run() {
       }
     }
   }
-  (void)NotifySystemd("READY=1");
+  // Sessions of a service that crashed, handed back by systemd.
+  if (fd_store_) {
+    for (const std::string& p : problems) fuse::Log(LOG_WARNING, p);
+    for (HeldSession& h : stored) {
+      const uint64_t id = h.record.id;
+      {
+        std::lock_guard lock(mu_);
+        if (mounts_.count(id) != 0) continue;  // handed over
+      }
+      Status st = Adopt(std::move(h), true);
+      if (!st.ok()) {
+        fuse::Log(LOG_ERR,
+                  "session " + std::to_string(id) + ": " + st.ToString());
+        RemoveSession(id);
+      }
+    }
+  }
+  // After --replace this process is the service: systemd is told so
+  // (it heeds it with NotifyAccess=all).
+  (void)NotifySystemd(opts_.replace
+                          ? "MAINPID=" + std::to_string(getpid()) + "\nREADY=1"
+                          : std::string("READY=1"));
   fuse::Log(LOG_INFO, "listening on " + path);
   for (;;) {
-    pollfd fds[3] = {{listener_.get(), POLLIN, 0},
+    pollfd fds[4] = {{listener_.get(), POLLIN, 0},
                      {sig.get(), POLLIN, 0},
-                     {wake_fd_.get(), POLLIN, 0}};
-    int n = poll(fds, 3, 500);
+                     {wake_fd_.get(), POLLIN, 0},
+                     {keeper_.fd(), POLLIN, 0}};
+    int n = poll(fds, 4, 500);
     if (n < 0 && errno != EINTR) return ErrnoStatus("poll");
+    if (n > 0 && fds[3].revents != 0) {
+      Status answers = keeper_.TakeAnswers();
+      if (answers.err() == EPROTO) {
+        fuse::Log(LOG_WARNING, answers.ToString());
+      } else if (!answers.ok()) {
+        RestartKeeper();
+      }
+    }
     if (n > 0 && (fds[1].revents & POLLIN) != 0) {
       (void)NotifySystemd("STOPPING=1");
       Shutdown();

@@ -19,6 +19,7 @@ struct ServeOptions {
   std::string socket_path;  // the control socket
   bool replace = false;     // take the sessions of the running service
   bool keeper = true;       // keep descriptors in a keeper process
+  bool fd_store = false;    // under systemd: its fd store, not a keeper
   std::string exe;          // this program, to start the keeper with
 };
 

@@ -2,8 +2,11 @@
 // `sealfs serve` with real mounts: mounting through it, one manifest copy
 // shared by the mounts of one image with each mount's trust still checked,
 // readers that see neither a wrong byte nor an error while the service is
-// replaced and killed with -9, stopping, and a user's own service.
+// replaced and killed with -9, a keeper killed and restarted, systemd's
+// fd store (emulated) in place of the keeper, stopping, and a user's own
+// service.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/fake_systemd.h"
 #include "tests/integration/host_state.h"
 #include "tests/integration/mount_fixture.h"
 #include "tests/integration/random_readers.h"
@@ -93,6 +97,22 @@ class ServeTest : public MountTest {
   void Reap(pid_t pid) {
     waitpid(pid, nullptr, 0);
     std::erase(serve_pids_, pid);
+  }
+  pid_t KeeperPid() {
+    std::ifstream in(run_ + "/keeper.pid");
+    pid_t pid = 0;
+    return in >> pid ? pid : 0;
+  }
+  // Waits (up to 5 s) until `log` has `text`.
+  bool WaitLog(const std::string& log, const std::string& text) {
+    for (int i = 0; i < 500; ++i) {
+      if (ReadProcFile(log).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  std::string LogOf(size_t i) {
+    return tmp_ / ("serve-" + std::to_string(i) + ".log");
   }
   // Two files and a signed image of them.
   void BuildImage() {
@@ -195,18 +215,18 @@ TEST_F(ServeTest, TwoMountsShareOneManifestEachWithItsOwnTrust) {
   // An unmount ends the session.
   ASSERT_EQ(RunCmd({"fusermount3", "-u", m2}).exit_code, 0);
   Forget(m2);
-  // (A session just ended is dropped from the list before it lets go of
-  // its image.)
+  // A session that has just ended no longer counts, reaped or not.
   for (int i = 0; i < 100; ++i) {
     list = RunCmd({SealfsBin(), "mounts", "--json"});
-    if (list.out.find(m2) == std::string::npos &&
-        list.out.find("\"image_mounts\":1") != std::string::npos) {
-      break;
-    }
+    if (list.out.find("\"image_mounts\":2") == std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(list.out.find(m2), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("\"image_mounts\":1"), std::string::npos) << list.out;
+  for (int i = 0; i < 100 && list.out.find(m2) != std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    list = RunCmd({SealfsBin(), "mounts", "--json"});
+  }
+  EXPECT_EQ(list.out.find(m2), std::string::npos) << list.out;
 }
 
 TEST_F(ServeTest, ReadersSurviveReplaceAndKill9) {
@@ -245,6 +265,98 @@ TEST_F(ServeTest, ReadersSurviveReplaceAndKill9) {
   pid_t keeper = 0;
   ASSERT_TRUE(in >> keeper);
   EXPECT_TRUE(WaitGone(keeper));
+}
+
+TEST_F(ServeTest, KilledKeeperIsRestartedAndMountsSurviveTheService) {
+  BuildImage();
+  ASSERT_GT(Serve(), 0);
+  std::string mnt = tmp_ / "mnt";
+  MountOk(tmp_ / "image", mnt, opts_);
+  const pid_t keeper = KeeperPid();
+  ASSERT_GT(keeper, 0);
+  kill(keeper, SIGKILL);
+  ASSERT_TRUE(WaitGone(keeper));
+  // The service notices, starts another and hands it the session.
+  EXPECT_TRUE(WaitLog(LogOf(0), "keeper: restarted, 1 sessions"))
+      << ReadProcFile(LogOf(0));
+  EXPECT_NE(KeeperPid(), keeper);
+  EXPECT_EQ(ReadFile(mnt + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
+  // Now the service dies too: the new keeper has what it needs.
+  pid_t old = serve_pids_.back();
+  kill(old, SIGKILL);
+  Reap(old);
+  ASSERT_GT(Serve(), 0);
+  EXPECT_EQ(ReadFile(mnt + "/big"), big_);
+}
+
+// systemd is emulated: its notify socket keeps what FDSTORE=1 sends, and a
+// restart passes it back as LISTEN_FDS, as after a crash of the unit.
+TEST_F(ServeTest, FdStoreKeepsSessionsAcrossKill9WithoutAKeeper) {
+  BuildImage();
+  FakeSystemd systemd(tmp_ / "notify.sock");
+  const std::vector<std::string> argv = {SealfsBin(), "serve", "--socket",
+                                         socket_, "--fd-store"};
+  pid_t serve = systemd.Start(argv, LogOf(0));
+  serve_pids_.push_back(serve);
+  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
+      << ReadProcFile(LogOf(0));
+  std::string m1 = tmp_ / "m1";
+  std::string m2 = tmp_ / "m2";
+  std::string m3 = tmp_ / "m3";
+  // (Pumped after each: a datagram socket queues only a few messages.)
+  for (const std::string& m : {m1, m2, m3}) {
+    MountOk(tmp_ / "image", m, opts_);
+    systemd.Pump();
+  }
+  // Four descriptors a session: connection, image, store, record.
+  EXPECT_EQ(systemd.stored_count(), 12u);
+  EXPECT_EQ(systemd.store().count("sealfs-1-fuse"), 1u);
+  EXPECT_EQ(systemd.store().count("sealfs-3-record"), 1u);
+  EXPECT_EQ(KeeperPid(), 0);  // no keeper
+
+  // A record that is not what the service sealed is refused (session 3);
+  // the others are served again after kill -9.
+  {
+    std::vector<UniqueFd>& record = systemd.store()["sealfs-3-record"];
+    ASSERT_EQ(record.size(), 1u);
+    UniqueFd forged(memfd_create("forged", MFD_CLOEXEC));
+    ASSERT_TRUE(forged.valid());
+    ASSERT_EQ(write(forged.get(), "SFS1", 4), 4);
+    record[0] = std::move(forged);
+  }
+  kill(serve, SIGKILL);
+  Reap(serve);
+  serve = systemd.Start(argv, LogOf(1));
+  serve_pids_.push_back(serve);
+  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
+      << ReadProcFile(LogOf(1));
+  EXPECT_EQ(ReadFile(m1 + "/big"), big_);
+  EXPECT_EQ(ReadFile(m2 + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
+  EXPECT_NE(ReadProcFile(LogOf(1)).find("stored session 3: "),
+            std::string::npos)
+      << ReadProcFile(LogOf(1));
+  systemd.Pump();
+  EXPECT_EQ(systemd.store().count("sealfs-3-fuse"), 0u);  // removed
+  // m3 is dead now (nobody serves it): unmount it.
+  EXPECT_EQ(RunCmd({"umount", "-l", m3}).exit_code, 0);
+  Forget(m3);
+
+  // An unmount removes the session from the store.
+  ASSERT_EQ(RunCmd({"fusermount3", "-u", m2}).exit_code, 0);
+  Forget(m2);
+  for (int i = 0; i < 100 && systemd.stored_count() != 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    systemd.Pump();
+  }
+  EXPECT_EQ(systemd.stored_count(), 4u);
+  EXPECT_EQ(systemd.store().count("sealfs-1-fuse"), 1u);
+  // SIGTERM unmounts the rest and empties the store.
+  kill(serve, SIGTERM);
+  Reap(serve);
+  systemd.Pump();
+  EXPECT_EQ(systemd.stored_count(), 0u);
+  EXPECT_FALSE(IsMounted(m1));
+  Forget(m1);
 }
 
 class ServeRootlessTest : public UserMountTest {};
