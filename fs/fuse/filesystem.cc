@@ -28,6 +28,11 @@ namespace {
 constexpr size_t kPrefetchMinRead = 128 * 1024;
 // How far ahead of a sequential read the object's pages are requested.
 constexpr uint64_t kPrefetchAhead = 8 * 1024 * 1024;
+// Objects kept open for handles this process did not open (no release
+// comes for them): a cold walk of a rootfs reads each file once, so a few
+// hundred cover the files being read at once, and fds and verifier caches
+// stay bounded however many files are read.
+constexpr size_t kMaxAdoptedObjects = 256;
 
 // Asks the kernel to start reading the object beyond a large read, so its
 // disk I/O overlaps the hashing of this one. The pages are only cached; they
@@ -346,17 +351,61 @@ Result<std::shared_ptr<Filesystem::HeldObject>> Filesystem::HoldObject(
     return OpenStoreObject(ino, inode);
   }));
   auto fresh = std::make_shared<HeldObject>(open_, obj);
+  std::vector<std::shared_ptr<HeldObject>> dropped;  // released after the lock
   std::unique_lock lock(handles_mu_);
   Handle& h = handles_[ino];
   // An object evicted as corrupt is replaced for every handle of the inode:
   // the fresh open may be a repaired copy.
   if (h.held == nullptr || h.held->obj != obj) h.held = fresh;
-  if (adopted) {
-    h.adopted = true;
-  } else {
+  std::shared_ptr<HeldObject> held = h.held;
+  if (!adopted) {
     ++h.opens;
+    return held;
   }
-  return h.held;
+  if (!h.adopted) {
+    h.adopted = true;
+    adopted_order_.push_back(ino);
+  }
+  while (adopted_order_.size() > kMaxAdoptedObjects) {
+    auto it = handles_.find(adopted_order_.front());
+    adopted_order_.pop_front();
+    if (it == handles_.end() || it->first == ino || it->second.opens > 0) {
+      continue;
+    }
+    dropped.push_back(std::move(it->second.held));
+    handles_.erase(it);
+  }
+  return held;
+}
+
+std::shared_ptr<Filesystem::HeldObject> Filesystem::FindHeld(uint64_t ino) {
+  std::shared_lock lock(handles_mu_);
+  auto it = handles_.find(ino);
+  return it == handles_.end() ? nullptr : it->second.held;
+}
+
+void Filesystem::DropObject(uint64_t ino, OpenObject* obj) {
+  open_->Evict(obj);
+  std::shared_ptr<HeldObject> last;  // released after the lock
+  std::unique_lock lock(handles_mu_);
+  auto it = handles_.find(ino);
+  if (it == handles_.end() || it->second.opens > 0 ||
+      it->second.held == nullptr || it->second.held->obj != obj) {
+    return;
+  }
+  last = std::move(it->second.held);
+  handles_.erase(it);
+}
+
+Result<std::span<const uint8_t>> Filesystem::ReadInline(uint64_t ino,
+                                                        size_t size,
+                                                        uint64_t offset) {
+  SEALFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data,
+                          manifest_->InlineData(ino));
+  if (offset >= data.size()) return std::span<const uint8_t>();
+  size_t n = std::min<uint64_t>(size, data.size() - offset);
+  Stats::Add(stats_.bytes_read, n);
+  return data.subspan(offset, n);
 }
 
 void Filesystem::Release(uint64_t fh) {
@@ -364,8 +413,12 @@ void Filesystem::Release(uint64_t fh) {
   std::shared_ptr<HeldObject> last;  // released after the lock
   std::unique_lock lock(handles_mu_);
   auto it = handles_.find(fh);
-  if (it == handles_.end() || it->second.adopted) return;
-  if (it->second.opens > 0 && --it->second.opens > 0) return;
+  if (it == handles_.end()) return;
+  if (it->second.opens > 0) --it->second.opens;
+  // An adopted one stays until the oldest adopted ones are dropped; its
+  // count may include opens the kernel made before this process served
+  // (then it is dropped early, and re-derived at the next read).
+  if (it->second.opens > 0 || it->second.adopted) return;
   last = std::move(it->second.held);
   handles_.erase(it);
 }
@@ -374,27 +427,20 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
                                                   size_t size, uint64_t offset,
                                                   ReadBuffer& buffer) {
   Stats::Add(stats_.reads);
-  if (fh == 0) {
-    SEALFS_ASSIGN_OR_RETURN(std::span<const uint8_t> data,
-                            manifest_->InlineData(ino));
-    if (offset >= data.size()) return std::span<const uint8_t>();
-    size_t n = std::min<uint64_t>(size, data.size() - offset);
-    Stats::Add(stats_.bytes_read, n);
-    return data.subspan(offset, n);
+  // Handles are inode numbers or 0 (inline content, or opened by the
+  // kernel without asking).
+  if (fh != 0 && fh != ino) {
+    return Status::FromErrno(EBADF, "unknown file handle");
   }
-  std::shared_ptr<HeldObject> held;
-  {
-    std::shared_lock lock(handles_mu_);
-    auto it = handles_.find(fh);
-    if (it != handles_.end()) held = it->second.held;
-  }
+  std::shared_ptr<HeldObject> held = FindHeld(ino);
   if (held == nullptr) {
-    // A handle opened before this process took the session over.
     SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
-    if (fh != ino || !S_ISREG(inode.mode) || inode.is_inline()) {
-      return Status::FromErrno(EBADF, "unknown file handle");
-    }
+    if (!S_ISREG(inode.mode)) return Status::FromErrno(EBADF, "read");
+    if (inode.is_inline()) return ReadInline(ino, size, offset);
+    // A handle opened before this process took the session over, or by a
+    // kernel that opens without asking.
     SEALFS_ASSIGN_OR_RETURN(held, HoldObject(ino, inode, true));
+    if (fh == 0) Stats::Add(stats_.opens);
   }
   OpenObject* obj = held->obj;
   if (offset >= obj->size || size == 0) return std::span<const uint8_t>();
@@ -432,7 +478,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
         got.ok() ? "object shorter than recorded" : got.status().ToString();
     ReportObject(obj->digest, ino,
                  "read at " + std::to_string(start) + " failed: " + why);
-    open_->Evict(obj);
+    DropObject(ino, obj);
     return Status::FromErrno(EIO, "read object " + obj->digest.ToString());
   }
   if (prefetch_reads_.load(std::memory_order_relaxed)) {
@@ -452,7 +498,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     if (st.err() == kErrDigest) Stats::Add(stats_.verify_failures);
     // Opens from now on start afresh from the store (the repair loop);
     // handles already open keep failing on this copy.
-    open_->Evict(obj);
+    DropObject(ino, obj);
     // The verifier's message names the block ("block 7: ...").
     ReportObject(obj->digest, ino, "verification failed: " + st.ToString());
     return st;

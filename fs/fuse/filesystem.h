@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -69,10 +70,14 @@ class Filesystem {
   // unusable tree (reported once and counted).
   Result<uint64_t> Open(uint64_t ino, int flags);
   // Returns up to `size` verified bytes at `offset`, in `buffer` (or in the
-  // manifest, for inline files). kErrDigest if a block fails verification
-  // (the whole read fails; reported once per object), and the object's open
-  // state is dropped so that the next open re-opens it from the store (which
-  // `sealfs pull --verify` may have repaired meanwhile).
+  // manifest, for inline files). `fh` is what Open returned, or 0 for a file
+  // the kernel opened without asking (see set_open_optional): its object is
+  // then found, or opened, by inode. kErrDigest if a block fails
+  // verification (the whole read fails; reported once per object), and the
+  // object's open state is dropped so that the next open (or, for handles
+  // the kernel opened itself, the next read) re-opens it from the store
+  // (which `sealfs pull --verify` may have repaired meanwhile). EIO if the
+  // object cannot be opened (as Open).
   Result<std::span<const uint8_t>> Read(uint64_t ino, uint64_t fh, size_t size,
                                         uint64_t offset, ReadBuffer& buffer);
   void Release(uint64_t fh);
@@ -126,6 +131,19 @@ class Filesystem {
   bool opendir_optional() const {
     return opendir_optional_.load(std::memory_order_relaxed);
   }
+  // Set at INIT when the kernel can do without open
+  // (FUSE_CAP_NO_OPEN_SUPPORT). Files need no state per open either (Read
+  // finds a file's object by inode), so answering ENOSYS once saves an OPEN
+  // and a RELEASE round trip per file; the kernel then opens files with
+  // keep_cache, and the read-only mount refuses write opens itself (EROFS).
+  // Not with record=, which lists the files opened.
+  void set_open_optional(bool optional) {
+    open_optional_.store(optional, std::memory_order_relaxed);
+  }
+  bool open_optional() const {
+    return open_optional_.load(std::memory_order_relaxed) &&
+           !record_fd_.valid();
+  }
 
  private:
   Result<std::unique_ptr<OpenObject>> OpenStoreObject(uint64_t ino,
@@ -166,9 +184,11 @@ class Filesystem {
   struct Handle {
     std::shared_ptr<HeldObject> held;
     uint64_t opens = 0;
-    // Re-derived for a handle opened before this process served the
-    // session: the kernel's count of opens is unknown, so it is kept until
-    // the Filesystem goes.
+    // Re-derived for a handle this process did not open (one opened before
+    // it served the session, or by a kernel that opens without asking):
+    // no release will say when it is done, so it is kept while it is among
+    // the kMaxAdoptedObjects most recently adopted, and re-derived at the
+    // next read once dropped.
     bool adopted = false;
   };
   // Acquires `ino`'s object and records one more open of it (or, with
@@ -176,10 +196,20 @@ class Filesystem {
   Result<std::shared_ptr<HeldObject>> HoldObject(uint64_t ino,
                                                  const Inode& inode,
                                                  bool adopted);
+  // The object held for `ino`'s handles, or null.
+  std::shared_ptr<HeldObject> FindHeld(uint64_t ino);
+  // After a failed read of `obj`: later opens, and later reads of handles
+  // nobody opened here, start afresh from the store.
+  void DropObject(uint64_t ino, OpenObject* obj);
+  Result<std::span<const uint8_t>> ReadInline(uint64_t ino, size_t size,
+                                              uint64_t offset);
 
   std::shared_ptr<OpenObjectTable> open_ = std::make_shared<OpenObjectTable>();
   std::shared_mutex handles_mu_;
   std::unordered_map<uint64_t, Handle> handles_;  // guarded by handles_mu_
+  // Inodes in the order their handles were adopted, oldest first (may name
+  // one twice, or one already gone); guarded by handles_mu_.
+  std::deque<uint64_t> adopted_order_;
   Prefetcher prefetch_;
   std::shared_ptr<remote::ObjectFetcher> fetcher_;  // null: no remote=
   // Declared after fetcher_, so it stops first.
@@ -191,6 +221,7 @@ class Filesystem {
   unsigned max_read_ = 0;
   OwnerMap owners_;  // set before serving, then only read
   std::atomic<bool> opendir_optional_{false};
+  std::atomic<bool> open_optional_{false};
 
   // Whether large reads prefetch ahead (see Prefetch()); decided by the
   // store's device at the first object open.

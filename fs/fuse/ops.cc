@@ -66,6 +66,7 @@ void FuseInit(void* userdata, fuse_conn_info* conn) noexcept {
   // libfuse refuses the INIT unless this repeats the max_read= option.
   conn->max_read = fs->max_read();
   fs->set_opendir_optional((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
+  fs->set_open_optional((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0);
 }
 
 void FuseLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
@@ -154,6 +155,8 @@ void FuseReleasedir(fuse_req_t req, fuse_ino_t /*ino*/,
 }
 
 void FuseOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  // Not an error: "no open needed, now or later" (see Filesystem).
+  if (GetFs(req).open_optional()) return (void)fuse_reply_err(req, ENOSYS);
   try {
     Result<uint64_t> fh = GetFs(req).Open(ino, fi->flags);
     if (!fh.ok()) return ReplyError(req, fh.status());

@@ -18,7 +18,7 @@ namespace sealfs::fuse {
   X(lookups)         /* lookup requests */                                \
   X(getattrs)        /* getattr requests */                               \
   X(readdirs)        /* readdir and readdirplus requests */               \
-  X(opens)           /* successful opens of regular files */              \
+  X(opens)           /* opens of regular files (no-open: objects held) */ \
   X(open_objects)    /* store objects open now (gauge) */                 \
   X(reads)           /* read requests answered */                         \
   X(bytes_read)      /* bytes returned by reads */                        \

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// Files opened without an OPEN round trip (FUSE_CAP_NO_OPEN_SUPPORT): reads
+// find their object by inode, also through a handle that outlives a lazy
+// unmount; a flipped byte still fails exactly the reads of its block, also
+// after a directory listing prefetched the object; and many threads reading
+// more files than the daemon keeps open get every byte right.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tests/integration/mount_fixture.h"
+#include "tests/integration/random_readers.h"
+#include "tests/integration/store_files.h"
+
+namespace sealfs::testing {
+namespace {
+
+constexpr size_t kBlock = kTestBlock;
+
+class NoOpenTest : public MountTest {
+ protected:
+  void SetUp() override {
+    MountTest::SetUp();
+    if (IsSkipped()) return;
+    src_ = tmp_ / "src";
+    WriteFile(src_ + "/big.bin", RandomBytes(600 * 1024 + 7, 21));
+    WriteFile(src_ + "/small.bin", RandomBytes(3 * kBlock + 9, 22));
+    WriteFile(src_ + "/dir/a.bin", RandomBytes(2 * kBlock, 23));
+    WriteFile(src_ + "/dir/b.bin", RandomBytes(5 * kBlock + 1, 24));
+    WriteFile(src_ + "/tiny.txt", "inline\n");
+    MakeKey(tmp_ / "key");
+    image_ = tmp_ / "image";
+    Mkfs(src_, image_, tmp_ / "key");
+    opts_ = "store=" + store_ + ",pubkey=" + (tmp_ / "key.pub");
+    mnt_ = tmp_ / "mnt";
+  }
+
+  // The value of "name":N in `sealfs stats` of the mount.
+  long Stat(const std::string& name) {
+    CommandResult r = RunCmd({SealfsBin(), "stats", mnt_});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    size_t at = r.out.find("\"" + name + "\":");
+    if (at == std::string::npos) return -1;
+    return std::stol(r.out.substr(at + name.size() + 3));
+  }
+
+  std::string src_, image_, opts_, mnt_;
+};
+
+// Drops the page cache of `fd` (keep_cache keeps it across opens), so the
+// next read reaches the daemon.
+void DropCache(int fd) {
+  ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+}
+
+TEST_F(NoOpenTest, ReopensCostTheDaemonNoOpen) {
+  MountOk(image_, mnt_, opts_);
+  const std::vector<uint8_t> want = ReadFile(src_ + "/small.bin");
+  for (int i = 0; i < 10; ++i) {
+    int fd = open((mnt_ + "/small.bin").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    DropCache(fd);
+    std::vector<uint8_t> got(want.size() + 10);
+    ASSERT_EQ(pread(fd, got.data(), got.size(), 0),
+              static_cast<ssize_t>(want.size()));
+    got.resize(want.size());
+    EXPECT_EQ(got, want);
+    close(fd);
+  }
+  EXPECT_EQ(ReadFile(mnt_ + "/tiny.txt"), ReadFile(src_ + "/tiny.txt"));
+  // Ten opens, ten reads that reached the daemon, one object opened: the
+  // kernel asked for no open (with OPEN round trips this counts 10).
+  EXPECT_GE(Stat("reads"), 10);
+  EXPECT_EQ(Stat("opens"), 1);
+  // Write opens are refused by the read-only mount itself.
+  EXPECT_EQ(open((mnt_ + "/small.bin").c_str(), O_RDWR), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(open((mnt_ + "/small.bin").c_str(), O_RDONLY | O_TRUNC), -1);
+  EXPECT_EQ(errno, EROFS);
+}
+
+TEST_F(NoOpenTest, HandleWorksAfterLazyUnmount) {
+  FlipByte(ObjectPathFor(store_, src_ + "/dir/b.bin"), 2 * kBlock + 5);
+  MountOk(image_, mnt_, opts_);
+  int big = open((mnt_ + "/big.bin").c_str(), O_RDONLY);
+  int bad = open((mnt_ + "/dir/b.bin").c_str(), O_RDONLY);
+  ASSERT_GE(big, 0);
+  ASSERT_GE(bad, 0);
+  std::vector<pid_t> daemons = DaemonPids(mnt_);
+  ASSERT_EQ(daemons.size(), 1u);
+  ASSERT_EQ(RunCmd({"fusermount3", "-u", "-z", mnt_}).exit_code, 0);
+  ASSERT_FALSE(WaitMounted(mnt_, false));
+  Forget(mnt_);
+
+  // The detached mount lives on for the open handles, served by inode.
+  const std::vector<uint8_t> want = ReadFile(src_ + "/big.bin");
+  std::vector<uint8_t> got(want.size());
+  ASSERT_EQ(pread(big, got.data(), got.size(), 0),
+            static_cast<ssize_t>(want.size()));
+  EXPECT_EQ(got, want);
+  std::vector<uint8_t> block(kBlock);
+  EXPECT_EQ(pread(bad, block.data(), kBlock, 2 * kBlock), -1);
+  EXPECT_EQ(errno, EIO);
+  const std::vector<uint8_t> b = ReadFile(src_ + "/dir/b.bin");
+  ASSERT_EQ(pread(bad, block.data(), kBlock, 0), static_cast<ssize_t>(kBlock));
+  EXPECT_EQ(block, std::vector<uint8_t>(b.begin(), b.begin() + kBlock));
+  close(big);
+  close(bad);
+  // The last handle gone, the connection ends and so does the daemon.
+  EXPECT_TRUE(WaitGone(daemons[0]));
+}
+
+TEST_F(NoOpenTest, PrefetchedCorruptBlockStillFails) {
+  FlipByte(ObjectPathFor(store_, src_ + "/dir/a.bin"), kBlock + 1);
+  MountOk(image_, mnt_, opts_);
+  // Listing the directory prefetches its files' objects into the page
+  // cache (the corrupt copy included).
+  ASSERT_EQ(RunCmd({"ls", "-l", mnt_ + "/dir"}).exit_code, 0);
+  std::vector<uint8_t> got;
+  EXPECT_EQ(ReadBlock(mnt_ + "/dir/a.bin", 1, &got), EIO);
+  EXPECT_EQ(ReadBlock(mnt_ + "/dir/a.bin", 1, &got), EIO);  // not remembered
+  // The good block of the same object still reads (checked alone once the
+  // whole object failed).
+  const std::vector<uint8_t> a = ReadFile(src_ + "/dir/a.bin");
+  ASSERT_EQ(ReadBlock(mnt_ + "/dir/a.bin", 0, &got), 0);
+  EXPECT_EQ(got, std::vector<uint8_t>(a.begin(), a.begin() + kBlock));
+  EXPECT_EQ(ReadFile(mnt_ + "/dir/b.bin"), ReadFile(src_ + "/dir/b.bin"));
+  EXPECT_GE(Stat("verify_failures"), 1);
+}
+
+TEST_F(NoOpenTest, ThreadsReadMoreFilesThanStayOpen) {
+  // More files than the daemon keeps open for handles it never saw opened
+  // (kMaxAdoptedObjects), so objects are dropped and re-opened while
+  // other threads read them.
+  const std::string many = tmp_ / "many";
+  std::vector<std::vector<uint8_t>> contents;
+  for (int i = 0; i < 400; ++i) {
+    const size_t size = (i % 7 == 0) ? 300 * 1024 + static_cast<size_t>(i)
+                                     : 1 + static_cast<size_t>(i) * 97;
+    contents.push_back(RandomBytes(size, 1000 + static_cast<uint32_t>(i)));
+    WriteFile(many + "/f" + std::to_string(i), contents.back());
+  }
+  Mkfs(many, tmp_ / "many.img", tmp_ / "key");
+  MountOk(tmp_ / "many.img", mnt_, opts_ + ",threads=8");
+  std::vector<ReaderFile> files;
+  for (size_t i = 0; i < contents.size(); ++i) {
+    files.push_back({mnt_ + "/f" + std::to_string(i), contents[i]});
+  }
+  ReaderStats stats = ReadRandomly(files, 16, std::chrono::seconds(8));
+  EXPECT_GT(stats.reads, 1000u);
+  EXPECT_EQ(stats.mismatches, 0u);
+  EXPECT_EQ(stats.errors, 0u);
+  EXPECT_GT(Stat("opens"), 256);
+}
+
+}  // namespace
+}  // namespace sealfs::testing
