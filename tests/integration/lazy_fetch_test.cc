@@ -170,9 +170,11 @@ TEST_F(LazyFetchTest, CorruptRemoteIsRefusedAndTheNextOpenRetries) {
   EXPECT_EQ(ReadAll(mnt + "/f4", &got), EIO);
   EXPECT_FALSE(fs::exists(ObjectFor(store_, contents_[4])));
   EXPECT_EQ(ReadAll(mnt + "/f4", &got), EIO);
-  // Each open tried again: the failure was not remembered.
+  // Each open tried again: the failure was not remembered. (Where the
+  // kernel opens without asking, the fetch comes with the first read, and
+  // the kernel may retry a failed read once itself.)
   const std::string hex = ComputeMerkleTree(contents_[4]).digest.Hex();
-  EXPECT_EQ(CountLogLines(log_, hex.substr(2)), 2);
+  EXPECT_GE(CountLogLines(log_, hex.substr(2)), 2);
 }
 
 TEST_F(LazyFetchTest, StoreDirectoryRemoteWorksToo) {
