@@ -230,6 +230,10 @@ for ((r = 0; r < REPS; r++)); do
         *) pid= ;;
       esac
       if [ -n "$pid" ]; then
+        # The memory a mount keeps once its readers are done: a kernel that
+        # opens files without asking sends no release, so sealfs drops an
+        # unread handle (and a large file's verified tree) after 2-3 s.
+        sleep 4
         record rss_MiB "$sys" "$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")"
       fi
     fi

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "fs/fuse/bdi.h"
+#include "fs/fuse/idle_reaper.h"
 #include "fs/fuse/lazy_tree.h"
 #include "fs/fuse/log.h"
 #include "fs/remote/access_list.h"
@@ -33,6 +35,17 @@ constexpr uint64_t kPrefetchAhead = 8 * 1024 * 1024;
 // hundred cover the files being read at once, and fds and verifier caches
 // stay bounded however many files are read.
 constexpr size_t kMaxAdoptedObjects = 256;
+// ...and each only while it is read: a reader that stopped for this long is
+// done (or reads from the page cache, which needs no handle), so a large
+// file's verified tree is not kept after it was read once.
+constexpr int64_t kAdoptedIdleSec = 2;
+
+// Seconds on a clock that is cheap to read on every request.
+int64_t CoarseSeconds() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return ts.tv_sec;
+}
 
 // Asks the kernel to start reading the object beyond a large read, so its
 // disk I/O overlaps the hashing of this one. The pages are only cached; they
@@ -65,6 +78,8 @@ Filesystem::Filesystem(std::shared_ptr<const Manifest> manifest,
       label_(std::move(label)),
       paths_(manifest_),
       prefetch_(store_) {}
+
+Filesystem::~Filesystem() { UnwatchIdle(this); }
 
 void Filesystem::set_fetcher(
     std::shared_ptr<remote::ObjectFetcher> fetcher,
@@ -350,32 +365,72 @@ Result<std::shared_ptr<Filesystem::HeldObject>> Filesystem::HoldObject(
   SEALFS_ASSIGN_OR_RETURN(OpenObject * obj, open_->Acquire(digest, [&] {
     return OpenStoreObject(ino, inode);
   }));
-  auto fresh = std::make_shared<HeldObject>(open_, obj);
+  // Owns the reference Acquire took until a handle holds it.
+  auto fresh = std::make_shared<HeldObject>(open_, obj, CoarseSeconds());
+  std::vector<std::shared_ptr<HeldObject>> dropped;  // released after the lock
+  bool watch = false;
+  std::shared_ptr<HeldObject> held;
+  {
+    std::unique_lock lock(handles_mu_);
+    Handle& h = handles_[ino];
+    // An object evicted as corrupt is replaced for every handle of the
+    // inode: the fresh open may be a repaired copy.
+    if (h.held == nullptr || h.held->obj != obj) h.held = std::move(fresh);
+    held = h.held;
+    if (!adopted) {
+      ++h.opens;
+      return held;
+    }
+    if (!h.adopted) {
+      h.adopted = true;
+      adopted_order_.push_back(ino);
+      // Counted here, once, when concurrent first reads race to adopt.
+      Stats::Add(stats_.opens);
+    }
+    while (adopted_order_.size() > kMaxAdoptedObjects) {
+      auto it = handles_.find(adopted_order_.front());
+      adopted_order_.pop_front();
+      if (it == handles_.end() || it->first == ino || it->second.opens > 0) {
+        continue;
+      }
+      dropped.push_back(std::move(it->second.held));
+      handles_.erase(it);
+    }
+    watch = !reaper_watches_;
+    reaper_watches_ = true;
+  }
+  // Outside handles_mu_, which the reaper takes under its own lock.
+  if (watch) WatchIdle(this, [this] { return DropIdleHandles(); });
+  return held;
+}
+
+bool Filesystem::DropIdleHandles() {
+  const int64_t now = CoarseSeconds();
   std::vector<std::shared_ptr<HeldObject>> dropped;  // released after the lock
   std::unique_lock lock(handles_mu_);
-  Handle& h = handles_[ino];
-  // An object evicted as corrupt is replaced for every handle of the inode:
-  // the fresh open may be a repaired copy.
-  if (h.held == nullptr || h.held->obj != obj) h.held = fresh;
-  std::shared_ptr<HeldObject> held = h.held;
-  if (!adopted) {
-    ++h.opens;
-    return held;
-  }
-  if (!h.adopted) {
-    h.adopted = true;
-    adopted_order_.push_back(ino);
-  }
-  while (adopted_order_.size() > kMaxAdoptedObjects) {
-    auto it = handles_.find(adopted_order_.front());
-    adopted_order_.pop_front();
-    if (it == handles_.end() || it->first == ino || it->second.opens > 0) {
-      continue;
+  size_t left = 0;
+  for (auto it = handles_.begin(); it != handles_.end();) {
+    const Handle& h = it->second;
+    if (!h.adopted) {
+      ++it;
+    } else if (h.opens == 0 &&
+               now - h.held->last_read.load(std::memory_order_relaxed) >=
+                   kAdoptedIdleSec) {
+      dropped.push_back(std::move(it->second.held));
+      it = handles_.erase(it);
+    } else {
+      ++left;
+      ++it;
     }
-    dropped.push_back(std::move(it->second.held));
-    handles_.erase(it);
   }
-  return held;
+  if (!dropped.empty()) {
+    std::erase_if(adopted_order_, [this](uint64_t ino) {
+      auto it = handles_.find(ino);
+      return it == handles_.end() || !it->second.adopted;
+    });
+  }
+  reaper_watches_ = left > 0;
+  return reaper_watches_;
 }
 
 std::shared_ptr<Filesystem::HeldObject> Filesystem::FindHeld(uint64_t ino) {
@@ -440,7 +495,10 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
     // A handle opened before this process took the session over, or by a
     // kernel that opens without asking.
     SEALFS_ASSIGN_OR_RETURN(held, HoldObject(ino, inode, true));
-    if (fh == 0) Stats::Add(stats_.opens);
+  }
+  if (const int64_t now = CoarseSeconds();
+      held->last_read.load(std::memory_order_relaxed) != now) {
+    held->last_read.store(now, std::memory_order_relaxed);
   }
   OpenObject* obj = held->obj;
   if (offset >= obj->size || size == 0) return std::span<const uint8_t>();

@@ -50,6 +50,7 @@ class Filesystem {
   // `label` names the image in reports (its path).
   Filesystem(std::shared_ptr<const Manifest> manifest,
              std::shared_ptr<const Store> store, std::string label);
+  ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -175,8 +176,11 @@ class Filesystem {
   struct HeldObject {
     std::shared_ptr<OpenObjectTable> table;
     OpenObject* obj;
-    HeldObject(std::shared_ptr<OpenObjectTable> t, OpenObject* o)
-        : table(std::move(t)), obj(o) {}
+    // When it was last read (CoarseSeconds()); an adopted handle idle for
+    // kAdoptedIdleSec is dropped.
+    std::atomic<int64_t> last_read;
+    HeldObject(std::shared_ptr<OpenObjectTable> t, OpenObject* o, int64_t now)
+        : table(std::move(t)), obj(o), last_read(now) {}
     HeldObject(const HeldObject&) = delete;
     HeldObject& operator=(const HeldObject&) = delete;
     ~HeldObject() { table->Release(obj); }
@@ -186,9 +190,9 @@ class Filesystem {
     uint64_t opens = 0;
     // Re-derived for a handle this process did not open (one opened before
     // it served the session, or by a kernel that opens without asking):
-    // no release will say when it is done, so it is kept while it is among
-    // the kMaxAdoptedObjects most recently adopted, and re-derived at the
-    // next read once dropped.
+    // no release will say when it is done, so it is kept while it is read
+    // and among the kMaxAdoptedObjects most recently adopted, and
+    // re-derived at the next read once dropped.
     bool adopted = false;
   };
   // Acquires `ino`'s object and records one more open of it (or, with
@@ -198,6 +202,9 @@ class Filesystem {
                                                  bool adopted);
   // The object held for `ino`'s handles, or null.
   std::shared_ptr<HeldObject> FindHeld(uint64_t ino);
+  // Drops the adopted handles not read for kAdoptedIdleSec (IdleReaper);
+  // false once none is left.
+  bool DropIdleHandles();
   // After a failed read of `obj`: later opens, and later reads of handles
   // nobody opened here, start afresh from the store.
   void DropObject(uint64_t ino, OpenObject* obj);
@@ -210,6 +217,7 @@ class Filesystem {
   // Inodes in the order their handles were adopted, oldest first (may name
   // one twice, or one already gone); guarded by handles_mu_.
   std::deque<uint64_t> adopted_order_;
+  bool reaper_watches_ = false;  // guarded by handles_mu_
   Prefetcher prefetch_;
   std::shared_ptr<remote::ObjectFetcher> fetcher_;  // null: no remote=
   // Declared after fetcher_, so it stops first.
