@@ -39,6 +39,7 @@
 #include "fs/serve/caps.h"
 #include "fs/serve/channel.h"
 #include "fs/serve/fd_store.h"
+#include "fs/serve/inherited_files.h"
 #include "fs/serve/keeper.h"
 #include "fs/serve/notify.h"
 #include "fs/serve/served_mount.h"
@@ -122,6 +123,9 @@ class Service {
   void Reap();
   void Unmount(const SessionRecord& rec);
   Status HandOver(int sock);
+  // Closes what this process inherited on the mounts it now serves (see
+  // inherited_files.h).
+  void CloseInheritedFiles();
   Status TakeOverFromRunning(const std::string& path);
   void Shutdown();
   // Waits (bounded) for the request threads, which use this object.
@@ -441,6 +445,18 @@ void Service::Reap() {
   }
 }
 
+void Service::CloseInheritedFiles() {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, m] : mounts_) ids.push_back(m->record().mount_id);
+  }
+  if (int n = CloseInheritedFilesOn(ids); n > 0) {
+    fuse::Log(LOG_INFO, "closed " + std::to_string(n) +
+                            " inherited descriptors of files on served mounts");
+  }
+}
+
 Status Service::HandOver(int sock) {
   std::map<uint64_t, std::unique_ptr<ServedMount>> mounts;
   {
@@ -612,6 +628,7 @@ Status Service::Run() {
       }
     }
   }
+  CloseInheritedFiles();
   // After --replace this process is the service: systemd is told so
   // (it heeds it with NotifyAccess=all).
   (void)NotifySystemd(opts_.replace
