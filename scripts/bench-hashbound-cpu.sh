@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Where the CPU goes in a hash-bound read (issue #22): a file of SIZE_MIB
+# random bytes, its store object and tree in the page cache, read with dd
+# through a fresh mount, so every block is hashed again. Prints per run the
+# throughput, the wall time, and the CPU seconds (user, sys) of the daemon
+# and of the reader, and the ceiling those imply on this machine's CPUs:
+# bytes / (CPU seconds per byte / CPUs). Needs root (mount).
+#
+#   SEALFS=build/tools/sealfs SIZE_MIB=1024 RUNS=3 scripts/bench-hashbound-cpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sealfs=${SEALFS:-$PWD/build/tools/sealfs}
+SIZE_MIB=${SIZE_MIB:-1024}
+RUNS=${RUNS:-3}
+work=$(mktemp -d /var/tmp/sealfs-hashbound-XXXXXX)
+cleanup() {
+  mountpoint -q "$work/mnt" && fusermount3 -u "$work/mnt"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/src" "$work/mnt"
+head -c "$((SIZE_MIB << 20))" /dev/urandom >"$work/src/big.bin"
+"$sealfs" mkfs --store "$work/store" --force "$work/src" "$work/img" >/dev/null 2>&1
+rm "$work/src/big.bin"  # only the object and its tree stay cached
+tick=$(getconf CLK_TCK)
+cpus=$(nproc)
+cpu_of() { awk '{ print $14, $15 }' "/proc/$1/stat"; }  # utime stime (ticks)
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((i = 0; i < RUNS; i++)); do
+  find "$work/store/objects" "$work/store/trees" -type f -exec cat {} + >/dev/null
+  "$sealfs" mount -o "store=$work/store,insecure" "$work/img" "$work/mnt" 2>/dev/null
+  pid=$(pgrep -n -f -- "$work/img $work/mnt")
+  read -r du0 ds0 < <(cpu_of "$pid")
+  t0=$EPOCHREALTIME
+  # The reader's own times: bash's `times` would add this script's.
+  /usr/bin/time -o "$work/reader" -f '%U %S' dd if="$work/mnt/big.bin" of=/dev/null bs=1M 2>/dev/null
+  reader=$(cat "$work/reader")
+  t1=$EPOCHREALTIME
+  read -r du1 ds1 < <(cpu_of "$pid")
+  fusermount3 -u "$work/mnt"
+  awk -v a="$t0" -v b="$t1" -v mib="$SIZE_MIB" -v tk="$tick" -v cpus="$cpus" \
+    -v du=$((du1 - du0)) -v ds=$((ds1 - ds0)) -v r="$reader" 'BEGIN {
+      split(r, rs, " "); wall = b - a; bytes = mib * 1048576
+      cpu = du / tk + ds / tk + rs[1] + rs[2]
+      printf "%.0f MB/s  wall %.3f s  daemon user %.2f sys %.2f  reader user %.2f sys %.2f  cores busy %.2f  ceiling %.0f MB/s\n",
+        bytes / wall / 1e6, wall, du / tk, ds / tk, rs[1], rs[2], cpu / wall, bytes / (cpu / cpus) / 1e6 }'
+done
+echo "openssl speed -multi $cpus -evp sha256 -bytes 16384: $(openssl speed -multi "$cpus" -evp sha256 -bytes 16384 2>/dev/null |
+  awk '$1 == "sha256" && $2 ~ /k$/ { sub(/k$/, "", $2); printf "%.0f MB/s", $2 / 1000 }')"
