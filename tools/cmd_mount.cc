@@ -117,8 +117,7 @@ int Finish(fuse::MountRequest& req, const OptionText& text) {
                       "no trusted key: give -o pubkey=FILE, keyring=DIR or "
                       "digest=sha256:HEX (or insecure)");
   }
-  if (!text.standalone && !req.foreground &&
-      serve::ServiceCanServe(req.options) && !remote::IsDockerRef(req.image)) {
+  if (!text.standalone && !req.foreground && !remote::IsDockerRef(req.image)) {
     Result<bool> served = serve::MountThroughService(req, text.text);
     if (!served.ok()) return MountFail(served.status());
     if (*served) return kExitOk;

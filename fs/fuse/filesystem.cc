@@ -94,6 +94,11 @@ void Filesystem::set_recorder(UniqueFd fd) {
   recorded_.assign(static_cast<size_t>(manifest_->inode_count()) + 1, false);
 }
 
+void Filesystem::StopFetching() {
+  if (background_ != nullptr) background_->Stop();
+  if (fetcher_ != nullptr) fetcher_->Stop();
+}
+
 void Filesystem::StartBackgroundWork() {
   if (background_ != nullptr && !background_->Start()) {
     Log(LOG_WARNING, label_ +

@@ -122,6 +122,11 @@ class Filesystem {
   // Starts what runs beside the requests (the background fetch). Call once
   // the mount is ready.
   void StartBackgroundWork();
+  // Stops the background fetch and cancels the fetches in flight; later
+  // ones fail at once, so their readers get EIO. For a session that stops
+  // being served here (hand-over, shutdown): its readers must not hold up
+  // the process for a remote's time-out. REQUIRES: called from one thread.
+  void StopFetching();
   // Set at INIT when the kernel can do without opendir: directories are
   // stateless here, so answering ENOSYS once saves an OPENDIR and a
   // RELEASEDIR round trip per directory opened (the kernel then caches

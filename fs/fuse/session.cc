@@ -26,15 +26,14 @@
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/init_reply.h"
+#include "fs/fuse/lazy_mount.h"
 #include "fs/fuse/log.h"
 #include "fs/fuse/mountinfo.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/privileges.h"
 #include "fs/fuse/unprivileged.h"
 #include "fs/fuse/watchdog.h"
-#include "fs/remote/access_list.h"
 #include "fs/remote/background_fetch.h"
-#include "fs/remote/object_fetcher.h"
 #include "fs/remote/object_source.h"
 #include "fs/remote/registry_ref.h"
 #include "fs/remote/registry_source.h"
@@ -262,59 +261,6 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
   return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
 }
 
-// The background fetch for a lazy mount: null for prefetch=none; else
-// every object of the image, those of the files prefetch=FILE lists first.
-Result<std::unique_ptr<remote::BackgroundFetch>> PlanBackgroundFetch(
-    const MountRequest& req, const Manifest& manifest,
-    std::shared_ptr<remote::ObjectFetcher> fetcher,
-    remote::BackgroundFetch::Whole whole) {
-  using Prefetch = MountOptions::Prefetch;
-  if (req.options.prefetch == Prefetch::kNone) {
-    return std::unique_ptr<remote::BackgroundFetch>();
-  }
-  std::vector<uint8_t> list;
-  if (req.options.prefetch == Prefetch::kList) {
-    SEALFS_ASSIGN_OR_RETURN(list, ReadFileBytes(req.options.prefetch_list,
-                                                remote::kMaxAccessListBytes));
-  }
-  uint64_t unknown = 0;
-  Result<std::vector<remote::PullItem>> order = remote::PrefetchOrder(
-      manifest,
-      std::string_view(reinterpret_cast<const char*>(list.data()), list.size()),
-      &unknown);
-  if (!order.ok()) {
-    return order.status().WithPrefix("prefetch=" + req.options.prefetch_list);
-  }
-  if (unknown > 0) {
-    std::fprintf(stderr,
-                 "sealfs mount: warning: prefetch=%s: %llu paths not in the "
-                 "image\n",
-                 req.options.prefetch_list.c_str(),
-                 static_cast<unsigned long long>(unknown));
-  }
-  return std::make_unique<remote::BackgroundFetch>(
-      std::move(fetcher), std::move(*order),
-      [label = req.image](const std::string& line) {
-        Log(LOG_INFO, label + ": " + line);
-      },
-      std::move(whole));
-}
-
-// Everything that can refuse a mount before anything is mounted: reads and
-// checks the image, opens the store, sets up lazy fetching. Warnings go to
-// stderr.
-// How to reach a remote= or docker:// source, from the mount options.
-remote::SourceOptions SourceOptionsFor(const MountRequest& req) {
-  remote::SourceOptions o;
-  o.limits.connect_timeout_s = req.options.remote_timeout_s;
-  o.limits.stall_timeout_s = req.options.remote_timeout_s;
-  o.connections = req.options.remote_connections;
-  o.tls_verify = req.options.tls_verify;
-  o.cert_dir = req.options.cert_dir;
-  o.authfile = req.options.authfile;
-  return o;
-}
-
 // Keeps an image read from a registry as STORE/images/NAME, so that it is
 // a root for gc and can be mounted again without the registry.
 Status KeepImage(const Store& store, const std::string& name,
@@ -334,6 +280,9 @@ TrustPolicy MountTrust(const MountOptions& options) {
   return policy;
 }
 
+// Everything that can refuse a mount before anything is mounted: reads and
+// checks the image, opens the store, sets up lazy fetching. Warnings go to
+// stderr.
 Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   InitOpenSslWithoutErrorStrings();
   const TrustPolicy trust = MountTrust(req.options);
@@ -361,8 +310,8 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   if (from_registry) {
     SEALFS_ASSIGN_OR_RETURN(
         registry_source,
-        remote::OpenObjectSourceAndImage(req.image, SourceOptionsFor(req),
-                                         &registry_image));
+        remote::OpenObjectSourceAndImage(
+            req.image, SourceOptionsFor(req.options), &registry_image));
   }
   // Manifest::Open verifies a private copy: a later change to the image
   // file cannot change what was verified.
@@ -395,25 +344,18 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
               (kept.ok() ? "kept as images/" + name : kept.ToString()));
     };
   }
-  std::shared_ptr<remote::ObjectFetcher> fetcher;
-  std::unique_ptr<remote::BackgroundFetch> background;
+  LazyFetch fetch;
   if (lazy) {
     // Opened before any thread starts: libcurl's global set-up requires it.
-    Result<std::unique_ptr<remote::ObjectSource>> source =
-        req.options.remote.empty()
-            ? Result<std::unique_ptr<remote::ObjectSource>>(
-                  std::move(registry_source))
-            : remote::OpenObjectSource(req.options.remote,
-                                       SourceOptionsFor(req));
-    if (!source.ok()) return source.status().WithPrefix("remote");
-    remote::FetcherOptions fetcher_options;
-    fetcher_options.durability = Durability::kUnsynced;
-    fetcher_options.range_reads = true;
-    fetcher = std::make_shared<remote::ObjectFetcher>(
-        *store, std::move(*source), fetcher_options);
+    std::string prefetch_warning;
     SEALFS_ASSIGN_OR_RETURN(
-        background,
-        PlanBackgroundFetch(req, **manifest, fetcher, std::move(keep)));
+        fetch,
+        SetUpLazyFetch(req.options, req.image, std::move(registry_source),
+                       *store, **manifest, std::move(keep), &prefetch_warning));
+    if (!prefetch_warning.empty()) {
+      std::fprintf(stderr, "sealfs mount: warning: %s\n",
+                   prefetch_warning.c_str());
+    }
   }
   UniqueFd record;
   if (!req.options.record.empty()) {
@@ -433,8 +375,8 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
     return Status::FromErrno(ENOTDIR, req.mountpoint);
   }
   auto fs = std::make_unique<Filesystem>(*manifest, *store, req.image);
-  if (fetcher != nullptr) {
-    fs->set_fetcher(std::move(fetcher), std::move(background));
+  if (fetch.fetcher != nullptr) {
+    fs->set_fetcher(std::move(fetch.fetcher), std::move(fetch.background));
   }
   if (record.valid()) fs->set_recorder(std::move(record));
   fs->set_max_read(req.options.max_read);

@@ -36,7 +36,9 @@ BackgroundFetch::BackgroundFetch(std::shared_ptr<ObjectFetcher> fetcher,
   state_->left.store(items_.size());
 }
 
-BackgroundFetch::~BackgroundFetch() {
+BackgroundFetch::~BackgroundFetch() { Stop(); }
+
+void BackgroundFetch::Stop() {
   {
     std::lock_guard lock(state_->mu);
     state_->stop = true;

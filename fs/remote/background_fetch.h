@@ -32,8 +32,7 @@ class BackgroundFetch {
   BackgroundFetch(std::shared_ptr<ObjectFetcher> fetcher,
                   std::vector<PullItem> items, Logger log,
                   Whole whole = nullptr);
-  // Stops after the objects in flight have been handed to the fetcher
-  // (whose own destructor cancels them) and joins the thread.
+  // Stop().
   ~BackgroundFetch();
   BackgroundFetch(const BackgroundFetch&) = delete;
   BackgroundFetch& operator=(const BackgroundFetch&) = delete;
@@ -41,6 +40,10 @@ class BackgroundFetch {
   // Starts the thread. False if none could be started (nothing is then
   // fetched in the background; readers still fetch what they need).
   bool Start();
+  // Stops after the objects in flight have been handed to the fetcher
+  // (whose Stop or destructor cancels them) and joins the thread.
+  // Idempotent; REQUIRES: not called on two threads at once.
+  void Stop();
 
   // Objects not yet known to be in the store (0 once done).
   uint64_t left() const;

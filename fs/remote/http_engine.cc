@@ -295,8 +295,14 @@ Status Transfer::Setup(CURL* e, const HttpEngineOptions& options) {
   curl.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_);
   curl.easy_setopt(e, CURLOPT_HTTP_VERSION,
                    static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  // Wait for a connection that can multiplex rather than open another.
-  curl.easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  // Over https, wait for a connection that can multiplex (HTTP/2, by
+  // ALPN) rather than open another. Not over http://, which is HTTP/1.1
+  // here: libcurl would hold every other transfer until the first
+  // response, so a server that never answers would time them out one
+  // after another instead of all at once.
+  if (request_.url.starts_with("https://")) {
+    curl.easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  }
   curl.easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
                    static_cast<long>(limits.connect_timeout_s));

@@ -106,7 +106,9 @@ ObjectFetcher::ObjectFetcher(std::shared_ptr<Store> store,
                                      ? std::thread::hardware_concurrency()
                                      : options.workers)) {}
 
-ObjectFetcher::~ObjectFetcher() {
+ObjectFetcher::~ObjectFetcher() { Stop(); }
+
+void ObjectFetcher::Stop() {
   std::vector<std::shared_ptr<FetchTicket>> tickets;
   std::vector<std::shared_ptr<PartialObject>> partials;
   {
@@ -120,7 +122,10 @@ ObjectFetcher::~ObjectFetcher() {
   cv_.notify_all();
   for (const auto& ticket : tickets) ticket->Cancel();
   for (const auto& partial : partials) partial->Cancel();
-  for (std::thread& t : workers_) t.join();
+  // No worker is added once stop_ is set; a second Stop finds them joined.
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
   // Transfers that were running end with ECANCELED; wait for them, as
   // their sinks point at this object.
   std::unique_lock lock(mu_);

@@ -58,11 +58,17 @@ class ObjectFetcher {
   ObjectFetcher(std::shared_ptr<Store> store,
                 std::shared_ptr<ObjectSource> source,
                 const FetcherOptions& options);
-  // Cancels what is still in flight (its callbacks get ECANCELED) and waits
-  // for every callback to have returned. Does not commit.
+  // Stop(). Does not commit.
   ~ObjectFetcher();
   ObjectFetcher(const ObjectFetcher&) = delete;
   ObjectFetcher& operator=(const ObjectFetcher&) = delete;
+
+  // Cancels what is in flight (its callbacks get ECANCELED), refuses what
+  // comes later (ECANCELED at once), and waits for every callback to have
+  // returned. A reader blocked in OpenPartial while the object's tree is
+  // fetched is not woken: it waits for that transfer's time-out. Idempotent;
+  // REQUIRES: not called from a callback, nor on two threads at once.
+  void Stop();
 
   // Fetches `item` into the store unless it is there already. `done` runs
   // once with the outcome: at once (on this thread) when the object is

@@ -3,6 +3,7 @@
 #include "fs/serve/client.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "fs/fuse/unprivileged.h"
 #include "fs/serve/channel.h"
+#include "fs/serve/servable.h"
 #include "sealfs/signature.h"
 
 namespace sealfs::serve {
@@ -58,21 +60,27 @@ bool NoService(const Status& st) {
 
 }  // namespace
 
-bool ServiceCanServe(const fuse::MountOptions& o) {
-  return o.remote.empty() && o.user.empty() && o.record.empty() && !o.debug;
-}
-
 Result<bool> MountThroughService(const fuse::MountRequest& req,
                                  const std::string& option_text) {
   Result<std::string> path = DefaultSocketPath();
   if (!path.ok()) return false;
+  // The socket's owner is the service's user. What the service would
+  // refuse, a daemon of the caller's own serves (remote= for another user:
+  // the caller's own rights fetch into the store, as standalone).
+  const fuse::MountOptions& o = req.options;
+  struct stat socket_st {};
+  if (stat(path->c_str(), &socket_st) != 0) {
+    Status st = ErrnoStatus(*path);
+    if (NoService(st)) return false;
+    return st;
+  }
+  if (!CheckServable(o, geteuid(), socket_st.st_uid).ok()) return false;
   Result<UniqueFd> sock = Connect(*path);
   if (!sock.ok()) {
     if (NoService(sock.status())) return false;
     return sock.status();
   }
   SetTimeout(sock->get(), 30);
-  const fuse::MountOptions& o = req.options;
   MountSpec spec;
   spec.image_label = req.image;
   spec.store_label = o.store;
@@ -90,6 +98,11 @@ Result<bool> MountThroughService(const fuse::MountRequest& req,
   SEALFS_ASSIGN_OR_RETURN(spec.pubkeys, CallerKeys(o));
   UniqueFd image(open(req.image.c_str(), O_RDONLY | O_CLOEXEC));
   if (!image.valid()) return ErrnoStatus(req.image);
+  // A lazy mount's store is made if missing, as standalone.
+  if (!o.remote.empty() && mkdir(o.store.c_str(), 0755) != 0 &&
+      errno != EEXIST) {
+    return ErrnoStatus("store " + o.store + ": mkdir");
+  }
   UniqueFd store(open(o.store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!store.valid()) return ErrnoStatus("store " + o.store);
   const bool is_root = geteuid() == 0;

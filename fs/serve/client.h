@@ -13,13 +13,10 @@
 
 namespace sealfs::serve {
 
-// Whether the service can serve `options` (not remote=, user=, record=,
-// debug).
-bool ServiceCanServe(const fuse::MountOptions& options);
-
 // Mounts `req` through the service at $SEALFS_SERVE_SOCKET or the default
 // socket; `option_text` is the -o text as given. Returns false, having done
-// nothing, when no service listens there; true once the mount is served.
+// nothing, when no service listens there or it would not serve these
+// options for this caller (CheckServable); true once the mount is served.
 // Refusals as a standalone mount's; the service's one-line reason.
 Result<bool> MountThroughService(const fuse::MountRequest& req,
                                  const std::string& option_text);

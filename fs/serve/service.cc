@@ -31,6 +31,7 @@
 #include "fs/core/trust.h"
 #include "fs/fuse/filesystem.h"
 #include "fs/fuse/init_reply.h"
+#include "fs/fuse/lazy_mount.h"
 #include "fs/fuse/log.h"
 #include "fs/fuse/mount_options.h"
 #include "fs/fuse/mountinfo.h"
@@ -42,6 +43,7 @@
 #include "fs/serve/inherited_files.h"
 #include "fs/serve/keeper.h"
 #include "fs/serve/notify.h"
+#include "fs/serve/servable.h"
 #include "fs/serve/served_mount.h"
 #include "fs/serve/shared_images.h"
 
@@ -53,6 +55,9 @@ constexpr int kRequestTimeoutS = 10;
 // A caller mounting through fusermount3 may take a while before attaching.
 constexpr unsigned kDefaultThreads = 2;
 constexpr unsigned kMaxThreads = 16;
+// How long a hand-over or shutdown lets requests in hand finish before it
+// cancels the fetches they wait on.
+constexpr int kStopGraceMs = 2000;
 
 // What a request or a taken-over record turns into before it is served.
 struct Prepared {
@@ -103,7 +108,10 @@ class Service {
   Status Run();
 
  private:
-  Result<Prepared> Prepare(const MountSpec& spec, int image_fd, int store_fd);
+  // `uid`: who asked for the mount. `taken_over`: a session served
+  // before, which must not be lost to a prefetch list gone since.
+  Result<Prepared> Prepare(const MountSpec& spec, int image_fd, int store_fd,
+                           uid_t uid, bool taken_over);
   // Serves a session taken over; `stored`: it is in systemd's fd store
   // already.
   Status Adopt(HeldSession held, bool stored);
@@ -122,6 +130,11 @@ class Service {
   void Forget(uint64_t id);
   void Reap();
   void Unmount(const SessionRecord& rec);
+  // Has every worker of `mounts` stop reading /dev/fuse and waits for
+  // them. Requests in hand get a moment to finish; then the fetches of
+  // lazy mounts still waiting on a remote are cancelled (their readers get
+  // EIO), so a stalled remote holds up no hand-over or shutdown.
+  void StopWorkers(std::map<uint64_t, std::unique_ptr<ServedMount>>& mounts);
   Status HandOver(int sock);
   // Closes what this process inherited on the mounts it now serves (see
   // inherited_files.h).
@@ -147,16 +160,12 @@ class Service {
 };
 
 Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
-                                  int store_fd) {
+                                  int store_fd, uid_t uid, bool taken_over) {
   Prepared p;
   SEALFS_RETURN_IF_ERROR(fuse::ParseMountOptions(spec.options, &p.options));
-  const fuse::MountOptions& o = p.options;
-  if (!o.remote.empty() || !o.user.empty() || !o.record.empty() || o.debug) {
-    return Status::FromErrno(
-        EOPNOTSUPP,
-        "remote=, user=, record= and debug are not served by the service "
-        "(-o standalone)");
-  }
+  fuse::MountOptions& o = p.options;
+  SEALFS_RETURN_IF_ERROR(CheckServable(o, uid, geteuid()));
+  const bool lazy = !o.remote.empty();
   TrustPolicy policy;
   policy.digest = o.digest;
   policy.insecure = o.insecure;
@@ -179,19 +188,44 @@ Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
   SEALFS_RETURN_IF_ERROR(CheckTrust(*manifest, spec.image_label, policy,
                                     Result<std::vector<PublicKey>>(keys),
                                     &p.warning));
-  Result<SharedStore> store = images_.StoreFor(store_fd);
+  Result<SharedStore> store = images_.StoreFor(store_fd, lazy);
   if (!store.ok())
     return store.status().WithPrefix("store " + spec.store_label);
   p.fs = std::make_unique<fuse::Filesystem>(manifest, store->store,
                                             spec.image_label);
   p.fs->set_open_objects(store->objects);
+  if (lazy) {
+    // The mount's own fetcher, connections and background thread: they
+    // end with its Filesystem, and a stalled remote holds only its workers.
+    std::string warning;
+    Result<fuse::LazyFetch> fetch =
+        fuse::SetUpLazyFetch(o, spec.image_label, nullptr, store->store,
+                             *manifest, nullptr, &warning);
+    if (!fetch.ok() && taken_over &&
+        o.prefetch == fuse::MountOptions::Prefetch::kList) {
+      fuse::Log(LOG_WARNING, spec.mountpoint + ": " +
+                                 fetch.status().ToString() +
+                                 "; prefetching in image order");
+      o.prefetch = fuse::MountOptions::Prefetch::kAll;
+      fetch = fuse::SetUpLazyFetch(o, spec.image_label, nullptr, store->store,
+                                   *manifest, nullptr, &warning);
+    }
+    if (!fetch.ok()) return fetch.status();
+    if (!warning.empty()) {
+      p.warning += (p.warning.empty() ? "" : "; ") + warning;
+    }
+    p.fs->set_fetcher(std::move(fetch->fetcher), std::move(fetch->background));
+  }
   p.fs->set_max_read(o.max_read);
   p.fs->set_owner_map(o.owners);
   return p;
 }
 
+// A lazy mount gets as many as standalone (fuse::DefaultThreads): its
+// readers may each wait on a fetch.
 unsigned ThreadsFor(const fuse::MountOptions& o) {
-  return o.threads == 0 ? kDefaultThreads : std::min(o.threads, kMaxThreads);
+  if (o.threads == 0 && o.remote.empty()) return kDefaultThreads;
+  return std::min(fuse::DefaultThreads(o), kMaxThreads);
 }
 
 void Service::Register(std::unique_ptr<ServedMount> m, bool stored) {
@@ -234,11 +268,11 @@ void Service::Forget(uint64_t id) {
 
 void Service::RestartKeeper() {
   fuse::Log(LOG_WARNING, "keeper: gone; starting a new one");
-  Result<KeeperLink> k =
-      KeeperLink::ConnectOrStart(KeeperSocketPath(opts_.socket_path), opts_.exe);
+  Result<KeeperLink> k = KeeperLink::ConnectOrStart(
+      KeeperSocketPath(opts_.socket_path), opts_.exe);
   if (!k.ok()) {
-    fuse::Log(LOG_ERR, k.status().ToString() +
-                           " (sessions will not survive a crash)");
+    fuse::Log(LOG_ERR,
+              k.status().ToString() + " (sessions will not survive a crash)");
     keeper_.Replace(KeeperLink());
     return;
   }
@@ -251,7 +285,8 @@ void Service::RestartKeeper() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, m] : mounts_) {
-      all.push_back({m->record(), {m->fuse_fd(), m->image_fd(), m->store_fd()}});
+      all.push_back(
+          {m->record(), {m->fuse_fd(), m->image_fd(), m->store_fd()}});
     }
   }
   for (const auto& [rec, fds] : all) KeepCopy(rec, fds);
@@ -262,7 +297,8 @@ void Service::RestartKeeper() {
 Status Service::Adopt(HeldSession held, bool stored) {
   SessionRecord& rec = held.record;
   SEALFS_ASSIGN_OR_RETURN(
-      Prepared p, Prepare(rec.spec, held.fds[1].get(), held.fds[2].get()));
+      Prepared p,
+      Prepare(rec.spec, held.fds[1].get(), held.fds[2].get(), rec.uid, true));
   std::string kopts = fuse::KernelOptionString(p.options, rec.uid == 0, false);
   SEALFS_ASSIGN_OR_RETURN(
       std::unique_ptr<ServedMount> m,
@@ -280,7 +316,8 @@ Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
     return Status::FromErrno(EPROTO, "a mount request carries two fds");
   }
   SEALFS_ASSIGN_OR_RETURN(
-      Prepared p, Prepare(spec, request.fds[0].get(), request.fds[1].get()));
+      Prepared p, Prepare(spec, request.fds[0].get(), request.fds[1].get(),
+                          peer.uid, false));
   SEALFS_RETURN_IF_ERROR(Send(sock, EncodeReply({0, p.warning})));
   // The caller mounts now, with its own privileges, and hands over the
   // connection.
@@ -457,6 +494,25 @@ void Service::CloseInheritedFiles() {
   }
 }
 
+void Service::StopWorkers(
+    std::map<uint64_t, std::unique_ptr<ServedMount>>& mounts) {
+  uint64_t one = 1;
+  (void)!write(stop_fd_.get(), &one, sizeof(one));
+  const auto all_finished = [&] {
+    for (auto& [id, m] : mounts) {
+      if (!m->finished()) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < kStopGraceMs / 10 && !all_finished(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& [id, m] : mounts) {
+    if (!m->finished()) m->fs().StopFetching();
+  }
+  for (auto& [id, m] : mounts) m->Join();
+}
+
 Status Service::HandOver(int sock) {
   std::map<uint64_t, std::unique_ptr<ServedMount>> mounts;
   {
@@ -465,9 +521,7 @@ Status Service::HandOver(int sock) {
     mounts = std::move(mounts_);
   }
   listener_.reset();
-  uint64_t one = 1;
-  (void)!write(stop_fd_.get(), &one, sizeof(one));
-  for (auto& [id, m] : mounts) m->Join();
+  StopWorkers(mounts);
   // Requests in flight were answered before the workers left; what came
   // after waits in the kernel for the new service.
   SetTimeout(sock, 30);
@@ -530,12 +584,8 @@ void Service::Shutdown() {
   }
   listener_.reset();
   for (auto& [id, m] : mounts) Unmount(m->record());
-  uint64_t one = 1;
-  (void)!write(stop_fd_.get(), &one, sizeof(one));
-  for (auto& [id, m] : mounts) {
-    m->Join();
-    Forget(id);
-  }
+  StopWorkers(mounts);
+  for (auto& [id, m] : mounts) Forget(id);
 }
 
 Status Service::Run() {

@@ -69,21 +69,22 @@ Result<std::shared_ptr<const ImageUse>> SharedImages::Image(int fd,
   return fresh;
 }
 
-Result<SharedStore> SharedImages::StoreFor(int dir_fd) {
+Result<SharedStore> SharedImages::StoreFor(int dir_fd, bool writable) {
   struct stat st {};
   if (fstat(dir_fd, &st) != 0) return ErrnoStatus("store");
   if (!S_ISDIR(st.st_mode)) {
     return Status::FromErrno(ENOTDIR, "store is not a directory");
   }
   std::lock_guard lock(mu_);
-  const std::pair<dev_t, ino_t> key{st.st_dev, st.st_ino};
+  const std::tuple<dev_t, ino_t, bool> key{st.st_dev, st.st_ino, writable};
   std::shared_ptr<Store> store = stores_[key].lock();
   if (store == nullptr) {
     // The caller's own descriptor names the directory: a path it gave
     // could be swapped for another between its check and this open.
     SEALFS_ASSIGN_OR_RETURN(
-        store, Store::Open("/proc/self/fd/" + std::to_string(dir_fd),
-                           Store::Mode::kReadOnly));
+        store,
+        Store::Open("/proc/self/fd/" + std::to_string(dir_fd),
+                    writable ? Store::Mode::kCreate : Store::Mode::kReadOnly));
     stores_[key] = store;
   }
   std::shared_ptr<fuse::OpenObjectTable> objects = objects_[store.get()].lock();

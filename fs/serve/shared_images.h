@@ -42,9 +42,10 @@ class SharedImages {
   // or if another file held the same bytes. Errors as Manifest::FromBytes,
   // EINVAL for a file that is not regular, EFBIG past 1 GiB.
   Result<std::shared_ptr<const ImageUse>> Image(int fd, bool* reused);
-  // The store whose directory is open at `dir_fd`, read-only, shared by
-  // every mount of that directory.
-  Result<SharedStore> StoreFor(int dir_fd);
+  // The store whose directory is open at `dir_fd`, shared by every mount
+  // of that directory that asks the same: read-only, or `writable` for a
+  // lazy mount's fetches (then objects/ and trees/ are made if missing).
+  Result<SharedStore> StoreFor(int dir_fd, bool writable);
 
  private:
   // dev, ino, size, mtime ns, ctime ns: a file's content identity without
@@ -53,7 +54,8 @@ class SharedImages {
   std::mutex mu_;
   std::map<FileKey, std::weak_ptr<const ImageUse>> by_file_;
   std::map<Digest, std::weak_ptr<const ImageUse>> by_digest_;
-  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Store>> stores_;
+  // dev, ino, writable.
+  std::map<std::tuple<dev_t, ino_t, bool>, std::weak_ptr<Store>> stores_;
   std::map<const Store*, std::weak_ptr<fuse::OpenObjectTable>> objects_;
 };
 

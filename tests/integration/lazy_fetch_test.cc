@@ -19,6 +19,7 @@
 #include "sealfs/digest.h"
 #include "tests/http_store_server.h"
 #include "tests/integration/mount_fixture.h"
+#include "tests/integration/store_files.h"
 #include "tests/nginx_server.h"
 
 namespace sealfs::testing {
@@ -31,27 +32,6 @@ std::string ObjectFor(const std::string& store,
                       const std::vector<uint8_t>& data) {
   const std::string hex = ComputeMerkleTree(data).digest.Hex();
   return store + "/objects/" + hex.substr(0, 2) + "/" + hex.substr(2);
-}
-
-// Reads the whole file; returns 0 and the bytes, or the errno of the
-// failing open or read.
-int ReadAll(const std::string& path, std::vector<uint8_t>* out) {
-  out->clear();
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return errno;
-  uint8_t buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return err;
-    }
-    if (n == 0) break;
-    out->insert(out->end(), buf, buf + n);
-  }
-  close(fd);
-  return 0;
 }
 
 class LazyFetchTest : public MountTest {

@@ -6,8 +6,8 @@
 // fd store (emulated) in place of the keeper, stopping, and a user's own
 // service.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -26,115 +26,10 @@
 #include "tests/integration/host_state.h"
 #include "tests/integration/mount_fixture.h"
 #include "tests/integration/random_readers.h"
+#include "tests/integration/serve_fixture.h"
 
 namespace sealfs::testing {
 namespace {
-
-// Starts `sealfs serve --socket SOCKET [extra]` with its output in `log`;
-// returns its pid once the socket answers (or -1).
-pid_t StartServe(const std::string& socket, const std::string& log,
-                 const std::vector<std::string>& extra = {},
-                 const std::string& inherit = "") {
-  pid_t pid = fork();
-  if (pid == 0) {
-    // A descriptor of its own, which no other process shares or closes.
-    if (!inherit.empty()) (void)open(inherit.c_str(), O_RDONLY);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
-    std::vector<std::string> args = {SealfsBin(), "serve", "--socket", socket};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  for (int i = 0; i < 500; ++i) {
-    CommandResult r =
-        Run({"sh", "-c",
-             "grep -q 'listening on' '" + log +
-                 "' && [ $(grep -c 'listening on' '" + log + "') -ge 1 ]"});
-    if (r.exit_code == 0) return pid;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
-}
-
-class ServeTest : public MountTest {
- protected:
-  void SetUp() override {
-    MountTest::SetUp();
-    if (IsSkipped()) return;
-    run_ = tmp_ / "run";
-    socket_ = run_ + "/serve.sock";
-    setenv("SEALFS_SERVE_SOCKET", socket_.c_str(), 1);  // NOLINT
-  }
-  void TearDown() override {
-    for (pid_t pid : serve_pids_) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-    KillKeeper();
-    unsetenv("SEALFS_SERVE_SOCKET");  // NOLINT
-    MountTest::TearDown();
-  }
-  void KillKeeper() {
-    std::ifstream in(run_ + "/keeper.pid");
-    pid_t pid = 0;
-    if (in >> pid && pid > 0) {
-      kill(pid, SIGKILL);
-      WaitGone(pid);
-    }
-  }
-  // A new serve, with the log of every one in run/serve.log.
-  // With `inherit`, it starts with that file open, as if its parent had
-  // left it open.
-  pid_t Serve(const std::vector<std::string>& extra = {},
-              const std::string& inherit = "") {
-    std::string log =
-        tmp_ / ("serve-" + std::to_string(serve_pids_.size()) + ".log");
-    pid_t pid = StartServe(socket_, log, extra, inherit);
-    EXPECT_GT(pid, 0) << ReadProcFile(log);
-    if (pid > 0) serve_pids_.push_back(pid);
-    return pid;
-  }
-  void Reap(pid_t pid) {
-    waitpid(pid, nullptr, 0);
-    std::erase(serve_pids_, pid);
-  }
-  pid_t KeeperPid() {
-    std::ifstream in(run_ + "/keeper.pid");
-    pid_t pid = 0;
-    return in >> pid ? pid : 0;
-  }
-  // Waits (up to 5 s) until `log` has `text`.
-  bool WaitLog(const std::string& log, const std::string& text) {
-    for (int i = 0; i < 500; ++i) {
-      if (ReadProcFile(log).find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  std::string LogOf(size_t i) {
-    return tmp_ / ("serve-" + std::to_string(i) + ".log");
-  }
-  // Two files and a signed image of them.
-  void BuildImage() {
-    src_ = tmp_ / "src";
-    big_ = RandomBytes(3 << 20, 7);
-    WriteFile(src_ + "/big", big_);
-    WriteFile(src_ + "/etc/hostname", std::string("served\n"));
-    MakeKey(tmp_ / "key");
-    Mkfs(src_, tmp_ / "image", tmp_ / "key");
-    opts_ = "store=" + store_ + ",pubkey=" + (tmp_ / "key.pub");
-  }
-  std::string run_, socket_, src_, opts_;
-  std::vector<uint8_t> big_;
-  std::vector<pid_t> serve_pids_;
-};
 
 TEST_F(ServeTest, TwoMountsShareOneManifestEachWithItsOwnTrust) {
   BuildImage();
@@ -305,9 +200,9 @@ TEST_F(ServeTest, KilledServiceKeepsNoInheritedFileOfItsMounts) {
   }
   std::erase(serve_pids_, heir);
   ASSERT_TRUE(gone) << "the killed service hung exiting";
-  EXPECT_NE(ReadProcFile(tmp_ / "serve-1.log").find("closed 1 inherited"),
+  EXPECT_NE(ReadProcFile(LogOf(1)).find("closed 1 inherited"),
             std::string::npos)
-      << ReadProcFile(tmp_ / "serve-1.log");
+      << ReadProcFile(LogOf(1));
   ASSERT_GT(Serve(), 0);  // takes the session back from the keeper
   EXPECT_EQ(ReadFile(mnt + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
 }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "gtest/gtest.h"
+
 #include "tests/test_util.h"
 
 namespace sealfs::testing {
@@ -48,7 +49,8 @@ int ReadBlock(const std::string& path, size_t index,
   if (fd < 0) return errno;
   void* buf = nullptr;
   if (posix_memalign(&buf, kTestBlock, kTestBlock) != 0) abort();
-  ssize_t n = pread(fd, buf, kTestBlock, static_cast<off_t>(index * kTestBlock));
+  ssize_t n =
+      pread(fd, buf, kTestBlock, static_cast<off_t>(index * kTestBlock));
   int err = n < 0 ? errno : 0;
   out->clear();
   if (n > 0) {
@@ -58,6 +60,25 @@ int ReadBlock(const std::string& path, size_t index,
   free(buf);
   close(fd);
   return err;
+}
+
+int ReadAll(const std::string& path, std::vector<uint8_t>* out) {
+  out->clear();
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return errno;
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return err;
+    }
+    if (n == 0) break;
+    out->insert(out->end(), buf, buf + n);
+  }
+  close(fd);
+  return 0;
 }
 
 }  // namespace sealfs::testing

@@ -28,6 +28,10 @@ void FlipByte(const std::string& path, off_t offset);
 // Returns 0 or the errno; the bytes go to `out`.
 int ReadBlock(const std::string& path, size_t index, std::vector<uint8_t>* out);
 
+// Reads the whole file; returns 0 and the bytes, or the errno of the
+// failing open or read.
+int ReadAll(const std::string& path, std::vector<uint8_t>* out);
+
 }  // namespace sealfs::testing
 
 #endif  // SEALFS_TESTS_INTEGRATION_STORE_FILES_H_

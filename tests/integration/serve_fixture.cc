@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tests/integration/serve_fixture.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+namespace sealfs::testing {
+
+pid_t StartServe(const std::string& socket, const std::string& log,
+                 const std::vector<std::string>& extra,
+                 const std::string& inherit) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    // A descriptor of its own, which no other process shares or closes.
+    if (!inherit.empty()) (void)open(inherit.c_str(), O_RDONLY);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    std::vector<std::string> args = {SealfsBin(), "serve", "--socket", socket};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 500; ++i) {
+    CommandResult r =
+        Run({"sh", "-c",
+             "grep -q 'listening on' '" + log +
+                 "' && [ $(grep -c 'listening on' '" + log + "') -ge 1 ]"});
+    if (r.exit_code == 0) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+void ServeTest::SetUp() {
+  MountTest::SetUp();
+  if (IsSkipped()) return;
+  run_ = tmp_ / "run";
+  socket_ = run_ + "/serve.sock";
+  setenv("SEALFS_SERVE_SOCKET", socket_.c_str(), 1);  // NOLINT
+}
+
+void ServeTest::TearDown() {
+  for (pid_t pid : serve_pids_) {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+  KillKeeper();
+  unsetenv("SEALFS_SERVE_SOCKET");  // NOLINT
+  MountTest::TearDown();
+}
+
+void ServeTest::KillKeeper() {
+  std::ifstream in(run_ + "/keeper.pid");
+  pid_t pid = 0;
+  if (in >> pid && pid > 0) {
+    kill(pid, SIGKILL);
+    WaitGone(pid);
+  }
+}
+
+pid_t ServeTest::Serve(const std::vector<std::string>& extra,
+                       const std::string& inherit) {
+  std::string log = LogOf(serve_pids_.size());
+  pid_t pid = StartServe(socket_, log, extra, inherit);
+  EXPECT_GT(pid, 0) << ReadProcFile(log);
+  if (pid > 0) serve_pids_.push_back(pid);
+  return pid;
+}
+
+void ServeTest::Reap(pid_t pid) {
+  waitpid(pid, nullptr, 0);
+  std::erase(serve_pids_, pid);
+}
+
+pid_t ServeTest::KeeperPid() {
+  std::ifstream in(run_ + "/keeper.pid");
+  pid_t pid = 0;
+  return in >> pid ? pid : 0;
+}
+
+bool ServeTest::WaitLog(const std::string& log, const std::string& text) {
+  for (int i = 0; i < 500; ++i) {
+    if (ReadProcFile(log).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::string ServeTest::LogOf(size_t i) {
+  return tmp_ / ("serve-" + std::to_string(i) + ".log");
+}
+
+void ServeTest::BuildImage() {
+  src_ = tmp_ / "src";
+  big_ = RandomBytes(3 << 20, 7);
+  WriteFile(src_ + "/big", big_);
+  WriteFile(src_ + "/etc/hostname", std::string("served\n"));
+  MakeKey(tmp_ / "key");
+  Mkfs(src_, tmp_ / "image", tmp_ / "key");
+  opts_ = "store=" + store_ + ",pubkey=" + (tmp_ / "key.pub");
+}
+
+}  // namespace sealfs::testing
