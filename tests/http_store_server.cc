@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace sealfs::testing {
 
@@ -106,6 +108,16 @@ int CountLogLines(const std::string& log, const std::string& needle) {
   int n = 0;
   while (std::getline(in, line)) {
     if (line.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+int CountLogLinesAtLeast(const std::string& log, const std::string& needle,
+                         int want) {
+  int n = CountLogLines(log, needle);
+  for (int i = 0; i < 500 && n < want; ++i) {  // a hang guard: 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    n = CountLogLines(log, needle);
   }
   return n;
 }

@@ -49,6 +49,11 @@ class HttpStoreServer {
 
 // Lines of `log` (a server's request log) that contain `needle`.
 int CountLogLines(const std::string& log, const std::string& needle);
+// CountLogLines once it reaches `want`, or after 5 s: the server logs a
+// request after its last byte is sent, so the client may see the answer
+// before the line is written.
+int CountLogLinesAtLeast(const std::string& log, const std::string& needle,
+                         int want);
 
 // The most requests that were in progress at once, from the start and end
 // times of each line of `log`.

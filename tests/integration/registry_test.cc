@@ -292,7 +292,7 @@ TEST_F(RegistryTest, BearerTokenFlow) {
                             "docker://" + front + "/team/app:v1",
                             "--tls-verify=false", "--authfile", auth, image_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_GE(CountLogLines(log, "GET /token"), 1);
+  EXPECT_GE(CountLogLinesAtLeast(log, "GET /token", 1), 1);
   r = RunCmd({SealfsBin(), "pull", "--from", "docker://" + front + "/team/app",
               "--store", tmp_ / "s1", "--tls-verify=false", "--authfile", auth,
               "v1"});
