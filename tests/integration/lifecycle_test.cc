@@ -48,6 +48,10 @@ class LifecycleTest : public MountTest {
       _exit(127);
     }
     EXPECT_TRUE(WaitMounted(mnt, true));
+    // The mount shows before its INIT is answered; a stat needs the answer,
+    // so a signal sent after this one lands in the serving loop.
+    struct stat st {};
+    EXPECT_EQ(stat(mnt.c_str(), &st), 0);
     return pid;
   }
 
