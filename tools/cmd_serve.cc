@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "fs/fuse/log.h"
@@ -28,7 +29,10 @@ constexpr char kUsage[] =
     "\n"
     "Runs in the foreground, logging to stderr, and tells systemd when it is\n"
     "ready ($NOTIFY_SOCKET). SIGTERM, SIGINT or SIGHUP unmount every session\n"
-    "and stop. A keeper process holds a copy of every FUSE connection, so a\n"
+    "and stop. SIGUSR2 upgrades in place: the program at this one's path\n"
+    "(a new build, after an upgrade) is started with --replace and takes\n"
+    "every session over; should it fail, this one goes on serving. A\n"
+    "keeper process holds a copy of every FUSE connection, so a\n"
     "service that crashes or is killed loses no mount: the next one takes\n"
     "its sessions back. A keeper that dies is started again. Under systemd\n"
     "with a file-descriptor store, systemd holds them instead (no keeper).\n"
@@ -103,6 +107,9 @@ int CmdServe(int argc, char** argv) {
     options.socket_path = *path;
   }
   options.exe = "/proc/self/exe";
+  // By path: after an upgrade the file there is the new build.
+  std::error_code ec;
+  options.program = std::filesystem::read_symlink("/proc/self/exe", ec);
   fuse::InstallFuseLogger();
   Status st = serve::RunService(options);
   if (!st.ok()) return Fail("serve", st);

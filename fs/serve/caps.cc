@@ -32,8 +32,11 @@ bool Kept(cap_value_t cap) {
 
 Status DropServiceCapabilities() {
   if (geteuid() != 0) return Status();
+  // A service started by one that dropped them already (an upgrade in
+  // place) has them out of its bounding set, and no CAP_SETPCAP.
   for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; ++cap) {
-    if (CAP_IS_SUPPORTED(cap) && !Kept(cap) && cap_drop_bound(cap) != 0) {
+    if (CAP_IS_SUPPORTED(cap) && !Kept(cap) && cap_get_bound(cap) == 1 &&
+        cap_drop_bound(cap) != 0) {
       return ErrnoStatus("drop bounding capability " + std::to_string(cap));
     }
   }

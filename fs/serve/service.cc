@@ -46,6 +46,7 @@
 #include "fs/serve/servable.h"
 #include "fs/serve/served_mount.h"
 #include "fs/serve/shared_images.h"
+#include "fs/serve/successor.h"
 
 namespace sealfs::serve {
 namespace {
@@ -139,7 +140,13 @@ class Service {
   // Closes what this process inherited on the mounts it now serves (see
   // inherited_files.h).
   void CloseInheritedFiles();
+  // Takes the sessions of the service at `path`, which exits once
+  // predecessor_ is closed.
   Status TakeOverFromRunning(const std::string& path);
+  // SIGUSR2: starts a successor, unless one is starting already.
+  void StartUpgrade();
+  // Notes a successor that exited without taking over.
+  void ReapFailedUpgrade();
   void Shutdown();
   // Waits (bounded) for the request threads, which use this object.
   void DrainConnections();
@@ -157,6 +164,10 @@ class Service {
   bool closing_ = false;                                     // guarded by mu_
   int handover_sock_ = -1;                                   // guarded by mu_
   std::atomic<int> connections_{0};
+  // The hand-over's socket, held until systemd has been told that this
+  // process is the service: its predecessor waits for it to close.
+  UniqueFd predecessor_;
+  pid_t successor_ = -1;  // started by SIGUSR2, not yet taken over
 };
 
 Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
@@ -551,6 +562,7 @@ Status Service::TakeOverFromRunning(const std::string& path) {
         return Status::FromErrno(static_cast<int>(reply.err),
                                  "replace: " + reply.text);
       }
+      predecessor_ = std::move(sock);
       return Status();
     }
     SEALFS_ASSIGN_OR_RETURN(SessionRecord rec, DecodeSession(r.message));
@@ -566,6 +578,34 @@ Status Service::TakeOverFromRunning(const std::string& path) {
                 "session " + std::to_string(id) + ": " + st.ToString());
     }
   }
+}
+
+void Service::StartUpgrade() {
+  if (successor_ > 0) {
+    fuse::Log(LOG_NOTICE, "upgrade: a new service is starting already");
+    return;
+  }
+  Result<pid_t> pid = StartSuccessor(opts_);
+  if (!pid.ok()) {
+    fuse::Log(LOG_ERR, pid.status().ToString() + "; still serving");
+    return;
+  }
+  successor_ = *pid;
+  fuse::Log(LOG_INFO, "upgrade: started " + opts_.program + " (pid " +
+                          std::to_string(successor_) + ") to take over");
+}
+
+void Service::ReapFailedUpgrade() {
+  int status = 0;
+  if (successor_ <= 0 || waitpid(successor_, &status, WNOHANG) != successor_)
+    return;
+  successor_ = -1;
+  fuse::Log(LOG_ERR, std::string("upgrade: the new service ") +
+                         (WIFEXITED(status) ? "exited with status " +
+                                                  std::to_string(
+                                                      WEXITSTATUS(status))
+                                            : "was killed") +
+                         " without taking over; still serving");
 }
 
 void Service::DrainConnections() {
@@ -602,6 +642,7 @@ Status Service::Run() {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR2);
   // Blocked before any thread starts, so every thread inherits it and the
   // signals arrive only through the signalfd.
   if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
@@ -684,6 +725,9 @@ Status Service::Run() {
   (void)NotifySystemd(opts_.replace
                           ? "MAINPID=" + std::to_string(getpid()) + "\nREADY=1"
                           : std::string("READY=1"));
+  // Only now may the predecessor exit: had it gone first, systemd would
+  // have seen the unit's main process end.
+  predecessor_.reset();
   fuse::Log(LOG_INFO, "listening on " + path);
   for (;;) {
     pollfd fds[4] = {{listener_.get(), POLLIN, 0},
@@ -700,13 +744,20 @@ Status Service::Run() {
         RestartKeeper();
       }
     }
-    if (n > 0 && (fds[1].revents & POLLIN) != 0) {
-      (void)NotifySystemd("STOPPING=1");
-      Shutdown();
-      unlink(path.c_str());
-      DrainConnections();
-      return Status();
+    signalfd_siginfo si{};
+    if (n > 0 && (fds[1].revents & POLLIN) != 0 &&
+        read(sig.get(), &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGUSR2) {
+        StartUpgrade();
+      } else {
+        (void)NotifySystemd("STOPPING=1");
+        Shutdown();
+        unlink(path.c_str());
+        DrainConnections();
+        return Status();
+      }
     }
+    ReapFailedUpgrade();
     int handover = -1;
     {
       std::lock_guard lock(mu_);

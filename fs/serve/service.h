@@ -21,10 +21,12 @@ struct ServeOptions {
   bool keeper = true;       // keep descriptors in a keeper process
   bool fd_store = false;    // under systemd: its fd store, not a keeper
   std::string exe;          // this program, to start the keeper with
+  std::string program;      // its path, to start a successor with (SIGUSR2)
 };
 
 // Serves until SIGTERM, SIGINT or SIGHUP (every session is then unmounted)
 // or until a replacement has taken the sessions over (they stay mounted).
+// SIGUSR2 starts that replacement: `program` again, with --replace.
 // EADDRINUSE if a service already listens and !replace.
 Status RunService(const ServeOptions& options);
 

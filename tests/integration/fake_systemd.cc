@@ -33,6 +33,21 @@ size_t FakeSystemd::stored_count() const {
   return n;
 }
 
+std::string FakeSystemd::WaitForPrefix(const std::string& prefix,
+                                       std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  size_t seen = 0;
+  for (;;) {
+    for (; seen < states_.size(); ++seen) {
+      if (states_[seen].starts_with(prefix)) return states_[seen];
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return "";
+    (void)WaitFor("\n", std::min(left, std::chrono::milliseconds(50)));
+  }
+}
+
 bool FakeSystemd::WaitFor(const std::string& state,
                           std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -28,6 +28,10 @@ class FakeSystemd {
   // Handles messages until one is exactly `state` ("READY=1") or `timeout`
   // passes; false then.
   bool WaitFor(const std::string& state, std::chrono::milliseconds timeout);
+  // Like WaitFor, for a message that starts with `prefix`; returns it, or
+  // "" after `timeout`.
+  std::string WaitForPrefix(const std::string& prefix,
+                            std::chrono::milliseconds timeout);
   // Handles the messages that have arrived.
   void Pump() { (void)WaitFor("", std::chrono::milliseconds(0)); }
   // Stored descriptors by name (several may share one).

@@ -229,6 +229,64 @@ TEST_F(ServeTest, KilledKeeperIsRestartedAndMountsSurviveTheService) {
   EXPECT_EQ(ReadFile(mnt + "/big"), big_);
 }
 
+// `systemctl reload` (SIGUSR2) upgrades in place: the service starts the
+// program at its path again, which takes every session over and tells
+// systemd it is the main process, while readers go on. A program that
+// cannot start leaves the old service serving.
+TEST_F(ServeTest, Usr2StartsTheProgramAtItsPathAgainToTakeOver) {
+  BuildImage();
+  // A copy of the binary, so that the test can "upgrade" the file.
+  const std::string program = tmp_ / "sealfs-copy";
+  ASSERT_EQ(RunCmd({"cp", SealfsBin(), program}).exit_code, 0);
+  FakeSystemd systemd(tmp_ / "notify.sock");
+  const pid_t old = systemd.Start({program, "serve", "--socket", socket_},
+                                  LogOf(0));
+  serve_pids_.push_back(old);
+  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
+      << ReadProcFile(LogOf(0));
+  std::string mnt = tmp_ / "mnt";
+  MountOk(tmp_ / "image", mnt, opts_);
+
+  // The file is gone: nothing starts, and the service goes on.
+  ASSERT_EQ(unlink(program.c_str()), 0);
+  kill(old, SIGUSR2);
+  EXPECT_TRUE(WaitLog(LogOf(0), "still serving")) << ReadProcFile(LogOf(0));
+  EXPECT_EQ(ReadFile(mnt + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
+
+  // A new build at the path takes over while 4 readers compare bytes.
+  ASSERT_EQ(RunCmd({"cp", SealfsBin(), program}).exit_code, 0);
+  std::vector<ReaderFile> files = {{mnt + "/big", big_}};
+  auto readers = std::async(std::launch::async, [&] {
+    return ReadRandomly(files, 4, std::chrono::seconds(3));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(old, SIGUSR2);
+  const std::string main_pid =
+      systemd.WaitForPrefix("MAINPID=", std::chrono::seconds(10));
+  ASSERT_FALSE(main_pid.empty()) << ReadProcFile(LogOf(0));
+  const pid_t heir = std::atoi(main_pid.c_str() + 8);
+  ASSERT_GT(heir, 0);
+  serve_pids_.push_back(heir);
+  int status = -1;
+  ASSERT_EQ(waitpid(old, &status, 0), old);  // it exits once handed over
+  std::erase(serve_pids_, old);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(heir, old);
+  ReaderStats stats = readers.get();
+  EXPECT_GT(stats.reads, 10u);
+  EXPECT_EQ(stats.mismatches, 0u);
+  EXPECT_EQ(stats.errors, 0u);
+  CommandResult list = RunCmd({SealfsBin(), "mounts"});
+  EXPECT_NE(list.out.find(mnt), std::string::npos) << list.out;
+
+  // The new service is the one that serves and stops: SIGTERM unmounts.
+  kill(heir, SIGTERM);
+  EXPECT_TRUE(WaitGone(heir));
+  std::erase(serve_pids_, heir);
+  EXPECT_FALSE(IsMounted(mnt));
+  Forget(mnt);
+}
+
 // systemd is emulated: its notify socket keeps what FDSTORE=1 sends, and a
 // restart passes it back as LISTEN_FDS, as after a crash of the unit.
 TEST_F(ServeTest, FdStoreKeepsSessionsAcrossKill9WithoutAKeeper) {
