@@ -25,6 +25,10 @@ Status Answer(int sock, uint32_t err, const std::string& text) {
 }
 
 // Handles one message from a service; false if the peer should be dropped.
+// What a service sent is heeded even if it is gone by now and the answer
+// cannot reach it: a Keep sent just before a kill -9 is a live mount, and
+// a Drop sent just before a clean stop must not keep this process alive.
+// So a failed answer drops nothing; the next read sees the hang-up.
 bool Handle(int sock, std::map<uint64_t, HeldSession>& held) {
   Result<Received> r = Receive(sock);
   if (!r.ok()) return false;
@@ -38,12 +42,14 @@ bool Handle(int sock, std::map<uint64_t, HeldSession>& held) {
       HeldSession& h = held[rec->id];
       h.record = std::move(*rec);
       h.fds = std::move(r->fds);
-      return Answer(sock, 0, "").ok();
+      (void)Answer(sock, 0, "");
+      return true;
     }
     case Type::kDrop: {
       Result<uint64_t> id = DecodeId(r->message, Type::kDrop);
       if (id.ok()) held.erase(*id);
-      return Answer(sock, id.ok() ? 0 : EPROTO, "").ok();
+      (void)Answer(sock, id.ok() ? 0 : EPROTO, "");
+      return true;
     }
     case Type::kTakeBack:
       for (const auto& [id, h] : held) {
@@ -86,11 +92,22 @@ Status RunKeeper(const std::string& path) {
     int n = poll(fds.data(), fds.size(), 1000);
     if (n < 0 && errno != EINTR) return ErrnoStatus("poll");
     if (n <= 0) continue;
-    for (size_t i = fds.size(); i-- > 1;) {
+    // Oldest first, and each client's queue whole: what a service killed
+    // after sending Keeps left queued is heeded before the TakeBack of
+    // the service started next.
+    std::vector<bool> gone(clients.size(), false);
+    for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      if ((fds[i].revents & POLLIN) == 0 || !Handle(fds[i].fd, held)) {
-        clients.erase(clients.begin() + static_cast<long>(i - 1));
+      pollfd more = fds[i];
+      while (!gone[i - 1] && (more.revents & POLLIN) != 0) {
+        gone[i - 1] = !Handle(fds[i].fd, held);
+        more.revents = 0;
+        if (poll(&more, 1, 0) < 0) break;
       }
+      if ((more.revents & POLLIN) == 0 && more.revents != 0) gone[i - 1] = true;
+    }
+    for (size_t i = clients.size(); i-- > 0;) {
+      if (gone[i]) clients.erase(clients.begin() + static_cast<long>(i));
     }
     if ((fds[0].revents & POLLIN) != 0) {
       UniqueFd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// The keeper heeds everything a service sent, even when the service is
+// gone before the keeper reads it: a session kept just before a kill -9
+// must survive, and one dropped just before a clean stop must not keep
+// the keeper alive.
+#include "fs/serve/keeper.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace sealfs::serve {
+namespace {
+
+constexpr int kSessions = 20;
+
+class KeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = tmp_ / "keeper.sock";
+    keeper_ = fork();
+    if (keeper_ == 0) _exit(RunKeeper(path_).ok() ? 0 : 1);
+    ASSERT_GT(keeper_, 0);
+  }
+  void TearDown() override {
+    if (keeper_ > 0) {
+      kill(keeper_, SIGKILL);
+      waitpid(keeper_, nullptr, 0);
+    }
+  }
+  // A link to the running keeper (never starts another).
+  KeeperLink Link() {
+    Result<KeeperLink> k = KeeperLink::ConnectOrStart(path_, "/nonexistent");
+    EXPECT_TRUE(k.ok()) << k.status().ToString();
+    return k.ok() ? std::move(*k) : KeeperLink();
+  }
+  // Waits (a hang guard, not a timing) for the keeper to exit by itself.
+  bool KeeperExits() {
+    for (int i = 0; i < 1000; ++i) {
+      int status = 0;
+      if (waitpid(keeper_, &status, WNOHANG) == keeper_) {
+        keeper_ = -1;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  sealfs::testing::TempDir tmp_;
+  std::string path_;
+  pid_t keeper_ = -1;
+};
+
+SessionRecord Record(uint64_t id) {
+  SessionRecord rec;
+  rec.id = id;
+  rec.spec.image_label = "/img";
+  rec.spec.store_label = "/store";
+  rec.spec.mountpoint = "/mnt/" + std::to_string(id);
+  rec.init = {1, 2, 3};
+  return rec;
+}
+
+TEST_F(KeeperTest, HeedsWhatAServiceSentBeforeItWentAway) {
+  // The keeper reads nothing until the sender is gone, as when a service
+  // is killed right after sending: every answer it gives then fails.
+  {
+    KeeperLink sender = Link();
+    ASSERT_TRUE(sender.connected());
+    ASSERT_EQ(kill(keeper_, SIGSTOP), 0);
+    UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(null_fd.valid());
+    const int fds[3] = {null_fd.get(), null_fd.get(), null_fd.get()};
+    for (int id = 1; id <= kSessions; ++id) {
+      ASSERT_TRUE(sender.Keep(Record(id), fds).ok());
+    }
+  }
+  ASSERT_EQ(kill(keeper_, SIGCONT), 0);
+  KeeperLink next = Link();
+  Result<std::vector<HeldSession>> held = next.TakeBack();
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(held->size(), static_cast<size_t>(kSessions));
+
+  // Dropped by a service that then stopped: the keeper holds nothing and
+  // exits.
+  ASSERT_EQ(kill(keeper_, SIGSTOP), 0);
+  for (int id = 1; id <= kSessions; ++id) ASSERT_TRUE(next.Drop(id).ok());
+  next.Replace(KeeperLink());
+  ASSERT_EQ(kill(keeper_, SIGCONT), 0);
+  EXPECT_TRUE(KeeperExits()) << "the keeper still holds dropped sessions";
+}
+
+}  // namespace
+}  // namespace sealfs::serve
