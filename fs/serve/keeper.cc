@@ -139,6 +139,11 @@ Result<KeeperLink> KeeperLink::ConnectOrStart(const std::string& path,
     // a signal to its process group reaches it.
     setsid();
     if (fork() != 0) _exit(0);
+    // The service blocks the signals it reads from a signalfd; the keeper
+    // must stop on SIGTERM like any other process.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     int null_fd = open("/dev/null", O_RDWR);
     if (null_fd >= 0) {
       dup2(null_fd, STDIN_FILENO);

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -100,6 +101,37 @@ TEST_F(KeeperTest, HeedsWhatAServiceSentBeforeItWentAway) {
   next.Replace(KeeperLink());
   ASSERT_EQ(kill(keeper_, SIGCONT), 0);
   EXPECT_TRUE(KeeperExits()) << "the keeper still holds dropped sessions";
+}
+
+// The service starts the keeper with SIGTERM blocked (it reads its
+// signals from a signalfd); the keeper must not inherit that.
+TEST(KeeperStart, StartedKeeperStopsOnSigtermThoughItsStarterBlocksIt) {
+  sealfs::testing::TempDir tmp;
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(sigprocmask(SIG_BLOCK, &term, &old), 0);
+  Result<KeeperLink> k =
+      KeeperLink::ConnectOrStart(tmp / "keeper.sock", SEALFS_BIN);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  pid_t keeper = 0;  // written before it listens, so before k connected
+  std::ifstream(tmp / "keeper.pid") >> keeper;
+  ASSERT_GT(keeper, 0);
+  ASSERT_EQ(kill(keeper, SIGTERM), 0);
+  // Gone, or a zombie (it is not this process's child).
+  const auto gone_or_zombie = [keeper] {
+    std::ifstream stat("/proc/" + std::to_string(keeper) + "/stat");
+    std::string pid, comm, state;
+    return !(stat >> pid >> comm >> state) || state == "Z";
+  };
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {  // a hang guard
+    gone = gone_or_zombie();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!gone) kill(keeper, SIGKILL);
+  EXPECT_TRUE(gone) << "the keeper ignored SIGTERM";
 }
 
 }  // namespace
