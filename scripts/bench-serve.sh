@@ -22,7 +22,8 @@ N=${N:-100}
 REPS=${REPS:-30}
 SMALL=${SMALL:-etc/os-release}
 bin=$PWD/build/tools/sealfs
-[ -x "$bin" ] || { echo "build/tools/sealfs missing" >&2; exit 2; }
+timer=$PWD/build/tests/bench/serve_mount_timer
+[ -x "$bin" ] && [ -x "$timer" ] || { echo "build/tools/sealfs or build/tests/bench/serve_mount_timer missing" >&2; exit 2; }
 work=$(mktemp -d /tmp/sealfs-bench-serve.XXXXXX)
 export SEALFS_SERVE_SOCKET=$work/run/serve.sock
 sq=${SQUASHFS:-$(dirname "$IMAGE")/rootfs-bench.sqfs}
@@ -155,6 +156,10 @@ mkdir -p "$work/held"
 "$bin" mount -o "$opts" "$IMAGE" "$work/held"  # the service holds the image
 read -r rep_med rep_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "")
 read -r sa_med sa_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" ",standalone")
+# The same repeat mount from inside one process (tests/bench/
+# serve_mount_timer.cc): what a runtime speaking the socket itself pays.
+mkdir -p "$work/t"
+read -r inproc_med inproc_min < <("$timer" "$opts" "$IMAGE" "$work/t" "$REPS")
 fusermount3 -u "$work/held"
 sleep 0.3
 # First mount: the service holds nothing (each run unmounts its only mount,
@@ -168,6 +173,7 @@ read -r noop_med noop_min < <(python3 "$work/time.py" "$work/noop" "" "" "" "$RE
 echo "| mount until the first stat returns | median | min |"
 echo "|---|---|---|"
 echo "| repeat mount through the service (image held) | $rep_med ms | $rep_min ms |"
+echo "| repeat mount, in one process (no \`sealfs mount\` started) | $inproc_med ms | $inproc_min ms |"
 echo "| first mount through the service (image not held) | $first_med ms | $first_min ms |"
 echo "| standalone mount | $sa_med ms | $sa_min ms |"
 echo "| (reference) \`sealfs --version\`: the start of this binary alone | $ver_med ms | $ver_min ms |"
