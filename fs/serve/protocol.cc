@@ -101,7 +101,9 @@ class FieldReader {
                               std::to_string(static_cast<int>(tag)))
                       : Status();
     }
-    if (std::memchr(f->value.data(), 0, f->value.size()) != nullptr) {
+    // (memchr of an empty field's null data is undefined.)
+    if (!f->value.empty() &&
+        std::memchr(f->value.data(), 0, f->value.size()) != nullptr) {
       return Status::FromErrno(EINVAL, "control message: NUL in a string");
     }
     out->assign(f->value.begin(), f->value.end());
