@@ -115,8 +115,11 @@ TEST(KeeperStart, StartedKeeperStopsOnSigtermThoughItsStarterBlocksIt) {
       KeeperLink::ConnectOrStart(tmp / "keeper.sock", SEALFS_BIN);
   sigprocmask(SIG_SETMASK, &old, nullptr);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
-  pid_t keeper = 0;  // written before it listens, so before k connected
-  std::ifstream(tmp / "keeper.pid") >> keeper;
+  pid_t keeper = 0;  // written just after it listens
+  for (int i = 0; i < 500 && keeper <= 0; ++i) {
+    std::ifstream(tmp / "keeper.pid") >> keeper;
+    if (keeper <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_GT(keeper, 0);
   ASSERT_EQ(kill(keeper, SIGTERM), 0);
   // Gone, or a zombie (it is not this process's child).
