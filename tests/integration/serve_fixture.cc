@@ -44,6 +44,21 @@ pid_t StartServe(const std::string& socket, const std::string& log,
   return -1;
 }
 
+bool AbortConnection(unsigned minor) {
+  const std::string path =
+      "/sys/fs/fuse/connections/" + std::to_string(minor) + "/abort";
+  bool fusectl_mounted = false;
+  if (access(path.c_str(), F_OK) != 0 &&
+      RunCmd({"mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections"})
+              .exit_code == 0) {
+    fusectl_mounted = true;
+  }
+  const bool writable = access(path.c_str(), W_OK) == 0;
+  if (writable) WriteFile(path, std::string("1"));
+  if (fusectl_mounted) RunCmd({"umount", "/sys/fs/fuse/connections"});
+  return writable;
+}
+
 void ServeTest::SetUp() {
   MountTest::SetUp();
   if (IsSkipped()) return;

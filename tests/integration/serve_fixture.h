@@ -21,6 +21,11 @@ pid_t StartServe(const std::string& socket, const std::string& log,
                  const std::vector<std::string>& extra = {},
                  const std::string& inherit = "");
 
+// Aborts FUSE connection `minor` (the minor of a mount's st_dev) through
+// /sys/fs/fuse/connections, mounting fusectl there for the while if this
+// host has not; false if the abort file could not be written.
+bool AbortConnection(unsigned minor);
+
 class ServeTest : public MountTest {
  protected:
   void SetUp() override;
