@@ -6,12 +6,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,30 +19,6 @@
 
 namespace sealfs::testing {
 namespace {
-
-// The devices ("MAJ:MIN") of the fuse.sealfs mounts at `path` in the mount
-// namespace of `pid`, bottom to top, from its mountinfo.
-std::vector<std::string> SealfsMountsAt(pid_t pid, const std::string& path) {
-  std::istringstream in(
-      ReadProcFile("/proc/" + std::to_string(pid) + "/mountinfo"));
-  std::vector<std::string> devices;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, device, root, point, rest;
-    f >> id >> parent >> device >> root >> point;
-    const size_t dash = line.find(" - ");
-    if (point == path && dash != std::string::npos &&
-        line.compare(dash + 3, 12, "fuse.sealfs ") == 0) {
-      devices.push_back(device);
-    }
-  }
-  return devices;
-}
-
-unsigned MinorOf(const std::string& device) {
-  return static_cast<unsigned>(std::stoul(device.substr(device.find(':') + 1)));
-}
 
 class ServeNamespaceTest : public ServeTest {
  protected:
@@ -110,16 +84,6 @@ class ServeNamespaceTest : public ServeTest {
     return "/proc/" + std::to_string(pid) + "/root" + path;
   }
 
-  // Polls (a hang guard) until the namespace of `pid` has `count`
-  // fuse.sealfs mounts at `path`.
-  bool WaitCount(pid_t pid, const std::string& path, size_t count) {
-    for (int i = 0; i < 500; ++i) {
-      if (SealfsMountsAt(pid, path).size() == count) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-
   static std::string ReadLink(const std::string& path) {
     char buf[256];
     ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
@@ -151,7 +115,7 @@ TEST_F(ServeNamespaceTest, AbortedMountIsUnmountedInItsNamespaceOnly) {
   EXPECT_TRUE(WaitLog(LogOf(0), mnt + ": unmounted in its mount namespace"))
       << ReadProcFile(LogOf(0));
   // Gone there, the copy of the host's mount below it left as it was.
-  EXPECT_TRUE(WaitCount(ns, mnt, 1));
+  EXPECT_TRUE(WaitSealfsMounts(ns, mnt, 1));
   EXPECT_EQ(SealfsMountsAt(ns, mnt), std::vector<std::string>{inside[0]});
   EXPECT_EQ(ReadFile(through + "/big"), big_);
   // The host's mount was never touched.
