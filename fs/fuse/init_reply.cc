@@ -34,12 +34,14 @@ static_assert(sizeof(fuse_init_out) == 64);
 constexpr size_t kInitReplySize =
     sizeof(fuse_out_header) + sizeof(fuse_init_out);
 
-// The INIT this thread is having libfuse answer (AnswerInit), if its reply
-// is to grant FUSE_ALLOW_IDMAP; null otherwise, so that the replies of the
-// worker threads, and every later one, are written untouched.
+// The INIT this thread is having libfuse answer (AnswerInit); null
+// otherwise, so that the replies of the worker threads, and every later
+// one, are written untouched.
 struct PendingInit {
   uint64_t unique = 0;
-  bool granted = false;
+  bool amend = false;     // the reply is to grant FUSE_ALLOW_IDMAP
+  bool granted = false;   // ... and did
+  bool accepted = false;  // a success reply to the INIT was written
 };
 thread_local PendingInit* t_pending_init = nullptr;
 // Set while a replayed INIT is answered: its reply goes nowhere.
@@ -80,6 +82,18 @@ ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
   }
   PendingInit* pending = t_pending_init;
   if (pending == nullptr) return writev(fd, iov, count);
+  fuse_out_header out{};
+  if (count > 0 && iov[0].iov_len >= sizeof(out)) {
+    std::memcpy(&out, iov[0].iov_base, sizeof(out));
+  }
+  if (out.unique != pending->unique || out.error != 0) {
+    return writev(fd, iov, count);
+  }
+  if (!pending->amend) {
+    ssize_t n = writev(fd, iov, count);
+    if (n > 0) pending->accepted = true;
+    return n;
+  }
   // libfuse writes the header and fuse_init_out as two pieces; the copy is
   // amended and written as one, which /dev/fuse takes the same way.
   uint8_t reply[kInitReplySize];
@@ -90,11 +104,16 @@ ssize_t WriteDevice(int fd, struct iovec* iov, int count, void* /*userdata*/) {
     len += iov[i].iov_len;
   }
   if (len != sizeof(reply) || !AddIdmapToReply(reply, pending->unique)) {
-    return writev(fd, iov, count);
+    ssize_t n = writev(fd, iov, count);
+    if (n > 0) pending->accepted = true;
+    return n;
   }
   t_pending_init = nullptr;
   ssize_t n = write(fd, reply, len);
-  if (n == static_cast<ssize_t>(len)) pending->granted = true;
+  if (n == static_cast<ssize_t>(len)) {
+    pending->granted = true;
+    pending->accepted = true;
+  }
   return n;
 }
 
@@ -155,25 +174,42 @@ Result<InitOutcome> AnswerInit(fuse_session* se) {
     n = fuse_session_receive_buf(se, &buf);
   } while (n == -EINTR);
   InitOutcome outcome;
+  PendingInit pending;
   if (n > 0) {
-    PendingInit pending;
     if ((buf.flags & FUSE_BUF_IS_FD) == 0 && buf.mem != nullptr) {
       const auto* bytes = static_cast<const uint8_t*>(buf.mem);
       outcome.request.assign(bytes, bytes + static_cast<size_t>(n));
       outcome.idmap_offered = OffersIdmap(
           {static_cast<const uint8_t*>(buf.mem), buf.size}, &pending.unique);
+      fuse_in_header in{};
+      if (outcome.request.size() >= sizeof(in)) {
+        std::memcpy(&in, bytes, sizeof(in));
+        pending.unique = in.unique;
+      }
     }
+    pending.amend = outcome.idmap_offered;
     // do_init replies from within this call, on this thread.
-    if (outcome.idmap_offered) t_pending_init = &pending;
+    t_pending_init = &pending;
     fuse_session_process_buf(se, &buf);
     t_pending_init = nullptr;
     outcome.idmap_allowed = pending.granted;
   }
   std::free(buf.mem);
+  // libfuse drops what it read once the session has exited: a stop
+  // signal (its handlers exit the session) before the INIT was read, or
+  // the mount removed (ENODEV).
+  if (n == 0 && fuse_session_exited(se)) {
+    return Status::FromErrno(ECANCELED,
+                             "stopped before the kernel's INIT was answered");
+  }
   if (n <= 0) {
     return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");
   }
-  if (fuse_session_exited(se)) {
+  // libfuse's signal handlers exit the session too: a SIGINT or SIGTERM
+  // that came while the INIT was answered is a stop, which the serving
+  // loop then reports, not a refusal. Without the device hooks (no
+  // memory) a refusal cannot be told apart: it is assumed.
+  if (fuse_session_exited(se) && !pending.accepted) {
     return Status::FromErrno(EPROTO, "the kernel's INIT was refused");
   }
   return outcome;

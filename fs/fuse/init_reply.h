@@ -60,7 +60,10 @@ Status ResendUnanswered(int fuse_fd);
 // device I/O is hooked and the kernel offers FUSE_ALLOW_IDMAP, the reply
 // also grants it (the mount uses default_permissions, which the kernel
 // requires for it). EPROTO if libfuse refused the INIT (then the session
-// has exited), the read's errno otherwise.
+// has exited); ECANCELED if the session was exited (a stop signal, through
+// libfuse's handlers; the mount removed) before the INIT was read; the
+// read's errno otherwise. A session exited by a signal after the INIT was
+// read is not an error: the INIT is answered, and the loop then stops.
 Result<InitOutcome> AnswerInit(fuse_session* se);
 
 // For tests: what the INIT request `request` (the bytes read from

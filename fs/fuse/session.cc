@@ -221,6 +221,13 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
     Status armed = WaitWatchdogArmed(watchdog.pipes);
     if (!armed.ok()) return unwatched(armed);
   }
+  // In the foreground, a stop signal before the INIT was read is a stop
+  // like any other (exit 0), with a mount that cannot serve, so it goes
+  // now. A daemon tells the `sealfs mount` waiting for it that it failed.
+  if (!init.ok() && init.status().err() == ECANCELED && *ready_fd < 0) {
+    Log(LOG_INFO, "stopped before serving " + req.mountpoint);
+    return unmount(Status());
+  }
   if (!init.ok()) return unmount(init.status());
   Status dropped = DropPrivileges(req.options.user);
   if (!dropped.ok()) return unmount(dropped.WithPrefix("dropping privileges"));

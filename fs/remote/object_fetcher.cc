@@ -301,10 +301,25 @@ Status ObjectFetcher::StartPartial(const std::shared_ptr<Flight>& flight,
   const PullItem& item = flight->item;
   SEALFS_ASSIGN_OR_RETURN(std::shared_ptr<StoreWriter> writer, Writer());
   transfers_.fetch_add(1, std::memory_order_relaxed);
+  // The tree's transfer is the flight's until it is open, so that Stop
+  // cancels it: its reader, and those waiting for it, get ECANCELED
+  // instead of waiting out the transfer's time-out.
+  const TicketHolder started = [this,
+                                flight](std::shared_ptr<FetchTicket> ticket) {
+    if (ticket == nullptr) return;
+    bool stopping = false;
+    {
+      std::lock_guard lock(mu_);
+      flight->ticket = ticket;
+      stopping = stop_;
+    }
+    if (stopping) ticket->Cancel();  // Stop came before the ticket
+  };
   Result<std::shared_ptr<PartialObject>> partial = PartialObject::Open(
-      source_, std::move(writer), item.digest, item.size, priority);
+      source_, std::move(writer), item.digest, item.size, priority, started);
   {
     std::lock_guard lock(mu_);
+    flight->ticket = nullptr;
     flight->opening = false;
     if (partial.ok()) flight->partial = *partial;
   }

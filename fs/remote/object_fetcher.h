@@ -66,7 +66,7 @@ class ObjectFetcher {
   // Cancels what is in flight (its callbacks get ECANCELED), refuses what
   // comes later (ECANCELED at once), and waits for every callback to have
   // returned. A reader blocked in OpenPartial while the object's tree is
-  // fetched is not woken: it waits for that transfer's time-out. Idempotent;
+  // fetched gets ECANCELED, as do those waiting for the same tree. Idempotent;
   // REQUIRES: not called from a callback, nor on two threads at once.
   void Stop();
 

@@ -75,10 +75,12 @@ class BytesSink : public FetchSink {
 }  // namespace
 
 Result<std::vector<uint8_t>> FetchBytes(ObjectSource& source,
-                                        const FetchRequest& request) {
+                                        const FetchRequest& request,
+                                        const TicketHolder& started) {
   auto sink = std::make_shared<BytesSink>(request);
   std::future<Result<std::vector<uint8_t>>> done = sink->future();
-  (void)source.Fetch(request, sink);
+  std::shared_ptr<FetchTicket> ticket = source.Fetch(request, sink);
+  if (started) started(std::move(ticket));
   return done.get();
 }
 

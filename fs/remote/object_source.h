@@ -9,6 +9,7 @@
 #define SEALFS_FS_REMOTE_OBJECT_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -122,10 +123,14 @@ struct SourceOptions {
 };
 
 // Fetches `request` into memory and waits: the requested bytes (exactly
-// request.length of them), or the fetch's failure. REQUIRES: not called
-// on a source's transfer thread.
+// request.length of them), or the fetch's failure. `started`, if set, is
+// given the transfer's ticket (null if it finished in line) before the
+// wait, so that another thread can cancel it. REQUIRES: not called on a
+// source's transfer thread.
+using TicketHolder = std::function<void(std::shared_ptr<FetchTicket>)>;
 Result<std::vector<uint8_t>> FetchBytes(ObjectSource& source,
-                                        const FetchRequest& request);
+                                        const FetchRequest& request,
+                                        const TicketHolder& started = nullptr);
 
 // Opens "http://...", "https://..." as an HTTP source,
 // "docker://HOST/REPO:TAG" as the packs of that image in an OCI registry,

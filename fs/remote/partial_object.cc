@@ -86,7 +86,8 @@ PartialObject::~PartialObject() = default;
 
 Result<std::shared_ptr<PartialObject>> PartialObject::Open(
     std::shared_ptr<ObjectSource> source, std::shared_ptr<StoreWriter> writer,
-    const Digest& digest, uint64_t size, Priority priority) {
+    const Digest& digest, uint64_t size, Priority priority,
+    const TicketHolder& started) {
   FetchRequest request;
   request.digest = digest;
   request.object_size = size;
@@ -94,7 +95,7 @@ Result<std::shared_ptr<PartialObject>> PartialObject::Open(
   request.length = PartSize(ObjectPart::kTree, size);
   request.priority = priority;
   SEALFS_ASSIGN_OR_RETURN(std::vector<uint8_t> tree,
-                          FetchBytes(*source, request));
+                          FetchBytes(*source, request, started));
   SEALFS_ASSIGN_OR_RETURN(std::unique_ptr<StoreWriter::ObjectFile> file,
                           writer->CreateObjectFile(size));
   UniqueFd read_fd(::fcntl(file->fd(), F_DUPFD_CLOEXEC, 0));

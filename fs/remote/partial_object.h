@@ -37,11 +37,13 @@ class PartialObject : public std::enable_shared_from_this<PartialObject> {
   // Fetches the tree of object `digest` (`size` bytes) from `source` at
   // `priority` and creates the temp file through `writer`. ENOENT if the
   // source has no tree (the caller fetches the whole object instead);
-  // kErrCorrupt if the tree has the wrong size; the source's errors.
-  // REQUIRES: size > kBlockSize.
+  // kErrCorrupt if the tree has the wrong size; the source's errors
+  // (ECANCELED if the tree's transfer, whose ticket `started` is given,
+  // is cancelled). REQUIRES: size > kBlockSize.
   static Result<std::shared_ptr<PartialObject>> Open(
       std::shared_ptr<ObjectSource> source, std::shared_ptr<StoreWriter> writer,
-      const Digest& digest, uint64_t size, Priority priority);
+      const Digest& digest, uint64_t size, Priority priority,
+      const TicketHolder& started = nullptr);
   ~PartialObject();
   PartialObject(const PartialObject&) = delete;
   PartialObject& operator=(const PartialObject&) = delete;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// libcap: keep two capabilities, drop the rest.
+// libcap: keep four capabilities, drop the rest.
 #include "fs/serve/caps.h"
 
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <iterator>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -19,7 +20,16 @@ struct CapFree {
 };
 using CapPtr = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
 
-constexpr cap_value_t kKept[] = {CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH};
+// CAP_SYS_ADMIN: unmount. CAP_DAC_READ_SEARCH: objects below any
+// caller's store. CAP_SYS_CHROOT: setns(CLONE_NEWNS) into a caller's mount
+// namespace, to unmount there. CAP_SYS_PTRACE: reading /proc/PID/ns/mnt
+// and /proc/PID/root of a caller or of a process in its namespace, which
+// the kernel allows a process with fewer capabilities than the target's
+// only with it (namespaced_mount.h).
+constexpr cap_value_t kKept[] = {CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH,
+                                 CAP_SYS_CHROOT, CAP_SYS_PTRACE};
+
+constexpr int kKeptCount = static_cast<int>(std::size(kKept));
 
 bool Kept(cap_value_t cap) {
   for (cap_value_t k : kKept) {
@@ -45,10 +55,14 @@ Status DropServiceCapabilities() {
   }
   CapPtr caps(cap_init());
   if (caps == nullptr) return ErrnoStatus("cap_init");
-  if (cap_set_flag(caps.get(), CAP_EFFECTIVE, 2, kKept, CAP_SET) != 0 ||
-      cap_set_flag(caps.get(), CAP_PERMITTED, 2, kKept, CAP_SET) != 0 ||
+  if (cap_set_flag(caps.get(), CAP_EFFECTIVE, kKeptCount, kKept, CAP_SET) !=
+          0 ||
+      cap_set_flag(caps.get(), CAP_PERMITTED, kKeptCount, kKept, CAP_SET) !=
+          0 ||
       cap_set_proc(caps.get()) != 0) {
-    return ErrnoStatus("keeping CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH");
+    return ErrnoStatus(
+        "keeping CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_CHROOT and "
+        "CAP_SYS_PTRACE");
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return ErrnoStatus("PR_SET_NO_NEW_PRIVS");

@@ -43,6 +43,8 @@ size_t MaxFieldBytes(Tag tag) {
       return 4;
     case Tag::kSessionId:
     case Tag::kMountId:
+    case Tag::kMountNs:
+    case Tag::kMountDev:
       return 8;
     case Tag::kText:
       return kMaxListingBytes;
@@ -233,6 +235,8 @@ Message EncodeSession(const SessionRecord& rec) {
   m.fields.push_back({Tag::kUid, Le(rec.uid, 4)});
   m.fields.push_back({Tag::kGid, Le(rec.gid, 4)});
   m.fields.push_back({Tag::kMountId, Le(rec.mount_id, 8)});
+  m.fields.push_back({Tag::kMountNs, Le(rec.mount_ns, 8)});
+  m.fields.push_back({Tag::kMountDev, Le(rec.mount_dev, 8)});
   return m;
 }
 
@@ -264,8 +268,8 @@ Result<MountSpec> DecodeMountSpec(const Message& m) {
 Result<SessionRecord> DecodeSession(const Message& m) {
   if (m.type != Type::kSession) return Proto("not a session");
   std::set<Tag> tags = kSpecTags;
-  tags.insert(
-      {Tag::kSessionId, Tag::kInit, Tag::kUid, Tag::kGid, Tag::kMountId});
+  tags.insert({Tag::kSessionId, Tag::kInit, Tag::kUid, Tag::kGid, Tag::kMountId,
+               Tag::kMountNs, Tag::kMountDev});
   FieldReader r(m, tags);
   SEALFS_RETURN_IF_ERROR(r.Check());
   SessionRecord rec;
@@ -276,6 +280,8 @@ Result<SessionRecord> DecodeSession(const Message& m) {
   SEALFS_RETURN_IF_ERROR(r.Int(Tag::kUid, 4, true, &uid));
   SEALFS_RETURN_IF_ERROR(r.Int(Tag::kGid, 4, true, &gid));
   SEALFS_RETURN_IF_ERROR(r.Int(Tag::kMountId, 8, false, &rec.mount_id));
+  SEALFS_RETURN_IF_ERROR(r.Int(Tag::kMountNs, 8, false, &rec.mount_ns));
+  SEALFS_RETURN_IF_ERROR(r.Int(Tag::kMountDev, 8, false, &rec.mount_dev));
   rec.uid = static_cast<uint32_t>(uid);
   rec.gid = static_cast<uint32_t>(gid);
   const Field* init = r.Find(Tag::kInit);

@@ -26,7 +26,8 @@ namespace sealfs::serve {
 
 // "SFS1" read as a little-endian u32.
 inline constexpr uint32_t kMagic = 0x31534653;
-// Version history: 1, the first (mount, attach, list, hand-over, keeper).
+// Version history: 1, the first (mount, attach, list, hand-over, keeper);
+// session fields kMountNs and kMountDev added within it, optional.
 inline constexpr uint16_t kVersion = 1;
 inline constexpr size_t kHeaderBytes = 12;
 inline constexpr size_t kFieldHeaderBytes = 6;
@@ -63,7 +64,9 @@ enum class Tag : uint16_t {
   kSessionId = 9,   // u64
   kErrno = 10,      // u32: 0 ok, else why refused
   kText = 11,       // a one-line reason, or the listing
-  kMountId = 12,    // u64: the mount's id in /proc/self/mountinfo
+  kMountId = 12,    // u64: the mount's id (statx STATX_MNT_ID)
+  kMountNs = 13,    // u64: inode of the caller's mount namespace (nsfs)
+  kMountDev = 14,   // u64: st_dev of the mount's root
 };
 
 struct Field {
@@ -96,6 +99,11 @@ struct SessionRecord {
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint64_t mount_id = 0;  // 0: unknown
+  // The namespace the mount is in; 0: the service's own (a record of a
+  // service before these fields). Checked with mount_dev when the mount
+  // is in another namespace.
+  uint64_t mount_ns = 0;
+  uint64_t mount_dev = 0;
 };
 
 struct Reply {

@@ -42,6 +42,7 @@
 #include "fs/serve/fd_store.h"
 #include "fs/serve/inherited_files.h"
 #include "fs/serve/keeper.h"
+#include "fs/serve/namespaced_mount.h"
 #include "fs/serve/notify.h"
 #include "fs/serve/servable.h"
 #include "fs/serve/served_mount.h"
@@ -59,6 +60,9 @@ constexpr unsigned kMaxThreads = 16;
 // How long a hand-over or shutdown lets requests in hand finish before it
 // cancels the fetches they wait on.
 constexpr int kStopGraceMs = 2000;
+// How long a child unmounting in another namespace may take before it is
+// killed (its path may lead through a hung FUSE mount).
+constexpr int kUnmountChildS = 10;
 
 // What a request or a taken-over record turns into before it is served.
 struct Prepared {
@@ -130,7 +134,15 @@ class Service {
   // A session has ended: the keeper or systemd closes its copies.
   void Forget(uint64_t id);
   void Reap();
+  // Records which mount, in which mount namespace, is the session's.
+  void Locate(int sock, const PeerCred& peer, SessionRecord& rec);
+  // Unmounts the session's mount if it is still there. In another mount
+  // namespace a child does it (StartNamespacedUnmount); reaped by
+  // ReapUnmounters.
   void Unmount(const SessionRecord& rec);
+  // Reaps the children Unmount started; kills those that took too long.
+  // `wait_ms`: how long to wait for them first (at shutdown).
+  void ReapUnmounters(int wait_ms);
   // Has every worker of `mounts` stop reading /dev/fuse and waits for
   // them. Requests in hand get a moment to finish; then the fetches of
   // lazy mounts still waiting on a remote are cancelled (their readers get
@@ -168,6 +180,13 @@ class Service {
   // process is the service: its predecessor waits for it to close.
   UniqueFd predecessor_;
   pid_t successor_ = -1;  // started by SIGUSR2, not yet taken over
+  uint64_t own_mnt_ns_ = 0;
+  struct Unmounter {
+    pid_t pid;
+    std::string mountpoint;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::vector<Unmounter> unmounters_;  // main thread only
 };
 
 Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
@@ -358,11 +377,7 @@ Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
                          std::move(request.fds[0]), std::move(request.fds[1]),
                          std::move(p.fs), std::move(p.image), kopts,
                          ThreadsFor(p.options)));
-  // Which mount is ours, so that only it is ever unmounted by us (Unmount
-  // checks its type then). The caller's mount namespace may differ; then
-  // nothing is recorded.
-  const_cast<SessionRecord&>(m->record()).mount_id =
-      MountIdAt(m->record().spec.mountpoint);
+  Locate(sock, peer, const_cast<SessionRecord&>(m->record()));
   const uint64_t id = m->record().id;
   fuse::Log(LOG_INFO, "serving " + m->record().spec.image_label + " on " +
                           m->record().spec.mountpoint + " (session " +
@@ -446,7 +461,77 @@ void Service::HandleConnection(UniqueFd sock) {
   connections_.fetch_sub(1);
 }
 
+void Service::Locate(int sock, const PeerCred& peer, SessionRecord& rec) {
+  // Which mount is ours, so that only it is ever unmounted by us. A
+  // caller whose namespace cannot be told gets nothing recorded: taking
+  // it to be in ours would unmount whatever sits at its path here.
+  Result<MountWhere> where =
+      LocatePeerMount(sock, peer.pid, rec.spec.mountpoint);
+  if (!where.ok()) {
+    fuse::Log(LOG_NOTICE, rec.spec.mountpoint + ": " +
+                              where.status().ToString() +
+                              "; it is not unmounted if aborted");
+    return;
+  }
+  rec.mount_ns = where->mount_ns;
+  if (where->mount_ns == own_mnt_ns_) {
+    // As Unmount will look for it: at the path as this process sees it.
+    rec.mount_id = MountIdAt(rec.spec.mountpoint);
+    return;
+  }
+  // The caller's own namespace: the mount as it sees it.
+  rec.mount_id = where->mount_id;
+  rec.mount_dev = where->mount_dev;
+  if (rec.mount_id == 0) {
+    fuse::Log(LOG_NOTICE, rec.spec.mountpoint +
+                              ": no mount found there in the caller's "
+                              "namespace; it is not unmounted if aborted");
+  }
+}
+
+void Service::ReapUnmounters(int wait_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = unmounters_.begin(); it != unmounters_.end();) {
+      int status = 0;
+      pid_t r = waitpid(it->pid, &status, WNOHANG);
+      if (r == 0) {
+        // Reaped on a later round; never waited for here.
+        if (now - it->started > std::chrono::seconds(kUnmountChildS)) {
+          kill(it->pid, SIGKILL);
+        }
+        ++it;
+        continue;
+      }
+      if (r > 0) {
+        bool done = false;
+        std::string what = NamespacedUnmountOutcome(status, &done);
+        fuse::Log(done ? LOG_INFO : LOG_WARNING, it->mountpoint + ": " + what);
+      }
+      it = unmounters_.erase(it);
+    }
+    if (unmounters_.empty() || now >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (wait_ms == 0) return;
+  // The service is exiting: init reaps what is left.
+  for (const Unmounter& u : unmounters_) kill(u.pid, SIGKILL);
+  unmounters_.clear();
+}
+
 void Service::Unmount(const SessionRecord& rec) {
+  if (rec.mount_ns != 0 && rec.mount_ns != own_mnt_ns_) {
+    if (rec.mount_id == 0) return;
+    MountWhere where{rec.mount_ns, rec.mount_id, rec.mount_dev};
+    pid_t pid = StartNamespacedUnmount(where, rec.spec.mountpoint);
+    if (pid > 0) {
+      unmounters_.push_back(
+          {pid, rec.spec.mountpoint, std::chrono::steady_clock::now()});
+    }
+    return;
+  }
   std::optional<fuse::MountEntry> e = fuse::FindTopMount(rec.spec.mountpoint);
   // Only the mount recorded when the session began: a path alone is the
   // caller's word, and another mount may sit there now.
@@ -470,6 +555,7 @@ void Service::Unmount(const SessionRecord& rec) {
 }
 
 void Service::Reap() {
+  ReapUnmounters(0);
   std::vector<std::unique_ptr<ServedMount>> done;
   {
     std::lock_guard lock(mu_);
@@ -626,11 +712,13 @@ void Service::Shutdown() {
   for (auto& [id, m] : mounts) Unmount(m->record());
   StopWorkers(mounts);
   for (auto& [id, m] : mounts) Forget(id);
+  ReapUnmounters(kStopGraceMs);
 }
 
 Status Service::Run() {
   // Before this process opens anything: $LISTEN_FDS names fds from 3 on.
   fd_store_ = FdStoreWanted(opts_.fd_store);
+  own_mnt_ns_ = OwnMountNamespace();
   std::vector<std::string> problems;
   std::vector<HeldSession> stored;
   if (fd_store_) stored = TakeStoredSessions(&problems);

@@ -26,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         serve::ParseMessage(serve::EncodeMessage(serve::EncodeSession(*rec)));
     if (!again.ok()) std::abort();
     auto back = serve::DecodeSession(*again);
-    if (!back.ok() || back->id != rec->id || back->init != rec->init) {
+    if (!back.ok() || back->id != rec->id || back->init != rec->init ||
+        back->mount_id != rec->mount_id || back->mount_ns != rec->mount_ns ||
+        back->mount_dev != rec->mount_dev) {
       std::abort();
     }
   }

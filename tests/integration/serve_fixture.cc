@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace sealfs::testing {
@@ -42,6 +43,51 @@ pid_t StartServe(const std::string& socket, const std::string& log,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return -1;
+}
+
+bool AbortConnection(unsigned minor) {
+  const std::string path =
+      "/sys/fs/fuse/connections/" + std::to_string(minor) + "/abort";
+  bool fusectl_mounted = false;
+  if (access(path.c_str(), F_OK) != 0 &&
+      RunCmd({"mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections"})
+              .exit_code == 0) {
+    fusectl_mounted = true;
+  }
+  const bool writable = access(path.c_str(), W_OK) == 0;
+  if (writable) WriteFile(path, std::string("1"));
+  if (fusectl_mounted) RunCmd({"umount", "/sys/fs/fuse/connections"});
+  return writable;
+}
+
+std::vector<std::string> SealfsMountsAt(pid_t pid, const std::string& path) {
+  std::istringstream in(
+      ReadProcFile("/proc/" + std::to_string(pid) + "/mountinfo"));
+  std::vector<std::string> devices;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, device, root, point;
+    f >> id >> parent >> device >> root >> point;
+    const size_t dash = line.find(" - ");
+    if (point == path && dash != std::string::npos &&
+        line.compare(dash + 3, 12, "fuse.sealfs ") == 0) {
+      devices.push_back(device);
+    }
+  }
+  return devices;
+}
+
+bool WaitSealfsMounts(pid_t pid, const std::string& path, size_t count) {
+  for (int i = 0; i < 500; ++i) {
+    if (SealfsMountsAt(pid, path).size() == count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+unsigned MinorOf(const std::string& device) {
+  return static_cast<unsigned>(std::stoul(device.substr(device.find(':') + 1)));
 }
 
 void ServeTest::SetUp() {

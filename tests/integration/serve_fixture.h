@@ -21,6 +21,19 @@ pid_t StartServe(const std::string& socket, const std::string& log,
                  const std::vector<std::string>& extra = {},
                  const std::string& inherit = "");
 
+// Aborts FUSE connection `minor` (the minor of a mount's st_dev) through
+// /sys/fs/fuse/connections, mounting fusectl there for the while if this
+// host has not; false if the abort file could not be written.
+bool AbortConnection(unsigned minor);
+
+// The devices ("MAJ:MIN") of the fuse.sealfs mounts at `path` in the mount
+// namespace of `pid`, bottom to top, from its mountinfo.
+std::vector<std::string> SealfsMountsAt(pid_t pid, const std::string& path);
+// Polls (a hang guard, ~10 s) until there are `count` of them.
+bool WaitSealfsMounts(pid_t pid, const std::string& path, size_t count);
+// The minor of a "MAJ:MIN" device: a FUSE mount's connection number.
+unsigned MinorOf(const std::string& device);
+
 class ServeTest : public MountTest {
  protected:
   void SetUp() override;

@@ -82,12 +82,13 @@ TEST_F(ServeTest, TwoMountsShareOneManifestEachWithItsOwnTrust) {
   MountOk(tmp_ / "image", m5, opts_ + ",standalone");
   EXPECT_EQ(DaemonPids(m5).size(), 1u);
 
-  // As root the service keeps CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH only.
+  // As root the service keeps CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH,
+  // CAP_SYS_CHROOT and CAP_SYS_PTRACE only.
   std::string status =
       ReadProcFile("/proc/" + std::to_string(serve_pids_[0]) + "/status");
-  EXPECT_NE(status.find("CapEff:\t0000000000200004"), std::string::npos)
+  EXPECT_NE(status.find("CapEff:\t00000000002c0004"), std::string::npos)
       << status;
-  EXPECT_NE(status.find("CapBnd:\t0000000000200004"), std::string::npos)
+  EXPECT_NE(status.find("CapBnd:\t00000000002c0004"), std::string::npos)
       << status;
 
   // A connection aborted through /sys/fs/fuse/connections: the service
@@ -96,23 +97,10 @@ TEST_F(ServeTest, TwoMountsShareOneManifestEachWithItsOwnTrust) {
   std::string m6 = tmp_ / "m6";
   MountOk(tmp_ / "image", m6, opts_);
   ASSERT_EQ(stat(m6.c_str(), &st), 0);
-  std::string abort_path =
-      "/sys/fs/fuse/connections/" + std::to_string(minor(st.st_dev)) + "/abort";
-  // fusectl may not be mounted on this host; it is mounted for the test.
-  bool fusectl_mounted = false;
-  if (access(abort_path.c_str(), F_OK) != 0 &&
-      RunCmd({"mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections"})
-              .exit_code == 0) {
-    fusectl_mounted = true;
-  }
-  EXPECT_EQ(access(abort_path.c_str(), W_OK), 0) << abort_path;
-  if (access(abort_path.c_str(), W_OK) == 0) {
-    WriteFile(abort_path, std::string("1"));
-    EXPECT_FALSE(WaitMounted(m6, false));
-    Forget(m6);
-    EXPECT_EQ(ReadFile(m1 + "/big"), big_);
-  }
-  if (fusectl_mounted) RunCmd({"umount", "/sys/fs/fuse/connections"});
+  ASSERT_TRUE(AbortConnection(minor(st.st_dev)));
+  EXPECT_FALSE(WaitMounted(m6, false));
+  Forget(m6);
+  EXPECT_EQ(ReadFile(m1 + "/big"), big_);
 
   // An unmount ends the session.
   ASSERT_EQ(RunCmd({"fusermount3", "-u", m2}).exit_code, 0);
@@ -357,34 +345,68 @@ TEST_F(ServeTest, FdStoreKeepsSessionsAcrossKill9WithoutAKeeper) {
   Forget(m1);
 }
 
-class ServeRootlessTest : public UserMountTest {};
+// A user's own service, started by the test as that user, with an image
+// of the user's own.
+class ServeRootlessTest : public UserMountTest {
+ protected:
+  void TearDown() override {
+    for (pid_t pid : stop_) {
+      kill(pid, SIGKILL);
+      WaitGone(pid);
+    }
+    if (serve_ > 0 && kill(serve_, SIGTERM) == 0) WaitGone(serve_);
+    std::ifstream in(home_ + "/run/keeper.pid");
+    pid_t keeper = 0;
+    if (in >> keeper && keeper > 0 && kill(keeper, SIGKILL) == 0) {
+      WaitGone(keeper);
+    }
+    UserMountTest::TearDown();
+  }
+
+  // Builds the image and starts the service as the user (serve_).
+  void StartUsersService() {
+    src_ = home_ + "/src";
+    store_ = home_ + "/store";
+    image_ = home_ + "/app.sealfs";
+    key_ = home_ + "/key";
+    mnt_ = home_ + "/mnt";
+    socket_ = home_ + "/run/serve.sock";
+    uid_ = std::to_string(user_->uid());
+    ASSERT_EQ(Shell("mkdir -p '" + src_ + "/etc' && echo user > '" + src_ +
+                    "/etc/hostname' && chown -R " + uid_ + " '" + src_ + "'")
+                  .exit_code,
+              0);
+    ASSERT_EQ(AsUser({SealfsBin(), "keygen", key_}).exit_code, 0);
+    ASSERT_EQ(AsUser({SealfsBin(), "mkfs", "--store", store_, "--key", key_,
+                      src_, image_})
+                  .exit_code,
+              0);
+    ASSERT_EQ(AsUser({"mkdir", "-p", mnt_, home_ + "/run"}).exit_code, 0);
+    CommandResult started =
+        AsUser({"sh", "-c",
+                "setsid " + SealfsBin() + " serve --socket " + socket_ +
+                    " </dev/null >" + home_ +
+                    "/serve.log 2>&1 & echo $!; for i in $(seq 200); do [ -S " +
+                    socket_ + " ] && break; sleep 0.02; done"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    serve_ = std::atoi(started.out.c_str());
+    ASSERT_GT(serve_, 0);
+  }
+
+  std::string src_, store_, image_, key_, mnt_, socket_, uid_;
+  pid_t serve_ = -1;
+  std::vector<pid_t> stop_;  // killed in TearDown
+};
 
 TEST_F(ServeRootlessTest, UsersOwnServiceMountsThroughFusermount3) {
-  std::string src = home_ + "/src";
-  std::string store = home_ + "/store";
-  std::string image = home_ + "/app.sealfs";
-  std::string key = home_ + "/key";
-  std::string mnt = home_ + "/mnt";
-  std::string socket = home_ + "/run/serve.sock";
-  std::string uid = std::to_string(user_->uid());
-  ASSERT_EQ(Shell("mkdir -p '" + src + "/etc' && echo user > '" + src +
-                  "/etc/hostname' && chown -R " + uid + " '" + src + "'")
-                .exit_code,
-            0);
-  ASSERT_EQ(AsUser({SealfsBin(), "keygen", key}).exit_code, 0);
-  ASSERT_EQ(
-      AsUser({SealfsBin(), "mkfs", "--store", store, "--key", key, src, image})
-          .exit_code,
-      0);
-  ASSERT_EQ(AsUser({"mkdir", "-p", mnt, home_ + "/run"}).exit_code, 0);
-  CommandResult started = AsUser(
-      {"sh", "-c",
-       "setsid " + SealfsBin() + " serve --socket " + socket + " </dev/null >" +
-           home_ + "/serve.log 2>&1 & echo $!; for i in $(seq 200); do [ -S " +
-           socket + " ] && break; sleep 0.02; done"});
-  ASSERT_EQ(started.exit_code, 0) << started.err;
-  pid_t serve = std::atoi(started.out.c_str());
-  ASSERT_GT(serve, 0);
+  ASSERT_NO_FATAL_FAILURE(StartUsersService());
+  const std::string& store = store_;
+  const std::string& image = image_;
+  const std::string& key = key_;
+  const std::string& mnt = mnt_;
+  const std::string& socket = socket_;
+  const std::string& uid = uid_;
+  const pid_t serve = serve_;
   Track(mnt);
   const std::string env = "SEALFS_SERVE_SOCKET=" + socket;
   CommandResult m =
@@ -404,12 +426,66 @@ TEST_F(ServeRootlessTest, UsersOwnServiceMountsThroughFusermount3) {
   // Stopping it unmounts through fusermount3.
   kill(serve, SIGTERM);
   EXPECT_TRUE(WaitGone(serve));
+  serve_ = -1;
   EXPECT_FALSE(WaitMounted(mnt, false));
   std::ifstream in(home_ + "/run/keeper.pid");
   pid_t keeper = 0;
   if (in >> keeper) {
     EXPECT_TRUE(WaitGone(keeper));
   }
+}
+
+// Rootless, in a user and mount namespace of the user's own (`unshare
+// -Urm`): the caller is root there and mounts with mount(2); the user's
+// service, outside it, enters it to unmount an aborted mount.
+TEST_F(ServeRootlessTest, AbortedMountInUsersOwnNamespaceIsUnmountedThere) {
+  if (RunCmd({"sh", "-c", "command -v unshare && command -v nsenter"})
+          .exit_code != 0) {
+    GTEST_SKIP() << "unshare or nsenter is not installed";
+  }
+  ASSERT_NO_FATAL_FAILURE(StartUsersService());
+  // The namespace's first process mounts, then stays as its holder.
+  const std::string mounted = home_ + "/mount.out";
+  CommandResult held = AsUser(
+      {"sh", "-c",
+       "setsid unshare --user --map-root-user --mount --propagation private "
+       "sh -c 'SEALFS_SERVE_SOCKET=" +
+           socket_ + " " + SealfsBin() + " mount -o store=" + store_ +
+           ",pubkey=" + key_ + ".pub " + image_ + " " + mnt_ +
+           "; echo mount exit $?; exec sleep 600' </dev/null >" + mounted +
+           " 2>&1 & echo $!"});
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  const pid_t ns = std::atoi(held.out.c_str());
+  ASSERT_GT(ns, 0);
+  stop_.push_back(ns);
+  const std::string proc = "/proc/" + std::to_string(ns);
+  for (int i = 0;
+       i < 1000 && !ReadProcFile(proc + "/cmdline").starts_with("sleep");
+       ++i) {  // a hang guard, not a timing
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(ReadProcFile(mounted).find("mount exit 0"), std::string::npos)
+      << ReadProcFile(mounted) << ReadProcFile(home_ + "/serve.log");
+  std::vector<std::string> inside = SealfsMountsAt(ns, mnt_);
+  ASSERT_EQ(inside.size(), 1u);
+  EXPECT_TRUE(SealfsMountsAt(getpid(), mnt_).empty());  // not here
+  CommandResult cat =
+      AsUser({"nsenter", "-t", std::to_string(ns), "-U", "-m",
+              "--preserve-credentials", "cat", mnt_ + "/etc/hostname"});
+  EXPECT_EQ(cat.out, "user\n") << cat.err;  // served by the user's service
+
+  ASSERT_TRUE(AbortConnection(MinorOf(inside[0])));
+  EXPECT_TRUE(WaitSealfsMounts(ns, mnt_, 0))
+      << ReadProcFile(home_ + "/serve.log");
+  const std::string log = home_ + "/serve.log";
+  bool logged = false;
+  for (int i = 0; i < 500 && !logged; ++i) {  // a hang guard
+    logged = ReadProcFile(log).find(mnt_ +
+                                    ": unmounted in its mount "
+                                    "namespace") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(logged) << ReadProcFile(log);
 }
 
 }  // namespace

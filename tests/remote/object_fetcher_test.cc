@@ -5,14 +5,20 @@
 #include "fs/remote/object_fetcher.h"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "fs/remote/object_source.h"
+#include "fs/remote/partial_object.h"
 #include "tests/http_store_server.h"
 #include "tests/remote/remote_test_util.h"
 #include "tests/test_util.h"
@@ -134,6 +140,96 @@ TEST_F(ObjectFetcherTest, SizeMismatchIsRefusedBeforeTheBody) {
   EXPECT_EQ(st.err(), kErrCorrupt) << st.ToString();
   EXPECT_NE(st.context().find("the manifest says"), std::string::npos)
       << st.ToString();
+}
+
+// A remote that takes every request and never answers: its transfers end
+// only when cancelled (ECANCELED), as an HTTP transfer does.
+class SilentSource : public ObjectSource {
+ public:
+  class Ticket : public FetchTicket {
+   public:
+    explicit Ticket(std::shared_ptr<FetchSink> sink) : sink_(std::move(sink)) {}
+    void Promote(Priority /*priority*/) override {}
+    void Cancel() override {
+      if (auto sink = std::exchange(sink_, nullptr)) {
+        sink->OnDone(Status::FromErrno(ECANCELED, "cancelled"));
+      }
+    }
+
+   private:
+    std::shared_ptr<FetchSink> sink_;
+  };
+
+  std::shared_ptr<FetchTicket> Fetch(const FetchRequest& /*request*/,
+                                     std::shared_ptr<FetchSink> sink) override {
+    auto ticket = std::make_shared<Ticket>(std::move(sink));
+    {
+      std::lock_guard lock(mu_);
+      tickets_.push_back(ticket);
+    }
+    cv_.notify_all();
+    return ticket;
+  }
+  Result<std::vector<uint8_t>> ReadImage(const std::string& name) override {
+    return Status::FromErrno(ENOENT, name);
+  }
+  bool synchronous() const override { return false; }
+  const std::string& location() const override { return location_; }
+
+  // Ends every transfer as a cancel would: unwinds a test that failed.
+  void CancelAll() {
+    std::vector<std::shared_ptr<Ticket>> tickets;
+    {
+      std::lock_guard lock(mu_);
+      tickets = tickets_;
+    }
+    for (const auto& t : tickets) t->Cancel();
+  }
+
+  // Waits (a hang guard, not a timing) until `n` transfers have started.
+  bool WaitStarted(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30),
+                        [&] { return tickets_.size() >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Ticket>> tickets_;  // guarded by mu_
+  std::string location_ = "silent";
+};
+
+TEST_F(ObjectFetcherTest, Issue20StopWakesReadersWaitingForATree) {
+  auto source = std::make_shared<SilentSource>();
+  FetcherOptions options;
+  options.range_reads = true;
+  ObjectFetcher fetcher(store_, source, options);
+  const PullItem big = items_[5];  // over kRangeReadMinBytes: by range
+  ASSERT_GT(big.size, kRangeReadMinBytes);
+  // One reader fetches the tree; a second, if it comes before Stop, waits
+  // for the first's.
+  auto first =
+      std::async(std::launch::async, [&] { return fetcher.OpenPartial(big); });
+  ASSERT_TRUE(source->WaitStarted(1));
+  auto second =
+      std::async(std::launch::async, [&] { return fetcher.OpenPartial(big); });
+  auto stopped = std::async(std::launch::async, [&] { fetcher.Stop(); });
+  // Hang guards: without the cancel, the readers and Stop wait for ever on
+  // this source; then it is made to answer, so the test fails, not hangs.
+  const bool woken =
+      first.wait_for(std::chrono::seconds(30)) == std::future_status::ready &&
+      second.wait_for(std::chrono::seconds(30)) == std::future_status::ready &&
+      stopped.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  if (!woken) source->CancelAll();
+  ASSERT_TRUE(woken) << "Stop did not wake the readers";
+  Result<std::shared_ptr<PartialObject>> a = first.get();
+  Result<std::shared_ptr<PartialObject>> b = second.get();
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().err(), ECANCELED) << a.status().ToString();
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().err(), ECANCELED) << b.status().ToString();
+  EXPECT_FALSE(Present(5));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -43,6 +44,8 @@ TEST(Protocol, SessionRoundTrips) {
   rec.uid = 1000;
   rec.gid = 100;
   rec.mount_id = 77;
+  rec.mount_ns = 4026531841;
+  rec.mount_dev = 57;
   Result<Message> m = ParseMessage(EncodeMessage(EncodeSession(rec)));
   ASSERT_TRUE(m.ok());
   Result<SessionRecord> back = DecodeSession(*m);
@@ -51,6 +54,46 @@ TEST(Protocol, SessionRoundTrips) {
   EXPECT_EQ(back->init, rec.init);
   EXPECT_EQ(back->uid, 1000u);
   EXPECT_EQ(back->mount_id, 77u);
+  EXPECT_EQ(back->mount_ns, 4026531841u);
+  EXPECT_EQ(back->mount_dev, 57u);
+}
+
+// The session `edit` makes of a small record (mount id 9), encoded,
+// parsed and decoded.
+Result<SessionRecord> EditedSession(
+    const std::function<void(std::vector<Field>&)>& edit) {
+  SessionRecord rec;
+  rec.id = 1;
+  rec.spec = SampleSpec();
+  rec.init = {1};
+  rec.mount_id = 9;
+  Message m = EncodeSession(rec);
+  edit(m.fields);
+  Result<Message> parsed = ParseMessage(EncodeMessage(m));
+  if (!parsed.ok()) return parsed.status();
+  return DecodeSession(*parsed);
+}
+
+TEST(Protocol, SessionOfAnEarlierServiceHasNoNamespace) {
+  Result<SessionRecord> back = EditedSession([](std::vector<Field>& fields) {
+    std::erase_if(fields, [](const Field& f) {
+      return f.tag == Tag::kMountNs || f.tag == Tag::kMountDev;
+    });
+  });
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->mount_id, 9u);
+  EXPECT_EQ(back->mount_ns, 0u);  // the service's own namespace
+  EXPECT_EQ(back->mount_dev, 0u);
+}
+
+TEST(Protocol, RefusesAMisSizedNamespaceField) {
+  Result<SessionRecord> back = EditedSession([](std::vector<Field>& fields) {
+    for (Field& f : fields) {
+      if (f.tag == Tag::kMountNs) f.value.resize(4);
+    }
+  });
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().err(), EPROTO);
 }
 
 // An empty string is a field of no bytes (its check must not read through
