@@ -5,6 +5,8 @@
 #include <cstring>
 #include <set>
 
+#include "fs/remote/registry_ref.h"
+
 namespace sealfs::serve {
 namespace {
 
@@ -32,6 +34,7 @@ size_t MaxFieldBytes(Tag tag) {
     case Tag::kStoreLabel:
     case Tag::kMountpoint:
     case Tag::kOptions:
+    case Tag::kRegistry:
       return kMaxStringBytes;
     case Tag::kPubkey:
       return 32;
@@ -126,7 +129,8 @@ class FieldReader {
 };
 
 const std::set<Tag> kSpecTags = {Tag::kImageLabel, Tag::kStoreLabel,
-                                 Tag::kMountpoint, Tag::kOptions, Tag::kPubkey};
+                                 Tag::kMountpoint, Tag::kOptions, Tag::kPubkey,
+                                 Tag::kRegistry};
 
 void AddSpec(Message& m, const MountSpec& spec) {
   m.fields.push_back({Tag::kImageLabel, Bytes(spec.image_label)});
@@ -135,6 +139,9 @@ void AddSpec(Message& m, const MountSpec& spec) {
   m.fields.push_back({Tag::kOptions, Bytes(spec.options)});
   for (const auto& key : spec.pubkeys) {
     m.fields.push_back({Tag::kPubkey, {key.begin(), key.end()}});
+  }
+  if (!spec.registry.empty()) {
+    m.fields.push_back({Tag::kRegistry, Bytes(spec.registry)});
   }
 }
 
@@ -146,6 +153,12 @@ Status ReadSpec(const FieldReader& r, const Message& m, MountSpec* spec) {
   if (spec->mountpoint.empty() || spec->mountpoint[0] != '/') {
     return Status::FromErrno(EINVAL,
                              "control message: mount point not absolute");
+  }
+  SEALFS_RETURN_IF_ERROR(r.String(Tag::kRegistry, false, &spec->registry));
+  if (r.Find(Tag::kRegistry) != nullptr &&
+      !spec->registry.starts_with(remote::kDockerTransport)) {
+    return Status::FromErrno(
+        EINVAL, "control message: registry reference is not docker://");
   }
   for (const Field& f : m.fields) {
     if (f.tag != Tag::kPubkey) continue;

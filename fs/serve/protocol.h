@@ -41,7 +41,8 @@ inline constexpr size_t kMaxFds = 3;  // per message
 inline constexpr size_t kMaxListingBytes = kMaxBodyBytes - kFieldHeaderBytes;
 
 enum class Type : uint16_t {
-  kMount = 1,     // client: prepare a mount; fds: image file, store dir
+  kMount = 1,     // client: prepare a mount; fds: image file (unless
+                  // registry), store dir
   kAttach = 2,    // client: serve it; fd: the mounted /dev/fuse connection
   kList = 3,      // client: what is served
   kHandOver = 4,  // a new service: give me your sessions (--replace)
@@ -64,6 +65,7 @@ enum class Tag : uint16_t {
   kErrno = 10,      // u32: 0 ok, else why refused
   kText = 11,       // a one-line reason, or the listing
   kMountId = 12,    // u64: the mount's id in /proc/self/mountinfo
+  kRegistry = 13,   // docker:// reference of an image read from a registry
 };
 
 struct Field {
@@ -85,6 +87,11 @@ struct MountSpec {
   std::string mountpoint;
   std::string options;
   std::vector<std::array<uint8_t, 32>> pubkeys;
+  // Empty, or the docker:// reference the service reads the image from
+  // (then a mount request carries only the store's fd). In a session
+  // record, pinned to the manifest digest first read (…@sha256:HEX), and
+  // the image fd holds the image read then.
+  std::string registry;
 };
 
 // A served session, as handed to the keeper or a new service: what is
@@ -115,8 +122,8 @@ Message EncodeReply(const Reply& reply);
 Message EncodeId(Type type, uint64_t id);
 
 // EPROTO for a wrong type, an unknown, repeated, missing or malformed
-// field; EINVAL for a mount point that is not absolute or a string with a
-// NUL byte.
+// field; EINVAL for a mount point that is not absolute, a registry
+// reference that is not docker://, or a string with a NUL byte.
 Result<MountSpec> DecodeMountSpec(const Message& m);
 Result<SessionRecord> DecodeSession(const Message& m);
 Result<Reply> DecodeReply(const Message& m);

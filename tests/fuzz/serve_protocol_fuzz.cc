@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         serve::ParseMessage(serve::EncodeMessage(serve::EncodeSession(*rec)));
     if (!again.ok()) std::abort();
     auto back = serve::DecodeSession(*again);
-    if (!back.ok() || back->id != rec->id || back->init != rec->init) {
+    if (!back.ok() || back->id != rec->id || back->init != rec->init ||
+        back->spec.registry != rec->spec.registry) {
       std::abort();
     }
   }

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -111,6 +113,33 @@ TEST(Protocol, RefusesRelativeMountpointAndNul) {
   spec.options = std::string("a\0b", 3);
   EXPECT_EQ(DecodeMountSpec(EncodeMountSpec(Type::kMount, spec)).status().err(),
             EINVAL);
+}
+
+TEST(Protocol, RegistryReferenceRoundTripsAndIsOptional) {
+  SessionRecord rec;
+  rec.id = 1;
+  rec.spec = SampleSpec();
+  rec.spec.registry = "docker://127.0.0.1:5000/team/app@sha256:" +
+                      std::string(64, 'a');
+  rec.init = {1};
+  Result<SessionRecord> back = DecodeSession(EncodeSession(rec));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->spec.registry, rec.spec.registry);
+  // Absent for an image file: the message is what it was before the field.
+  Message plain = EncodeMountSpec(Type::kMount, SampleSpec());
+  for (const Field& f : plain.fields) EXPECT_NE(f.tag, Tag::kRegistry);
+  Result<MountSpec> spec = DecodeMountSpec(plain);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_TRUE(spec->registry.empty());
+}
+
+TEST(Protocol, RefusesARegistryReferenceThatIsNotDocker) {
+  for (const char* bad : {"", "https://h/x", "/var/img", "docker:/h/r:t"}) {
+    MountSpec spec = SampleSpec();
+    Message m = EncodeMountSpec(Type::kMount, spec);
+    m.fields.push_back({Tag::kRegistry, {bad, bad + std::strlen(bad)}});
+    EXPECT_EQ(DecodeMountSpec(m).status().err(), EINVAL) << bad;
+  }
 }
 
 }  // namespace
