@@ -35,6 +35,7 @@ size_t MaxFieldBytes(Tag tag) {
     case Tag::kMountpoint:
     case Tag::kOptions:
     case Tag::kRegistry:
+    case Tag::kRemotePin:
       return kMaxStringBytes;
     case Tag::kPubkey:
       return 32;
@@ -130,7 +131,7 @@ class FieldReader {
 
 const std::set<Tag> kSpecTags = {Tag::kImageLabel, Tag::kStoreLabel,
                                  Tag::kMountpoint, Tag::kOptions, Tag::kPubkey,
-                                 Tag::kRegistry};
+                                 Tag::kRegistry, Tag::kRemotePin};
 
 void AddSpec(Message& m, const MountSpec& spec) {
   m.fields.push_back({Tag::kImageLabel, Bytes(spec.image_label)});
@@ -143,6 +144,19 @@ void AddSpec(Message& m, const MountSpec& spec) {
   if (!spec.registry.empty()) {
     m.fields.push_back({Tag::kRegistry, Bytes(spec.registry)});
   }
+  if (!spec.remote_pin.empty()) {
+    m.fields.push_back({Tag::kRemotePin, Bytes(spec.remote_pin)});
+  }
+}
+
+// An optional docker:// reference.
+Status ReadReference(const FieldReader& r, Tag tag, std::string* out) {
+  SEALFS_RETURN_IF_ERROR(r.String(tag, false, out));
+  if (r.Find(tag) != nullptr && !out->starts_with(remote::kDockerTransport)) {
+    return Status::FromErrno(
+        EINVAL, "control message: registry reference is not docker://");
+  }
+  return Status();
 }
 
 Status ReadSpec(const FieldReader& r, const Message& m, MountSpec* spec) {
@@ -154,12 +168,9 @@ Status ReadSpec(const FieldReader& r, const Message& m, MountSpec* spec) {
     return Status::FromErrno(EINVAL,
                              "control message: mount point not absolute");
   }
-  SEALFS_RETURN_IF_ERROR(r.String(Tag::kRegistry, false, &spec->registry));
-  if (r.Find(Tag::kRegistry) != nullptr &&
-      !spec->registry.starts_with(remote::kDockerTransport)) {
-    return Status::FromErrno(
-        EINVAL, "control message: registry reference is not docker://");
-  }
+  SEALFS_RETURN_IF_ERROR(ReadReference(r, Tag::kRegistry, &spec->registry));
+  SEALFS_RETURN_IF_ERROR(
+      ReadReference(r, Tag::kRemotePin, &spec->remote_pin));
   for (const Field& f : m.fields) {
     if (f.tag != Tag::kPubkey) continue;
     if (f.value.size() != 32) return Proto("key of the wrong size");

@@ -66,6 +66,7 @@ enum class Tag : uint16_t {
   kText = 11,       // a one-line reason, or the listing
   kMountId = 12,    // u64: the mount's id in /proc/self/mountinfo
   kRegistry = 13,   // docker:// reference of an image read from a registry
+  kRemotePin = 14,  // remote=docker://, pinned to its manifest digest
 };
 
 struct Field {
@@ -92,6 +93,9 @@ struct MountSpec {
   // record, pinned to the manifest digest first read (…@sha256:HEX), and
   // the image fd holds the image read then.
   std::string registry;
+  // In a session record of a remote=docker:// mount: that reference
+  // pinned to the manifest digest first read. Empty otherwise.
+  std::string remote_pin;
 };
 
 // A served session, as handed to the keeper or a new service: what is
@@ -123,7 +127,8 @@ Message EncodeId(Type type, uint64_t id);
 
 // EPROTO for a wrong type, an unknown, repeated, missing or malformed
 // field; EINVAL for a mount point that is not absolute, a registry
-// reference that is not docker://, or a string with a NUL byte.
+// reference or remote pin that is not docker://, or a string with a NUL
+// byte.
 Result<MountSpec> DecodeMountSpec(const Message& m);
 Result<SessionRecord> DecodeSession(const Message& m);
 Result<Reply> DecodeReply(const Message& m);

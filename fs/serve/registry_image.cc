@@ -10,7 +10,6 @@
 
 #include "fs/fuse/lazy_mount.h"
 #include "fs/remote/deferred_source.h"
-#include "fs/remote/registry_source.h"
 
 namespace sealfs::serve {
 namespace {
@@ -32,16 +31,23 @@ Result<UniqueFd> SealedCopy(std::span<const uint8_t> bytes) {
 Result<RegistryRead> ReadImageFromRegistry(const std::string& ref,
                                            const fuse::MountOptions& options) {
   std::vector<uint8_t> image;
-  Result<std::unique_ptr<remote::RegistrySource>> source =
+  SEALFS_ASSIGN_OR_RETURN(
+      std::unique_ptr<remote::RegistrySource> source,
       remote::OpenRegistrySource(
           ref, remote::RegistryOptionsFor(fuse::SourceOptionsFor(options)),
-          &image);
-  if (!source.ok()) return source.status();
+          &image));
   RegistryRead read;
-  read.pinned = (*source)->pinned();
+  read.pinned = source->pinned();
   SEALFS_ASSIGN_OR_RETURN(read.image, SealedCopy(image));
-  read.source = std::move(*source);
+  read.source = std::move(source);
   return read;
+}
+
+Result<std::unique_ptr<remote::RegistrySource>> OpenRegistryNow(
+    const std::string& ref, const fuse::MountOptions& options) {
+  return remote::OpenRegistrySource(
+      ref, remote::RegistryOptionsFor(fuse::SourceOptionsFor(options)),
+      nullptr);
 }
 
 std::unique_ptr<remote::ObjectSource> DeferredRegistrySource(

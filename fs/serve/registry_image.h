@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Images the service reads from a registry (docker://). The image is read
+// Images the service reads from a registry (docker://), and registries as
+// a lazy mount's remote= (remote=docker://). The image is read
 // once, for the mount request that names it, and kept in a sealed memfd
 // that becomes the session's image descriptor, so the keeper, systemd's fd
 // store and a replacement carry it like any image file; the reference is
@@ -14,6 +15,7 @@
 
 #include "fs/fuse/mount_options.h"
 #include "fs/remote/object_source.h"
+#include "fs/remote/registry_source.h"
 #include "fs/util/io.h"
 #include "sealfs/status.h"
 
@@ -33,6 +35,11 @@ struct RegistryRead {
 // kErrDigest...), prefixed with `ref`; memfd_create's.
 Result<RegistryRead> ReadImageFromRegistry(const std::string& ref,
                                            const fuse::MountOptions& options);
+
+// Opens the packs of the image `ref` names as a source, reading its
+// manifest and pack indexes now (the caller waits). Errors as above.
+Result<std::unique_ptr<remote::RegistrySource>> OpenRegistryNow(
+    const std::string& ref, const fuse::MountOptions& options);
 
 // The packs of the image `pinned` names, as a source that opens the
 // registry (reads its manifest and pack indexes) on its first fetch, and

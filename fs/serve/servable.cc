@@ -34,14 +34,8 @@ Status CheckServable(const fuse::MountOptions& options, bool from_registry,
                    std::to_string(service_uid) + "), not uid " +
                    std::to_string(caller_uid) + " (-o standalone)");
   }
-  // Opening a registry reads its index over the network: a registry down
-  // at a hand-over would cost the mount.
-  if (remote::IsDockerRef(options.remote)) {
-    return Status::FromErrno(EOPNOTSUPP,
-                             "remote=docker:// is not served by the service "
-                             "(-o standalone)");
-  }
-  if (!options.remote.empty() && !remote::IsHttpSource(options.remote)) {
+  if (!options.remote.empty() && !remote::IsHttpSource(options.remote) &&
+      !remote::IsDockerRef(options.remote)) {
     SEALFS_RETURN_IF_ERROR(MustBeAbsolute("remote", options.remote));
   }
   if (options.prefetch == fuse::MountOptions::Prefetch::kList) {

@@ -14,8 +14,8 @@ namespace sealfs::serve {
 
 // OK if a service running as `service_uid` serves `options` (for an image
 // read from a docker:// reference if `from_registry`) for a caller of
-// `caller_uid`. EOPNOTSUPP for user=, record=, debug (a daemon of their
-// own) and remote=docker://. A lazy mount (remote=, or an image from a
+// `caller_uid`. EOPNOTSUPP for user=, record= and debug (a daemon of
+// their own). A lazy mount (remote=, or an image from a
 // registry) makes the service fetch into the store and reach the source
 // (and its credentials) with its own rights: EPERM unless the caller is
 // the service's own user (who could do as much alone); EINVAL for a

@@ -67,6 +67,7 @@ struct Prepared {
   std::shared_ptr<const ImageUse> image;
   std::unique_ptr<fuse::Filesystem> fs;
   std::string warning;
+  std::string remote_pin;  // remote=docker://, pinned (see MountSpec)
 };
 
 std::string JsonString(std::string_view s) {
@@ -219,6 +220,19 @@ Result<Prepared> Service::Prepare(
                                           ? spec.image_label
                                           : spec.registry,
                                       store->store, manifest));
+      } else if (remote::IsDockerRef(o.remote)) {
+        // Read now for a mount request, pinned; a session taken over opens
+        // it (pinned) on its first fetch.
+        if (taken_over) {
+          source = DeferredRegistrySource(
+              spec.remote_pin.empty() ? o.remote : spec.remote_pin, o);
+        } else {
+          Result<std::unique_ptr<remote::RegistrySource>> opened =
+              OpenRegistryNow(o.remote, o);
+          if (!opened.ok()) return opened.status().WithPrefix("remote");
+          p.remote_pin = (*opened)->pinned();
+          source = std::move(*opened);
+        }
       }
       std::string warning;
       Result<fuse::LazyFetch> fetch =
@@ -385,6 +399,7 @@ Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
     rec.id = next_id_++;
   }
   rec.spec = std::move(spec);
+  rec.spec.remote_pin = std::move(p.remote_pin);
   rec.uid = peer.uid;
   rec.gid = peer.gid;
   std::string kopts = fuse::KernelOptionString(p.options, peer.uid == 0, false);

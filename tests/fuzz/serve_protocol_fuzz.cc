@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok()) std::abort();
     auto back = serve::DecodeSession(*again);
     if (!back.ok() || back->id != rec->id || back->init != rec->init ||
-        back->spec.registry != rec->spec.registry) {
+        back->spec.registry != rec->spec.registry ||
+        back->spec.remote_pin != rec->spec.remote_pin) {
       std::abort();
     }
   }

@@ -5,7 +5,8 @@
 // survives --replace and kill -9 (keeper) with the registry stopped: the
 // new services open the registry only on a fetch, local objects read,
 // missing ones fail with EIO, and once the registry is back the session
-// serves the image it was mounted with even though its tag has moved.
+// serves the image it was mounted with even though its tag has moved. The
+// same for a local image mounted with remote=docker://.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -66,6 +67,7 @@ class ServeRegistryTest : public ServeTest {
   std::string F(const std::string& mnt, int i) {
     return mnt + "/f" + std::to_string(i);
   }
+  void SurvivesRestartsWithTheRegistryDown(bool image_from_registry);
 
   std::vector<std::vector<uint8_t>> contents_;
   std::string reg_dir_;
@@ -114,14 +116,23 @@ TEST_F(ServeRegistryTest, DockerImageIsServedSharedAndCheckedPerMount) {
   EXPECT_TRUE(fs::exists(kept));
 }
 
-TEST_F(ServeRegistryTest, DockerMountSurvivesRestartsWithTheRegistryDown) {
+// The image from the registry (docker://), or a local image whose objects
+// come from there (remote=docker://).
+void ServeRegistryTest::SurvivesRestartsWithTheRegistryDown(
+    bool image_from_registry) {
   ASSERT_GT(Serve(), 0);
   StartRegistry();
   const int port = registry_.port();
   Push(tmp_ / "image");
   const std::string mnt = tmp_ / "mnt";
   const std::string store = tmp_ / "store-reg";
-  MountOk(Ref(), mnt, Options(store, ",prefetch=none,remote_timeout=2"));
+  const std::string lazy = ",prefetch=none,remote_timeout=2";
+  if (image_from_registry) {
+    MountOk(Ref(), mnt, Options(store, lazy));
+  } else {
+    MountOk(tmp_ / "image", mnt, Options(store, ",remote=" + Ref() + lazy));
+  }
+  EXPECT_TRUE(DaemonPids(mnt).empty());  // the service serves it
   // f0 and big are fetched now; f2 and f3 never before the restarts.
   EXPECT_EQ(ReadFile(F(mnt, 0)), contents_[0]);
   EXPECT_EQ(ReadFile(mnt + "/big"), big_);
@@ -169,6 +180,14 @@ TEST_F(ServeRegistryTest, DockerMountSurvivesRestartsWithTheRegistryDown) {
   CommandResult list = RunCmd({SealfsBin(), "mounts", "--json"});
   EXPECT_NE(list.out.find("\"mountpoint\":\"" + mnt + "\""), std::string::npos)
       << list.out;
+}
+
+TEST_F(ServeRegistryTest, DockerMountSurvivesRestartsWithTheRegistryDown) {
+  SurvivesRestartsWithTheRegistryDown(true);
+}
+
+TEST_F(ServeRegistryTest, RemoteDockerMountSurvivesRestartsWithRegistryDown) {
+  SurvivesRestartsWithTheRegistryDown(false);
 }
 
 }  // namespace

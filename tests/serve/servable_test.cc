@@ -69,10 +69,10 @@ TEST(Servable, RegistryCredentialPathsMustBeAbsolute) {
             EINVAL);
 }
 
-TEST(Servable, RemoteDockerIsNotServedYet) {
-  EXPECT_EQ(CheckServable(Parsed("store=/s,remote=docker://h/r:t"), false, 0, 0)
-                .err(),
-            EOPNOTSUPP);
+TEST(Servable, RemoteDockerLikeAnyRemote) {
+  const fuse::MountOptions o = Parsed("store=/s,remote=docker://h/r:t");
+  EXPECT_TRUE(CheckServable(o, false, 1000, 1000).ok());
+  EXPECT_EQ(CheckServable(o, false, 1000, 0).err(), EPERM);
 }
 
 }  // namespace
