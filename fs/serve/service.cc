@@ -449,6 +449,9 @@ std::string Service::Listing(const PeerCred& peer) {
            ",\"image_copy\":" +
            JsonString(
                std::to_string(reinterpret_cast<uintptr_t>(&m->manifest()))) +
+           ",\"pinned\":" +
+           JsonString(r.spec.registry.empty() ? r.spec.remote_pin
+                                              : r.spec.registry) +
            ",\"serving\":" + (m->finished() ? "false" : "true") + "}";
   }
   return out + "]";

@@ -93,6 +93,11 @@ TEST_F(ServeRegistryTest, DockerImageIsServedSharedAndCheckedPerMount) {
       << list.out;
   EXPECT_NE(list.out.find("\"image\":\"" + Ref() + "\""), std::string::npos)
       << list.out;
+  // Pinned to the registry manifest's digest.
+  EXPECT_NE(list.out.find("\"pinned\":\"docker://" + registry_.host() +
+                          "/team/app@sha256:"),
+            std::string::npos)
+      << list.out;
   // Both mounts hold one manifest copy.
   EXPECT_NE(list.out.find("\"image_mounts\":2"), std::string::npos)
       << list.out;
