@@ -6,7 +6,8 @@
 // new services open the registry only on a fetch, local objects read,
 // missing ones fail with EIO, and once the registry is back the session
 // serves the image it was mounted with even though its tag has moved. The
-// same for a local image mounted with remote=docker://.
+// same for a local image mounted with remote=docker://, and for a service
+// whose sessions systemd's fd store keeps.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/fake_systemd.h"
 #include "tests/integration/random_readers.h"
 #include "tests/integration/serve_fixture.h"
 #include "tests/integration/store_files.h"
@@ -185,6 +187,39 @@ void ServeRegistryTest::SurvivesRestartsWithTheRegistryDown(
   CommandResult list = RunCmd({SealfsBin(), "mounts", "--json"});
   EXPECT_NE(list.out.find("\"mountpoint\":\"" + mnt + "\""), std::string::npos)
       << list.out;
+}
+
+// Under systemd, the image (a sealed memfd) goes to the fd store with the
+// session; a service started after kill -9 serves the mount again with
+// the registry down.
+TEST_F(ServeRegistryTest, FdStoreKeepsADockerMountWithTheRegistryDown) {
+  StartRegistry();
+  Push(tmp_ / "image");
+  FakeSystemd systemd(tmp_ / "notify.sock");
+  const std::vector<std::string> argv = {SealfsBin(), "serve", "--socket",
+                                         socket_, "--fd-store"};
+  pid_t serve = systemd.Start(argv, LogOf(0));
+  serve_pids_.push_back(serve);
+  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
+      << ReadProcFile(LogOf(0));
+  const std::string mnt = tmp_ / "mnt";
+  MountOk(Ref(), mnt,
+          Options(tmp_ / "store-reg", ",prefetch=none,remote_timeout=2"));
+  systemd.Pump();
+  EXPECT_EQ(systemd.store().count("sealfs-1-image"), 1u);
+  EXPECT_EQ(ReadFile(F(mnt, 0)), contents_[0]);
+  registry_.Stop();
+  kill(serve, SIGKILL);
+  Reap(serve);
+  serve = systemd.Start(argv, LogOf(1));
+  serve_pids_.push_back(serve);
+  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
+      << ReadProcFile(LogOf(1));
+  EXPECT_EQ(ReadFile(F(mnt, 0)), contents_[0]);
+  std::vector<uint8_t> got;
+  EXPECT_EQ(ReadAll(F(mnt, 2), &got), EIO);
+  struct stat st {};
+  EXPECT_EQ(stat(F(mnt, 3).c_str(), &st), 0);
 }
 
 TEST_F(ServeRegistryTest, DockerMountSurvivesRestartsWithTheRegistryDown) {
