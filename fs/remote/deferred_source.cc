@@ -196,7 +196,8 @@ void DeferredSource::CancelWaiting(const std::shared_ptr<Waiting>& w) {
   std::lock_guard lock(mu_);
   std::erase(waiting_, w);
   cancelled_.push_back(w);
-  if (!canceller_.joinable()) canceller_ = std::thread([this] { RunCanceller(); });
+  if (!canceller_.joinable())
+    canceller_ = std::thread([this] { RunCanceller(); });
   cv_.notify_all();
 }
 

@@ -15,8 +15,8 @@ namespace sealfs::serve {
 namespace {
 
 Result<UniqueFd> SealedCopy(std::span<const uint8_t> bytes) {
-  UniqueFd fd(memfd_create("sealfs-registry-image",
-                           MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  UniqueFd fd(
+      memfd_create("sealfs-registry-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) return ErrnoStatus("memfd_create");
   SEALFS_RETURN_IF_ERROR(WriteFull(fd.get(), bytes));
   if (fcntl(fd.get(), F_ADD_SEALS,

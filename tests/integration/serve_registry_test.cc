@@ -56,9 +56,8 @@ class ServeRegistryTest : public ServeTest {
     return "docker://" + registry_.host() + "/team/app:v1";
   }
   void Push(const std::string& image) {
-    CommandResult r =
-        RunCmd({SealfsBin(), "push", "--store", store_, "--to", Ref(),
-                "--tls-verify=false", image});
+    CommandResult r = RunCmd({SealfsBin(), "push", "--store", store_, "--to",
+                              Ref(), "--tls-verify=false", image});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   // A lazy mount of Ref() from an empty store of its own.
@@ -101,8 +100,7 @@ TEST_F(ServeRegistryTest, DockerImageIsServedSharedAndCheckedPerMount) {
             std::string::npos)
       << list.out;
   // Both mounts hold one manifest copy.
-  EXPECT_NE(list.out.find("\"image_mounts\":2"), std::string::npos)
-      << list.out;
+  EXPECT_NE(list.out.find("\"image_mounts\":2"), std::string::npos) << list.out;
   // The held image vouches for nothing: a mount trusting another key only
   // is refused.
   MakeKey(tmp_ / "other");

@@ -114,8 +114,7 @@ TEST_F(DeferredSourceTest, CancelDoesNotWaitForTheOpen) {
   ASSERT_NE(ticket, nullptr);
   ticket->Cancel();
   // A hang guard, not a measure: the open is still blocked.
-  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)),
-            std::future_status::ready);
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(done.get().err(), ECANCELED);
   release.set_value();
   source.reset();  // joins the opener
