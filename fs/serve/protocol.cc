@@ -105,7 +105,9 @@ class FieldReader {
                               std::to_string(static_cast<int>(tag)))
                       : Status();
     }
-    if (std::memchr(f->value.data(), 0, f->value.size()) != nullptr) {
+    // An empty field has no data() to give memchr (null: undefined).
+    if (!f->value.empty() &&
+        std::memchr(f->value.data(), 0, f->value.size()) != nullptr) {
       return Status::FromErrno(EINVAL, "control message: NUL in a string");
     }
     out->assign(f->value.begin(), f->value.end());
