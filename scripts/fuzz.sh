@@ -73,8 +73,8 @@ if [[ $target =~ ^(manifest|dump|tar)$ ]] && [ ! -e "$corpus/.seeded" ]; then
   touch "$corpus/.seeded"
 fi
 
-# Seeds for the control protocol: a mount request, a session record, a
-# reply, as the service's own encoder would write them.
+# Seeds for the control protocol: a mount request, a session record (one
+# with the caller's mount namespace, one of an image from a registry), a reply, as the service's own encoder would write them.
 if [ "$target" = serve_protocol ] && [ ! -e "$corpus/.seeded" ]; then
   python3 - "$corpus" <<'PY'
 import struct, sys
@@ -85,6 +85,10 @@ spec = [(1, b"/img"), (2, b"/store"), (3, b"/mnt"), (4, b"digest=sha256:00,uidma
 open(sys.argv[1] + "/seed-mount", "wb").write(msg(1, spec))
 sess = spec + [(9, struct.pack("<Q", 7)), (6, b"\x38" + b"\0" * 63), (7, b"\0" * 4), (8, b"\0" * 4), (12, struct.pack("<Q", 42))]
 open(sys.argv[1] + "/seed-session", "wb").write(msg(5, sess))
+ns = sess + [(13, struct.pack("<Q", 4026531840)), (14, struct.pack("<Q", 0x2c))]
+open(sys.argv[1] + "/seed-session-namespace", "wb").write(msg(5, ns))
+reg = sess + [(15, b"docker://127.0.0.1:5000/team/app@sha256:" + b"0" * 64)]
+open(sys.argv[1] + "/seed-session-registry", "wb").write(msg(5, reg))
 open(sys.argv[1] + "/seed-reply", "wb").write(msg(8, [(10, b"\0" * 4), (11, b"ok")]))
 PY
   touch "$corpus/.seeded"

@@ -9,7 +9,6 @@
 
 #include "fs/fuse/mount_options.h"
 #include "fs/fuse/session.h"
-#include "fs/remote/registry_ref.h"
 #include "fs/serve/client.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -117,7 +116,7 @@ int Finish(fuse::MountRequest& req, const OptionText& text) {
                       "no trusted key: give -o pubkey=FILE, keyring=DIR or "
                       "digest=sha256:HEX (or insecure)");
   }
-  if (!text.standalone && !req.foreground && !remote::IsDockerRef(req.image)) {
+  if (!text.standalone && !req.foreground) {
     Result<bool> served = serve::MountThroughService(req, text.text);
     if (!served.ok()) return MountFail(served.status());
     if (*served) return kExitOk;

@@ -5,8 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include "fs/core/store_lock.h"
 #include "fs/fuse/log.h"
 #include "fs/remote/access_list.h"
+#include "fs/remote/registry_ref.h"
+#include "fs/remote/registry_source.h"
+#include "fs/store/tags.h"
 #include "fs/util/io.h"
 
 namespace sealfs::fuse {
@@ -45,7 +49,37 @@ Result<std::unique_ptr<remote::BackgroundFetch>> PlanBackgroundFetch(
       std::move(whole));
 }
 
+// Writes `image` as STORE/images/NAME.
+Status KeepImage(const Store& store, const std::string& name,
+                 std::span<const uint8_t> image) {
+  SEALFS_ASSIGN_OR_RETURN(
+      StoreLock lock,
+      StoreLock::Acquire(store.dir_fd(), StoreLock::Kind::kShared, true));
+  return store::WriteTag(store, name, image).WithPrefix("keeping the image");
+}
+
 }  // namespace
+
+Result<remote::BackgroundFetch::Whole> KeepWhenWhole(
+    const std::string& ref, std::shared_ptr<Store> store,
+    std::shared_ptr<const Manifest> manifest) {
+  SEALFS_ASSIGN_OR_RETURN(remote::RegistryRef parsed,
+                          remote::ParseRegistryRef(ref, true));
+  return remote::BackgroundFetch::Whole(
+      [store = std::move(store), name = remote::RegistryImageName(parsed),
+       manifest = std::move(manifest), label = ref] {
+        // The validated private copy: the image file is its manifest
+        // bytes and the signatures after them.
+        std::vector<uint8_t> image(manifest->manifest_bytes().begin(),
+                                   manifest->manifest_bytes().end());
+        image.insert(image.end(), manifest->trailer_bytes().begin(),
+                     manifest->trailer_bytes().end());
+        Status kept = KeepImage(*store, name, image);
+        Log(kept.ok() ? LOG_INFO : LOG_ERR,
+            label + ": " +
+                (kept.ok() ? "kept as images/" + name : kept.ToString()));
+      });
+}
 
 remote::SourceOptions SourceOptionsFor(const MountOptions& options) {
   remote::SourceOptions o;

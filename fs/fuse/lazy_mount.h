@@ -43,6 +43,15 @@ Result<LazyFetch> SetUpLazyFetch(const MountOptions& options,
                                  remote::BackgroundFetch::Whole whole,
                                  std::string* warning);
 
+// What to run when a mount of an image read from registry reference `ref`
+// (docker://...) has every object: keep the image as
+// STORE/images/<remote::RegistryImageName(ref)>, a root for gc that mounts
+// again without the registry (not before: a tag promises its objects are
+// present). Logs the outcome. EINVAL for a `ref` that does not parse.
+Result<remote::BackgroundFetch::Whole> KeepWhenWhole(
+    const std::string& ref, std::shared_ptr<Store> store,
+    std::shared_ptr<const Manifest> manifest);
+
 }  // namespace sealfs::fuse
 
 #endif  // SEALFS_FS_FUSE_LAZY_MOUNT_H_

@@ -21,7 +21,6 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/core/openssl_init.h"
-#include "fs/core/store_lock.h"
 #include "fs/core/trust.h"
 #include "fs/fuse/bdi.h"
 #include "fs/fuse/filesystem.h"
@@ -36,8 +35,6 @@
 #include "fs/remote/background_fetch.h"
 #include "fs/remote/object_source.h"
 #include "fs/remote/registry_ref.h"
-#include "fs/remote/registry_source.h"
-#include "fs/store/tags.h"
 #include "fs/util/io.h"
 #include "sealfs/manifest_reader.h"
 #include "sealfs/store.h"
@@ -268,16 +265,6 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
   return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
 }
 
-// Keeps an image read from a registry as STORE/images/NAME, so that it is
-// a root for gc and can be mounted again without the registry.
-Status KeepImage(const Store& store, const std::string& name,
-                 std::span<const uint8_t> image) {
-  SEALFS_ASSIGN_OR_RETURN(
-      StoreLock lock,
-      StoreLock::Acquire(store.dir_fd(), StoreLock::Kind::kShared, true));
-  return store::WriteTag(store, name, image).WithPrefix("keeping the image");
-}
-
 TrustPolicy MountTrust(const MountOptions& options) {
   TrustPolicy policy;
   policy.pubkeys = options.pubkeys;
@@ -323,7 +310,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   // Manifest::Open verifies a private copy: a later change to the image
   // file cannot change what was verified.
   Result<std::shared_ptr<const Manifest>> manifest =
-      from_registry ? Manifest::FromBytes(registry_image)
+      from_registry ? Manifest::FromBytes(std::move(registry_image))
                     : Manifest::Open(req.image, read_keys);
   // Before the keys: a bad image is reported before a bad key file.
   if (!manifest.ok()) return manifest.status().WithPrefix(req.image);
@@ -341,15 +328,7 @@ Result<std::unique_ptr<Filesystem>> Prepare(const MountRequest& req) {
   // pull's does: a store never has a tag whose objects are missing.
   remote::BackgroundFetch::Whole keep;
   if (from_registry) {
-    SEALFS_ASSIGN_OR_RETURN(remote::RegistryRef ref,
-                            remote::ParseRegistryRef(req.image, true));
-    keep = [store = *store, name = remote::RegistryImageName(ref),
-            image = std::move(registry_image), label = req.image] {
-      Status kept = KeepImage(*store, name, image);
-      Log(kept.ok() ? LOG_INFO : LOG_ERR,
-          label + ": " +
-              (kept.ok() ? "kept as images/" + name : kept.ToString()));
-    };
+    SEALFS_ASSIGN_OR_RETURN(keep, KeepWhenWhole(req.image, *store, *manifest));
   }
   LazyFetch fetch;
   if (lazy) {

@@ -111,14 +111,9 @@ Result<std::unique_ptr<ObjectSource>> OpenObjectSourceAndImage(
   if (spec.empty()) return Status::FromErrno(EINVAL, "empty source");
   if (IsHttpSource(spec)) return OpenHttpSource(spec, options);
   if (IsDockerRef(spec)) {
-    RegistryOptions registry;
-    registry.limits = options.limits;
-    registry.connections = options.connections;
-    registry.tls_verify = options.tls_verify;
-    registry.cert_dir = options.cert_dir;
-    registry.authfile = options.authfile;
-    SEALFS_ASSIGN_OR_RETURN(std::unique_ptr<RegistrySource> source,
-                            OpenRegistrySource(spec, registry, image));
+    SEALFS_ASSIGN_OR_RETURN(
+        std::unique_ptr<RegistrySource> source,
+        OpenRegistrySource(spec, RegistryOptionsFor(options), image));
     return std::unique_ptr<ObjectSource>(std::move(source));
   }
   // "scheme://" that is not HTTP: refuse rather than treat it as a path.

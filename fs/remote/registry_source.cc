@@ -141,6 +141,7 @@ Result<RegistryImage> ReadRegistryImage(RegistryClient& client,
     return artifact.status().WithPrefix(client.ref().ToString());
   }
   out.artifact = std::move(*artifact);
+  out.manifest_digest = OciDigest(Sha256(manifest));
   SEALFS_ASSIGN_OR_RETURN(out.image, client.GetBlob(out.artifact.image));
   if (!with_packs) return out;
   for (const OciDescriptor& index_desc : out.artifact.indexes) {
@@ -161,10 +162,12 @@ Result<RegistryImage> ReadRegistryImage(RegistryClient& client,
 }
 
 RegistrySource::RegistrySource(std::shared_ptr<RegistryClient> client,
-                               std::vector<RegistryPack> packs)
+                               std::vector<RegistryPack> packs,
+                               std::string pinned)
     : client_(std::move(client)),
       packs_(std::move(packs)),
-      location_(client_->ref().ToString()) {}
+      location_(client_->ref().ToString()),
+      pinned_(std::move(pinned)) {}
 
 std::pair<const RegistryPack*, const PackEntry*> RegistrySource::Find(
     const Digest& digest) const {
@@ -278,8 +281,21 @@ Result<std::unique_ptr<RegistrySource>> OpenRegistrySource(
                           ReadRegistryImage(*client, ref.reference(), true));
   if (image != nullptr) *image = std::move(read.image);
   client->Quiesce();
-  return std::make_unique<RegistrySource>(std::move(client),
-                                          std::move(read.packs));
+  RegistryRef pinned = ref;
+  pinned.tag.clear();
+  pinned.digest = read.manifest_digest;
+  return std::make_unique<RegistrySource>(
+      std::move(client), std::move(read.packs), pinned.ToString());
+}
+
+RegistryOptions RegistryOptionsFor(const SourceOptions& options) {
+  RegistryOptions registry;
+  registry.limits = options.limits;
+  registry.connections = options.connections;
+  registry.tls_verify = options.tls_verify;
+  registry.cert_dir = options.cert_dir;
+  registry.authfile = options.authfile;
+  return registry;
 }
 
 std::string RegistryImageName(const RegistryRef& ref) {

@@ -34,6 +34,7 @@ struct RegistryPack {
 // check's job) and, with `with_packs`, every pack index.
 struct RegistryImage {
   SealfsArtifact artifact;
+  std::string manifest_digest;  // "sha256:<hex>" of the manifest's bytes
   std::vector<uint8_t> image;
   std::vector<RegistryPack> packs;
 };
@@ -46,7 +47,7 @@ class RegistrySource : public ObjectSource {
   // Serves the objects of `packs` through `client`. `location` names it in
   // messages.
   RegistrySource(std::shared_ptr<RegistryClient> client,
-                 std::vector<RegistryPack> packs);
+                 std::vector<RegistryPack> packs, std::string pinned);
 
   std::shared_ptr<FetchTicket> Fetch(const FetchRequest& request,
                                      std::shared_ptr<FetchSink> sink) override;
@@ -60,13 +61,17 @@ class RegistrySource : public ObjectSource {
   static constexpr uint64_t kMaxRunBytes = uint64_t{16} << 20;
   // A run's worth: docker-registry spends about as much CPU on a request
   // of 300 KiB as on one of 16 MiB (it reads 4 MiB ahead for each).
-  Batching batching() const override { return {4096, kMaxRunBytes}; }
+  static constexpr Batching kBatching = {4096, kMaxRunBytes};
+  Batching batching() const override { return kBatching; }
   // The image file of tag `name` in the same repository.
   Result<std::vector<uint8_t>> ReadImage(const std::string& name) override;
   bool synchronous() const override { return false; }
   const std::string& location() const override { return location_; }
 
   RegistryClient& client() { return *client_; }
+  // The reference pinned to the digest of the manifest read at open
+  // (docker://HOST/REPO@sha256:...): the same image even if its tag moves.
+  const std::string& pinned() const { return pinned_; }
 
  private:
   // The pack and entry holding `digest`, or {nullptr, nullptr}.
@@ -80,6 +85,7 @@ class RegistrySource : public ObjectSource {
   const std::shared_ptr<RegistryClient> client_;
   const std::vector<RegistryPack> packs_;
   const std::string location_;
+  const std::string pinned_;
 };
 
 // Opens `spec` (docker://HOST/REPO:TAG) as a source: connects, reads the
@@ -90,6 +96,9 @@ class RegistrySource : public ObjectSource {
 Result<std::unique_ptr<RegistrySource>> OpenRegistrySource(
     const std::string& spec, const RegistryOptions& options,
     std::vector<uint8_t>* image);
+
+// The registry options of a source's options.
+RegistryOptions RegistryOptionsFor(const SourceOptions& options);
 
 // The name under which a mount keeps an image read from `ref` in its
 // store's images/: the reference with every character outside

@@ -14,12 +14,17 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/fuse/unprivileged.h"
+#include "fs/remote/registry_ref.h"
 #include "fs/serve/channel.h"
 #include "fs/serve/servable.h"
 #include "sealfs/signature.h"
 
 namespace sealfs::serve {
 namespace {
+
+// How long a caller waits for the service to read an image from a
+// registry (each request there is bounded by remote_timeout=).
+constexpr int kRegistryWaitS = 120;
 
 struct SessionDeleter {
   void operator()(fuse_session* se) const { fuse_session_destroy(se); }
@@ -74,15 +79,20 @@ Result<bool> MountThroughService(const fuse::MountRequest& req,
     if (NoService(st)) return false;
     return st;
   }
-  if (!CheckServable(o, geteuid(), socket_st.st_uid).ok()) return false;
+  const bool from_registry = remote::IsDockerRef(req.image);
+  if (!CheckServable(o, from_registry, geteuid(), socket_st.st_uid).ok()) {
+    return false;
+  }
   Result<UniqueFd> sock = Connect(*path);
   if (!sock.ok()) {
     if (NoService(sock.status())) return false;
     return sock.status();
   }
-  SetTimeout(sock->get(), 30);
+  // The service reads an image from a registry while this waits.
+  SetTimeout(sock->get(), from_registry ? kRegistryWaitS : 30);
   MountSpec spec;
   spec.image_label = req.image;
+  if (from_registry) spec.registry = req.image;
   spec.store_label = o.store;
   spec.options = option_text;
   char* real = realpath(req.mountpoint.c_str(), nullptr);
@@ -96,21 +106,27 @@ Result<bool> MountThroughService(const fuse::MountRequest& req,
     return Status::FromErrno(ENAMETOOLONG, "mount request too long");
   }
   SEALFS_ASSIGN_OR_RETURN(spec.pubkeys, CallerKeys(o));
-  UniqueFd image(open(req.image.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!image.valid()) return ErrnoStatus(req.image);
+  UniqueFd image;
+  if (!from_registry) {
+    image.reset(open(req.image.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!image.valid()) return ErrnoStatus(req.image);
+  }
   // A lazy mount's store is made if missing, as standalone.
-  if (!o.remote.empty() && mkdir(o.store.c_str(), 0755) != 0 &&
-      errno != EEXIST) {
+  if ((from_registry || !o.remote.empty()) &&
+      mkdir(o.store.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoStatus("store " + o.store + ": mkdir");
   }
   UniqueFd store(open(o.store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!store.valid()) return ErrnoStatus("store " + o.store);
   const bool is_root = geteuid() == 0;
   if (!is_root) SEALFS_RETURN_IF_ERROR(fuse::CheckUnprivilegedMount(o));
-  int fds[2] = {image.get(), store.get()};
+  // An image from a registry is read by the service: only the store goes.
+  const int fds[2] = {image.get(), store.get()};
   SEALFS_ASSIGN_OR_RETURN(
       Received prepared,
-      Call(sock->get(), EncodeMountSpec(Type::kMount, spec), fds));
+      Call(sock->get(), EncodeMountSpec(Type::kMount, spec),
+           from_registry ? std::span<const int>(&fds[1], 1)
+                         : std::span<const int>(fds)));
   std::string warning;
   SEALFS_RETURN_IF_ERROR(FromReply(prepared, &warning));
   if (!warning.empty()) {

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <set>
 
+#include "fs/remote/registry_ref.h"
+
 namespace sealfs::serve {
 namespace {
 
@@ -32,6 +34,8 @@ size_t MaxFieldBytes(Tag tag) {
     case Tag::kStoreLabel:
     case Tag::kMountpoint:
     case Tag::kOptions:
+    case Tag::kRegistry:
+    case Tag::kRemotePin:
       return kMaxStringBytes;
     case Tag::kPubkey:
       return 32;
@@ -103,7 +107,7 @@ class FieldReader {
                               std::to_string(static_cast<int>(tag)))
                       : Status();
     }
-    // (memchr of an empty field's null data is undefined.)
+    // An empty field has no data() to give memchr (null: undefined).
     if (!f->value.empty() &&
         std::memchr(f->value.data(), 0, f->value.size()) != nullptr) {
       return Status::FromErrno(EINVAL, "control message: NUL in a string");
@@ -130,7 +134,8 @@ class FieldReader {
 };
 
 const std::set<Tag> kSpecTags = {Tag::kImageLabel, Tag::kStoreLabel,
-                                 Tag::kMountpoint, Tag::kOptions, Tag::kPubkey};
+                                 Tag::kMountpoint, Tag::kOptions, Tag::kPubkey,
+                                 Tag::kRegistry, Tag::kRemotePin};
 
 void AddSpec(Message& m, const MountSpec& spec) {
   m.fields.push_back({Tag::kImageLabel, Bytes(spec.image_label)});
@@ -140,6 +145,22 @@ void AddSpec(Message& m, const MountSpec& spec) {
   for (const auto& key : spec.pubkeys) {
     m.fields.push_back({Tag::kPubkey, {key.begin(), key.end()}});
   }
+  if (!spec.registry.empty()) {
+    m.fields.push_back({Tag::kRegistry, Bytes(spec.registry)});
+  }
+  if (!spec.remote_pin.empty()) {
+    m.fields.push_back({Tag::kRemotePin, Bytes(spec.remote_pin)});
+  }
+}
+
+// An optional docker:// reference.
+Status ReadReference(const FieldReader& r, Tag tag, std::string* out) {
+  SEALFS_RETURN_IF_ERROR(r.String(tag, false, out));
+  if (r.Find(tag) != nullptr && !out->starts_with(remote::kDockerTransport)) {
+    return Status::FromErrno(
+        EINVAL, "control message: registry reference is not docker://");
+  }
+  return Status();
 }
 
 Status ReadSpec(const FieldReader& r, const Message& m, MountSpec* spec) {
@@ -151,6 +172,9 @@ Status ReadSpec(const FieldReader& r, const Message& m, MountSpec* spec) {
     return Status::FromErrno(EINVAL,
                              "control message: mount point not absolute");
   }
+  SEALFS_RETURN_IF_ERROR(ReadReference(r, Tag::kRegistry, &spec->registry));
+  SEALFS_RETURN_IF_ERROR(
+      ReadReference(r, Tag::kRemotePin, &spec->remote_pin));
   for (const Field& f : m.fields) {
     if (f.tag != Tag::kPubkey) continue;
     if (f.value.size() != 32) return Proto("key of the wrong size");

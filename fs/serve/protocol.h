@@ -42,7 +42,8 @@ inline constexpr size_t kMaxFds = 3;  // per message
 inline constexpr size_t kMaxListingBytes = kMaxBodyBytes - kFieldHeaderBytes;
 
 enum class Type : uint16_t {
-  kMount = 1,     // client: prepare a mount; fds: image file, store dir
+  kMount = 1,     // client: prepare a mount; fds: image file (unless
+                  // registry), store dir
   kAttach = 2,    // client: serve it; fd: the mounted /dev/fuse connection
   kList = 3,      // client: what is served
   kHandOver = 4,  // a new service: give me your sessions (--replace)
@@ -67,6 +68,8 @@ enum class Tag : uint16_t {
   kMountId = 12,    // u64: the mount's id (statx STATX_MNT_ID)
   kMountNs = 13,    // u64: inode of the caller's mount namespace (nsfs)
   kMountDev = 14,   // u64: st_dev of the mount's root
+  kRegistry = 15,   // docker:// reference of an image read from a registry
+  kRemotePin = 16,  // remote=docker://, pinned to its manifest digest
 };
 
 struct Field {
@@ -88,6 +91,14 @@ struct MountSpec {
   std::string mountpoint;
   std::string options;
   std::vector<std::array<uint8_t, 32>> pubkeys;
+  // Empty, or the docker:// reference the service reads the image from
+  // (then a mount request carries only the store's fd). In a session
+  // record, pinned to the manifest digest first read (…@sha256:HEX), and
+  // the image fd holds the image read then.
+  std::string registry;
+  // In a session record of a remote=docker:// mount: that reference
+  // pinned to the manifest digest first read. Empty otherwise.
+  std::string remote_pin;
 };
 
 // A served session, as handed to the keeper or a new service: what is
@@ -123,8 +134,9 @@ Message EncodeReply(const Reply& reply);
 Message EncodeId(Type type, uint64_t id);
 
 // EPROTO for a wrong type, an unknown, repeated, missing or malformed
-// field; EINVAL for a mount point that is not absolute or a string with a
-// NUL byte.
+// field; EINVAL for a mount point that is not absolute, a registry
+// reference or remote pin that is not docker://, or a string with a NUL
+// byte.
 Result<MountSpec> DecodeMountSpec(const Message& m);
 Result<SessionRecord> DecodeSession(const Message& m);
 Result<Reply> DecodeReply(const Message& m);

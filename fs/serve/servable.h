@@ -12,16 +12,18 @@
 
 namespace sealfs::serve {
 
-// OK if a service running as `service_uid` serves `options` for a caller
-// of `caller_uid`. EOPNOTSUPP for user=, record=, debug (a daemon of
-// their own) and remote=docker:// (opened over the network). For remote=, which makes the service write fetched objects
-// into the store and open the source with its own rights: EPERM unless
-// the caller is the service's own user (who could do as much alone);
-// EINVAL for a remote= directory or a prefetch= list that is not an
+// OK if a service running as `service_uid` serves `options` (for an image
+// read from a docker:// reference if `from_registry`) for a caller of
+// `caller_uid`. EOPNOTSUPP for user=, record= and debug (a daemon of
+// their own). A lazy mount (remote=, or an image from a
+// registry) makes the service fetch into the store and reach the source
+// (and its credentials) with its own rights: EPERM unless the caller is
+// the service's own user (who could do as much alone); EINVAL for a
+// remote= directory, prefetch= list, authfile= or cert_dir= that is not an
 // absolute path (the service does not share the caller's working
 // directory).
-Status CheckServable(const fuse::MountOptions& options, uid_t caller_uid,
-                     uid_t service_uid);
+Status CheckServable(const fuse::MountOptions& options, bool from_registry,
+                     uid_t caller_uid, uid_t service_uid);
 
 }  // namespace sealfs::serve
 

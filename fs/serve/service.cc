@@ -37,6 +37,7 @@
 #include "fs/fuse/mountinfo.h"
 #include "fs/remote/background_fetch.h"
 #include "fs/remote/object_fetcher.h"
+#include "fs/remote/registry_ref.h"
 #include "fs/serve/caps.h"
 #include "fs/serve/channel.h"
 #include "fs/serve/fd_store.h"
@@ -44,6 +45,7 @@
 #include "fs/serve/keeper.h"
 #include "fs/serve/namespaced_mount.h"
 #include "fs/serve/notify.h"
+#include "fs/serve/registry_image.h"
 #include "fs/serve/servable.h"
 #include "fs/serve/served_mount.h"
 #include "fs/serve/shared_images.h"
@@ -70,6 +72,7 @@ struct Prepared {
   std::shared_ptr<const ImageUse> image;
   std::unique_ptr<fuse::Filesystem> fs;
   std::string warning;
+  std::string remote_pin;  // remote=docker://, pinned (see MountSpec)
 };
 
 std::string JsonString(std::string_view s) {
@@ -115,8 +118,12 @@ class Service {
  private:
   // `uid`: who asked for the mount. `taken_over`: a session served
   // before, which must not be lost to a prefetch list gone since.
+  // `registry`: the source a mount request's image was just read from
+  // (spec.registry); null when taken over, then the registry is opened
+  // on the first fetch.
   Result<Prepared> Prepare(const MountSpec& spec, int image_fd, int store_fd,
-                           uid_t uid, bool taken_over);
+                           uid_t uid, bool taken_over,
+                           std::unique_ptr<remote::ObjectSource> registry);
   // Serves a session taken over; `stored`: it is in systemd's fd store
   // already.
   Status Adopt(HeldSession held, bool stored);
@@ -189,13 +196,15 @@ class Service {
   std::vector<Unmounter> unmounters_;  // main thread only
 };
 
-Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
-                                  int store_fd, uid_t uid, bool taken_over) {
+Result<Prepared> Service::Prepare(
+    const MountSpec& spec, int image_fd, int store_fd, uid_t uid,
+    bool taken_over, std::unique_ptr<remote::ObjectSource> registry) {
   Prepared p;
   SEALFS_RETURN_IF_ERROR(fuse::ParseMountOptions(spec.options, &p.options));
   fuse::MountOptions& o = p.options;
-  SEALFS_RETURN_IF_ERROR(CheckServable(o, uid, geteuid()));
-  const bool lazy = !o.remote.empty();
+  const bool from_registry = !spec.registry.empty();
+  SEALFS_RETURN_IF_ERROR(CheckServable(o, from_registry, uid, geteuid()));
+  const bool lazy = from_registry || !o.remote.empty();
   TrustPolicy policy;
   policy.digest = o.digest;
   policy.insecure = o.insecure;
@@ -227,23 +236,54 @@ Result<Prepared> Service::Prepare(const MountSpec& spec, int image_fd,
   if (lazy) {
     // The mount's own fetcher, connections and background thread: they
     // end with its Filesystem, and a stalled remote holds only its workers.
-    std::string warning;
-    Result<fuse::LazyFetch> fetch =
-        fuse::SetUpLazyFetch(o, spec.image_label, nullptr, store->store,
-                             *manifest, nullptr, &warning);
+    // An image from a registry fetches from its packs, and is kept as a
+    // tag of the store once whole, as standalone.
+    const auto set_up = [&]() -> Result<fuse::LazyFetch> {
+      std::unique_ptr<remote::ObjectSource> source;
+      remote::BackgroundFetch::Whole keep;
+      if (from_registry) {
+        source = registry != nullptr
+                     ? std::move(registry)
+                     : DeferredRegistrySource(spec.registry, o);
+        SEALFS_ASSIGN_OR_RETURN(
+            keep, fuse::KeepWhenWhole(remote::IsDockerRef(spec.image_label)
+                                          ? spec.image_label
+                                          : spec.registry,
+                                      store->store, manifest));
+      } else if (remote::IsDockerRef(o.remote)) {
+        // Read now for a mount request, pinned; a session taken over opens
+        // it (pinned) on its first fetch.
+        if (taken_over) {
+          source = DeferredRegistrySource(
+              spec.remote_pin.empty() ? o.remote : spec.remote_pin, o);
+        } else {
+          Result<std::unique_ptr<remote::RegistrySource>> opened =
+              OpenRegistryNow(o.remote, o);
+          if (!opened.ok()) return opened.status().WithPrefix("remote");
+          p.remote_pin = (*opened)->pinned();
+          source = std::move(*opened);
+        }
+      }
+      std::string warning;
+      Result<fuse::LazyFetch> fetch =
+          fuse::SetUpLazyFetch(o, spec.image_label, std::move(source),
+                               store->store, *manifest, std::move(keep),
+                               &warning);
+      if (fetch.ok() && !warning.empty()) {
+        p.warning += (p.warning.empty() ? "" : "; ") + warning;
+      }
+      return fetch;
+    };
+    Result<fuse::LazyFetch> fetch = set_up();
     if (!fetch.ok() && taken_over &&
         o.prefetch == fuse::MountOptions::Prefetch::kList) {
       fuse::Log(LOG_WARNING, spec.mountpoint + ": " +
                                  fetch.status().ToString() +
                                  "; prefetching in image order");
       o.prefetch = fuse::MountOptions::Prefetch::kAll;
-      fetch = fuse::SetUpLazyFetch(o, spec.image_label, nullptr, store->store,
-                                   *manifest, nullptr, &warning);
+      fetch = set_up();
     }
     if (!fetch.ok()) return fetch.status();
-    if (!warning.empty()) {
-      p.warning += (p.warning.empty() ? "" : "; ") + warning;
-    }
     p.fs->set_fetcher(std::move(fetch->fetcher), std::move(fetch->background));
   }
   p.fs->set_max_read(o.max_read);
@@ -326,9 +366,9 @@ void Service::RestartKeeper() {
 
 Status Service::Adopt(HeldSession held, bool stored) {
   SessionRecord& rec = held.record;
-  SEALFS_ASSIGN_OR_RETURN(
-      Prepared p,
-      Prepare(rec.spec, held.fds[1].get(), held.fds[2].get(), rec.uid, true));
+  SEALFS_ASSIGN_OR_RETURN(Prepared p,
+                          Prepare(rec.spec, held.fds[1].get(),
+                                  held.fds[2].get(), rec.uid, true, nullptr));
   std::string kopts = fuse::KernelOptionString(p.options, rec.uid == 0, false);
   SEALFS_ASSIGN_OR_RETURN(
       std::unique_ptr<ServedMount> m,
@@ -342,12 +382,33 @@ Status Service::Adopt(HeldSession held, bool stored) {
 
 Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
   SEALFS_ASSIGN_OR_RETURN(MountSpec spec, DecodeMountSpec(request.message));
-  if (request.fds.size() != 2) {
-    return Status::FromErrno(EPROTO, "a mount request carries two fds");
+  const bool from_registry = !spec.registry.empty();
+  if (request.fds.size() != (from_registry ? 1 : 2)) {
+    return Status::FromErrno(
+        EPROTO, from_registry ? "a mount request of an image in a registry "
+                                "carries one fd, the store"
+                              : "a mount request carries two fds");
   }
-  SEALFS_ASSIGN_OR_RETURN(
-      Prepared p, Prepare(spec, request.fds[0].get(), request.fds[1].get(),
-                          peer.uid, false));
+  UniqueFd image_fd;
+  UniqueFd store_fd = std::move(request.fds.back());
+  std::unique_ptr<remote::ObjectSource> registry;
+  if (from_registry) {
+    // Who may make the service reach a registry is checked before it
+    // does; the wait is this request's alone (its own thread).
+    fuse::MountOptions o;
+    SEALFS_RETURN_IF_ERROR(fuse::ParseMountOptions(spec.options, &o));
+    SEALFS_RETURN_IF_ERROR(CheckServable(o, true, peer.uid, geteuid()));
+    SEALFS_ASSIGN_OR_RETURN(RegistryRead read,
+                            ReadImageFromRegistry(spec.registry, o));
+    spec.registry = std::move(read.pinned);
+    image_fd = std::move(read.image);
+    registry = std::move(read.source);
+  } else {
+    image_fd = std::move(request.fds[0]);
+  }
+  SEALFS_ASSIGN_OR_RETURN(Prepared p,
+                          Prepare(spec, image_fd.get(), store_fd.get(),
+                                  peer.uid, false, std::move(registry)));
   SEALFS_RETURN_IF_ERROR(Send(sock, EncodeReply({0, p.warning})));
   // The caller mounts now, with its own privileges, and hands over the
   // connection.
@@ -368,13 +429,14 @@ Status Service::HandleMount(int sock, const PeerCred& peer, Received request) {
     rec.id = next_id_++;
   }
   rec.spec = std::move(spec);
+  rec.spec.remote_pin = std::move(p.remote_pin);
   rec.uid = peer.uid;
   rec.gid = peer.gid;
   std::string kopts = fuse::KernelOptionString(p.options, peer.uid == 0, false);
   SEALFS_ASSIGN_OR_RETURN(
       std::unique_ptr<ServedMount> m,
       ServedMount::Start(std::move(rec), std::move(attach.fds[0]),
-                         std::move(request.fds[0]), std::move(request.fds[1]),
+                         std::move(image_fd), std::move(store_fd),
                          std::move(p.fs), std::move(p.image), kopts,
                          ThreadsFor(p.options)));
   Locate(sock, peer, const_cast<SessionRecord&>(m->record()));
@@ -413,6 +475,9 @@ std::string Service::Listing(const PeerCred& peer) {
            ",\"image_copy\":" +
            JsonString(
                std::to_string(reinterpret_cast<uintptr_t>(&m->manifest()))) +
+           ",\"pinned\":" +
+           JsonString(r.spec.registry.empty() ? r.spec.remote_pin
+                                              : r.spec.registry) +
            ",\"serving\":" + (m->finished() ? "false" : "true") + "}";
   }
   return out + "]";

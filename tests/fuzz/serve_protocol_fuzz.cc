@@ -28,7 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto back = serve::DecodeSession(*again);
     if (!back.ok() || back->id != rec->id || back->init != rec->init ||
         back->mount_id != rec->mount_id || back->mount_ns != rec->mount_ns ||
-        back->mount_dev != rec->mount_dev) {
+        back->mount_dev != rec->mount_dev ||
+        back->spec.registry != rec->spec.registry ||
+        back->spec.remote_pin != rec->spec.remote_pin) {
       std::abort();
     }
   }

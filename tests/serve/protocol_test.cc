@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -168,6 +170,41 @@ TEST(Protocol, RefusesRelativeMountpointAndNul) {
   spec.options = std::string("a\0b", 3);
   EXPECT_EQ(DecodeMountSpec(EncodeMountSpec(Type::kMount, spec)).status().err(),
             EINVAL);
+}
+
+TEST(Protocol, RegistryReferenceRoundTripsAndIsOptional) {
+  SessionRecord rec;
+  rec.id = 1;
+  rec.spec = SampleSpec();
+  rec.spec.registry = "docker://127.0.0.1:5000/team/app@sha256:" +
+                      std::string(64, 'a');
+  rec.spec.remote_pin = "docker://h/base@sha256:" + std::string(64, 'b');
+  rec.init = {1};
+  Result<SessionRecord> back = DecodeSession(EncodeSession(rec));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->spec.registry, rec.spec.registry);
+  EXPECT_EQ(back->spec.remote_pin, rec.spec.remote_pin);
+  // Absent for an image file: the message is what it was before the field.
+  Message plain = EncodeMountSpec(Type::kMount, SampleSpec());
+  for (const Field& f : plain.fields) {
+    EXPECT_NE(f.tag, Tag::kRegistry);
+    EXPECT_NE(f.tag, Tag::kRemotePin);
+  }
+  Result<MountSpec> spec = DecodeMountSpec(plain);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_TRUE(spec->registry.empty());
+  EXPECT_TRUE(spec->remote_pin.empty());
+}
+
+TEST(Protocol, RefusesARegistryReferenceThatIsNotDocker) {
+  for (const char* bad : {"", "https://h/x", "/var/img", "docker:/h/r:t"}) {
+    MountSpec spec = SampleSpec();
+    for (Tag tag : {Tag::kRegistry, Tag::kRemotePin}) {
+      Message m = EncodeMountSpec(Type::kMount, spec);
+      m.fields.push_back({tag, {bad, bad + std::strlen(bad)}});
+      EXPECT_EQ(DecodeMountSpec(m).status().err(), EINVAL) << bad;
+    }
+  }
 }
 
 }  // namespace
