@@ -127,6 +127,17 @@ pid_t ServeTest::Serve(const std::vector<std::string>& extra,
   return pid;
 }
 
+pid_t ServeTest::ServeUnder(FakeSystemd& systemd,
+                            const std::vector<std::string>& argv, size_t log) {
+  const pid_t pid = systemd.Start(argv, LogOf(log));
+  if (pid > 0) serve_pids_.push_back(pid);
+  if (pid <= 0 || !systemd.WaitFor("READY=1", std::chrono::seconds(5))) {
+    ADD_FAILURE() << "serve did not become ready: " << ReadProcFile(LogOf(log));
+    return -1;
+  }
+  return pid;
+}
+
 void ServeTest::Reap(pid_t pid) {
   waitpid(pid, nullptr, 0);
   std::erase(serve_pids_, pid);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/fake_systemd.h"
 #include "tests/integration/mount_fixture.h"
 
 namespace sealfs::testing {
@@ -42,6 +43,10 @@ class ServeTest : public MountTest {
   // A new serve, with its log in LogOf(its index).
   pid_t Serve(const std::vector<std::string>& extra = {},
               const std::string& inherit = "");
+  // Starts `argv` (a serve) under `systemd`, its log in LogOf(log), and
+  // waits for its READY=1: its pid, or -1 (a failure is added).
+  pid_t ServeUnder(FakeSystemd& systemd, const std::vector<std::string>& argv,
+                   size_t log);
   // Waits for a serve that exits (handed over, or killed).
   void Reap(pid_t pid);
   pid_t KeeperPid();

@@ -196,10 +196,8 @@ TEST_F(ServeRegistryTest, FdStoreKeepsADockerMountWithTheRegistryDown) {
   FakeSystemd systemd(tmp_ / "notify.sock");
   const std::vector<std::string> argv = {SealfsBin(), "serve", "--socket",
                                          socket_, "--fd-store"};
-  pid_t serve = systemd.Start(argv, LogOf(0));
-  serve_pids_.push_back(serve);
-  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
-      << ReadProcFile(LogOf(0));
+  pid_t serve = ServeUnder(systemd, argv, 0);
+  ASSERT_GT(serve, 0);
   const std::string mnt = tmp_ / "mnt";
   MountOk(Ref(), mnt,
           Options(tmp_ / "store-reg", ",prefetch=none,remote_timeout=2"));
@@ -209,10 +207,8 @@ TEST_F(ServeRegistryTest, FdStoreKeepsADockerMountWithTheRegistryDown) {
   registry_.Stop();
   kill(serve, SIGKILL);
   Reap(serve);
-  serve = systemd.Start(argv, LogOf(1));
-  serve_pids_.push_back(serve);
-  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
-      << ReadProcFile(LogOf(1));
+  serve = ServeUnder(systemd, argv, 1);
+  ASSERT_GT(serve, 0);
   EXPECT_EQ(ReadFile(F(mnt, 0)), contents_[0]);
   std::vector<uint8_t> got;
   EXPECT_EQ(ReadAll(F(mnt, 2), &got), EIO);

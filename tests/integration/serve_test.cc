@@ -227,11 +227,9 @@ TEST_F(ServeTest, Usr2StartsTheProgramAtItsPathAgainToTakeOver) {
   const std::string program = tmp_ / "sealfs-copy";
   ASSERT_EQ(RunCmd({"cp", SealfsBin(), program}).exit_code, 0);
   FakeSystemd systemd(tmp_ / "notify.sock");
-  const pid_t old = systemd.Start({program, "serve", "--socket", socket_},
-                                  LogOf(0));
-  serve_pids_.push_back(old);
-  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
-      << ReadProcFile(LogOf(0));
+  const pid_t old =
+      ServeUnder(systemd, {program, "serve", "--socket", socket_}, 0);
+  ASSERT_GT(old, 0);
   std::string mnt = tmp_ / "mnt";
   MountOk(tmp_ / "image", mnt, opts_);
 
@@ -282,10 +280,8 @@ TEST_F(ServeTest, FdStoreKeepsSessionsAcrossKill9WithoutAKeeper) {
   FakeSystemd systemd(tmp_ / "notify.sock");
   const std::vector<std::string> argv = {SealfsBin(), "serve", "--socket",
                                          socket_, "--fd-store"};
-  pid_t serve = systemd.Start(argv, LogOf(0));
-  serve_pids_.push_back(serve);
-  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
-      << ReadProcFile(LogOf(0));
+  pid_t serve = ServeUnder(systemd, argv, 0);
+  ASSERT_GT(serve, 0);
   std::string m1 = tmp_ / "m1";
   std::string m2 = tmp_ / "m2";
   std::string m3 = tmp_ / "m3";
@@ -312,10 +308,8 @@ TEST_F(ServeTest, FdStoreKeepsSessionsAcrossKill9WithoutAKeeper) {
   }
   kill(serve, SIGKILL);
   Reap(serve);
-  serve = systemd.Start(argv, LogOf(1));
-  serve_pids_.push_back(serve);
-  ASSERT_TRUE(systemd.WaitFor("READY=1", std::chrono::seconds(5)))
-      << ReadProcFile(LogOf(1));
+  serve = ServeUnder(systemd, argv, 1);
+  ASSERT_GT(serve, 0);
   EXPECT_EQ(ReadFile(m1 + "/big"), big_);
   EXPECT_EQ(ReadFile(m2 + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
   EXPECT_NE(ReadProcFile(LogOf(1)).find("stored session 3: "),
