@@ -365,7 +365,10 @@ TEST_F(LazyMountTest, LargeFileIsReadByRangeBeforeItIsWhole) {
   ASSERT_EQ(ReadAt(mnt + "/big", 7u << 20, 10000, &got), 0);
   EXPECT_EQ(got, std::vector<uint8_t>(big_.begin() + (7 << 20),
                                       big_.begin() + (7 << 20) + 10000));
-  EXPECT_FALSE(InStore(big_));  // not whole yet
+  // Served by a range request. (Whether the object is whole by now is a
+  // race: under a loaded CI the rest, fetched beside the read, could land
+  // first, and a check of it failed once.)
+  EXPECT_GE(CountLogLinesAtLeast(log_, "bytes=", 1), 1);
   // The rest follows in the background; then it is an ordinary object.
   EXPECT_TRUE(Eventually([&] { return InStore(big_); }));
   EXPECT_EQ(ReadFile(ObjectFor(store_, big_)), big_);
