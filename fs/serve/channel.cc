@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 namespace sealfs::serve {
 namespace {
@@ -117,8 +118,11 @@ Status Send(int sock, const Message& m, std::span<const int> fds) {
 }
 
 Result<Received> Receive(int sock) {
-  std::vector<uint8_t> buf(kMaxMessageBytes + 1);
-  iovec iov{buf.data(), buf.size()};
+  // Not zeroed: the kernel writes what is read, and only those pages are
+  // touched (a zeroed 64 KiB cost every call 17 page faults).
+  constexpr size_t kBufBytes = kMaxMessageBytes + 1;
+  auto buf = std::make_unique_for_overwrite<uint8_t[]>(kBufBytes);
+  iovec iov{buf.get(), kBufBytes};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -150,7 +154,7 @@ Result<Received> Receive(int sock) {
     return Status::FromErrno(EPROTO, "control message: too many fds");
   }
   SEALFS_ASSIGN_OR_RETURN(r.message,
-                          ParseMessage({buf.data(), static_cast<size_t>(n)}));
+                          ParseMessage({buf.get(), static_cast<size_t>(n)}));
   return r;
 }
 
