@@ -46,18 +46,16 @@ pid_t StartServe(const std::string& socket, const std::string& log,
 }
 
 bool AbortConnection(unsigned minor) {
-  const std::string path =
+  // fusectl is mounted in a mount namespace of its own, which ends with the
+  // command: mounted on the host and unmounted again, it raced other tests
+  // doing the same (one unmounted it under another's write).
+  const std::string abort =
       "/sys/fs/fuse/connections/" + std::to_string(minor) + "/abort";
-  bool fusectl_mounted = false;
-  if (access(path.c_str(), F_OK) != 0 &&
-      RunCmd({"mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections"})
-              .exit_code == 0) {
-    fusectl_mounted = true;
-  }
-  const bool writable = access(path.c_str(), W_OK) == 0;
-  if (writable) WriteFile(path, std::string("1"));
-  if (fusectl_mounted) RunCmd({"umount", "/sys/fs/fuse/connections"});
-  return writable;
+  return RunCmd({"unshare", "--mount", "--propagation", "private", "sh",
+                 "-c",
+                 "mount -t fusectl none /sys/fs/fuse/connections && [ -w " +
+                     abort + " ] && echo 1 >" + abort})
+             .exit_code == 0;
 }
 
 std::vector<std::string> SealfsMountsAt(pid_t pid, const std::string& path) {

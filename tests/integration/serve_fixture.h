@@ -23,8 +23,8 @@ pid_t StartServe(const std::string& socket, const std::string& log,
                  const std::string& inherit = "");
 
 // Aborts FUSE connection `minor` (the minor of a mount's st_dev) through
-// /sys/fs/fuse/connections, mounting fusectl there for the while if this
-// host has not; false if the abort file could not be written.
+// /sys/fs/fuse/connections, in a private mount namespace with fusectl
+// mounted; false if the abort file could not be written.
 bool AbortConnection(unsigned minor);
 
 // The devices ("MAJ:MIN") of the fuse.sealfs mounts at `path` in the mount
