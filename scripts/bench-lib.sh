@@ -28,7 +28,7 @@ bench_rootfs() {
 # TREE is newer.
 bench_image() {
   [ -f "$3" ] && [ ! "$1" -nt "$3" ] && return
-  rm -rf "$2"
+  rm -rf "$2" "$3"
   "$sealfs" mkfs --store "$2" "$1" "$3" >/dev/null 2>&1
 }
 
@@ -53,6 +53,32 @@ loop_ext4_remove() {
     for l in $(losetup -j "$1" | cut -d: -f1); do losetup -d "$l"; done
   fi
   rm -f "$1"
+}
+
+# Debian's docker-registry on a free loopback port, its data in
+# DIR/registry-data: registry_config DIR writes DIR/registry.yml and sets
+# reg_port; registry_start DIR starts it (reg_pid) and waits until it
+# answers.
+registry_config() {
+  reg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$1/registry.yml" <<CONF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $1/registry-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$reg_port
+CONF
+}
+registry_start() {
+  docker-registry serve "$1/registry.yml" >>"$1/registry.log" 2>&1 &
+  reg_pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$reg_port/v2/" && return; sleep 0.1; done
+  echo "${bench:-bench}: the registry does not answer" >&2; exit 1
 }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

@@ -63,24 +63,10 @@ if [ ! -f "$oci/.complete" ]; then
   touch "$oci/.complete"
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-rm -rf "$work/registry-data"
-cat >"$work/registry.yml" <<CONF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry-data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-CONF
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-reg=127.0.0.1:$port
+rm -rf "$work/registry-data" "$work/registry.log"
+registry_config "$work"
+registry_start "$work"
+reg=127.0.0.1:$reg_port
 
 warm_registry() { find "$work/registry-data" -type f -exec cat {} + >/dev/null; }
 

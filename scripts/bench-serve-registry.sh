@@ -51,25 +51,9 @@ PY
 "$sealfs" keygen "$work/key" >/dev/null
 "$sealfs" mkfs --store "$work/store" --key "$work/key" "$work/src" "$work/image" >/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_registry() {
-  docker-registry serve "$work/registry.yml" >>"$work/registry.log" 2>&1 &
-  reg_pid=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return; sleep 0.1; done
-  echo "$bench: the registry does not answer" >&2; exit 1
-}
-cat >"$work/registry.yml" <<CONF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry-data
-http:
-  addr: 127.0.0.1:$port
-CONF
-start_registry
-ref=docker://127.0.0.1:$port/bench/app:v1
+registry_config "$work"
+registry_start "$work"
+ref=docker://127.0.0.1:$reg_port/bench/app:v1
 "$sealfs" push --store "$work/store" --to "$ref" --tls-verify=false "$work/image" >/dev/null
 
 start_serve() {  # start_serve [--replace]: until it listens
@@ -102,7 +86,7 @@ replace_with() {
   wait "$old" 2>/dev/null || true
   stat "$mnt/d00" >/dev/null  # served by the new one
   fusermount3 -u "$mnt"
-  start_registry
+  registry_start "$work"
 }
 
 start_serve
