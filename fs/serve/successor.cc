@@ -5,11 +5,15 @@
 #include <spawn.h>
 
 #include <cerrno>
+#include <string>
+#include <vector>
 
 extern char** environ;
 
 namespace sealfs::serve {
+namespace {
 
+// The command line of a successor of a service run with `options`.
 std::vector<std::string> SuccessorArgv(const ServeOptions& options) {
   std::vector<std::string> argv = {options.program, "serve", "--replace",
                                    "--socket", options.socket_path};
@@ -17,6 +21,8 @@ std::vector<std::string> SuccessorArgv(const ServeOptions& options) {
   if (options.fd_store) argv.push_back("--fd-store");
   return argv;
 }
+
+}  // namespace
 
 Result<pid_t> StartSuccessor(const ServeOptions& options) {
   if (options.program.empty()) {

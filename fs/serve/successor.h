@@ -7,18 +7,12 @@
 
 #include <sys/types.h>
 
-#include <string>
-#include <vector>
-
 #include "fs/serve/service.h"
 #include "sealfs/status.h"
 
 namespace sealfs::serve {
 
-// The command line of a successor of a service run with `options`.
-std::vector<std::string> SuccessorArgv(const ServeOptions& options);
-
-// Starts it, with no descriptor of this process beyond stdin, stdout and
+// Starts the successor of a service run with `options`, with no descriptor of this process beyond stdin, stdout and
 // stderr and no signal blocked; returns its pid. It inherits the
 // environment, so that it, too, may notify systemd (NotifyAccess=all).
 Result<pid_t> StartSuccessor(const ServeOptions& options);
