@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace sealfs::fuse {
 namespace {
@@ -46,6 +48,10 @@ struct PendingInit {
 thread_local PendingInit* t_pending_init = nullptr;
 // Set while a replayed INIT is answered: its reply goes nowhere.
 thread_local bool t_drop_reply = false;
+// Until when a hooked read of this thread waits (AnswerInit's bound); none
+// when unset.
+thread_local std::chrono::steady_clock::time_point t_read_deadline =
+    std::chrono::steady_clock::time_point::max();
 std::atomic<int> g_stop_fd{-1};
 
 // FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9); newer than the headers.
@@ -56,9 +62,19 @@ ssize_t ReadDevice(int fd, void* buf, size_t len, void* /*userdata*/) {
   if (stop_fd < 0) return read(fd, buf, len);
   for (;;) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int n = poll(fds, 2, -1);
+    int timeout_ms = -1;
+    if (t_read_deadline != std::chrono::steady_clock::time_point::max()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          t_read_deadline - std::chrono::steady_clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+    int n = poll(fds, 2, timeout_ms);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -1;
+    if (n == 0) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
     if ((fds[1].revents & POLLIN) != 0) {
       errno = ENODEV;
       return -1;
@@ -167,12 +183,17 @@ Status HookDeviceIo(fuse_session* se, int fd) {
   return Status();
 }
 
-Result<InitOutcome> AnswerInit(fuse_session* se) {
+Result<InitOutcome> AnswerInit(fuse_session* se, int timeout_s) {
   fuse_buf buf = {};
   int n;
+  if (timeout_s >= 0) {
+    t_read_deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  }
   do {
     n = fuse_session_receive_buf(se, &buf);
   } while (n == -EINTR);
+  t_read_deadline = std::chrono::steady_clock::time_point::max();
   InitOutcome outcome;
   PendingInit pending;
   if (n > 0) {
@@ -201,6 +222,12 @@ Result<InitOutcome> AnswerInit(fuse_session* se) {
   if (n == 0 && fuse_session_exited(se)) {
     return Status::FromErrno(ECANCELED,
                              "stopped before the kernel's INIT was answered");
+  }
+  if (n == -ETIMEDOUT) {
+    return Status::FromErrno(
+        ETIMEDOUT, "no INIT from the kernel within " +
+                       std::to_string(timeout_s) +
+                       " s: did the caller read it from /dev/fuse?");
   }
   if (n <= 0) {
     return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");

@@ -14,6 +14,12 @@
 #include "fs/remote/object_fetcher.h"
 
 namespace sealfs::serve {
+namespace {
+
+// As long as the service waits for any message of a caller.
+constexpr int kInitTimeoutS = 10;
+
+}  // namespace
 
 Result<std::unique_ptr<ServedMount>> ServedMount::Start(
     SessionRecord record, UniqueFd fuse_fd, UniqueFd image_fd,
@@ -55,7 +61,11 @@ Result<std::unique_ptr<ServedMount>> ServedMount::Start(
     return hooked;
   }
   if (m->record_.init.empty()) {
-    SEALFS_ASSIGN_OR_RETURN(fuse::InitOutcome init, fuse::AnswerInit(m->se_));
+    // The kernel queued the INIT when the caller mounted. One not there
+    // within the time-out of every request was read by the caller, and
+    // this thread is one of the few that serve every caller.
+    SEALFS_ASSIGN_OR_RETURN(fuse::InitOutcome init,
+                            fuse::AnswerInit(m->se_, kInitTimeoutS));
     m->record_.init = std::move(init.request);
   } else {
     SEALFS_RETURN_IF_ERROR(fuse::ReplayInit(m->se_, m->record_.init));
