@@ -338,6 +338,62 @@ TEST_F(ServeTest, Issue20RestartNeverHandsSessionsToADyingKeeper) {
   EXPECT_EQ(KeeperPids(run_), keepers);
 }
 
+// `sealfs serve --replace` by an older build, which refuses the session
+// records of this one (fields it does not know: mount_ns, mount_dev),
+// takes nothing over and exits. The running service must serve on: had it
+// stopped, nobody would serve the sessions (the keeper holds them, but an
+// older build cannot read them back), and under systemd the unit would
+// stop and its fd store would go with it.
+TEST_F(ServeTest, ReplaceRefusedBySuccessorLeavesTheServiceServing) {
+  BuildImage();
+  ASSERT_GT(Serve(), 0);
+  const pid_t service = serve_pids_.back();
+  std::string mnt = tmp_ / "mnt";
+  MountOk(tmp_ / "image", mnt, opts_);
+  // The older build: asks for the sessions, reads the first record (and
+  // would refuse it), and exits.
+  serve::Message ask;
+  ask.type = serve::Type::kHandOver;
+  const std::vector<uint8_t> request = serve::EncodeMessage(ask);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, socket_.c_str(), socket_.size() + 1);
+  const pid_t older = fork();
+  ASSERT_GE(older, 0);
+  if (older == 0) {
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    static uint8_t packet[1 << 16];
+    bool got =
+        s >= 0 &&
+        connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        send(s, request.data(), request.size(), 0) ==
+            static_cast<ssize_t>(request.size()) &&
+        recv(s, packet, sizeof(packet), 0) > 0;
+    _exit(got ? 0 : 1);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(older, &status, 0), older);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the older build got no session";
+  // Checked before any read: a mount nobody serves would hang the reader.
+  ASSERT_TRUE(WaitLog(LogOf(0), "serving on")) << ReadProcFile(LogOf(0));
+  ASSERT_EQ(waitpid(service, nullptr, WNOHANG), 0) << "the service stopped";
+  EXPECT_EQ(ReadFile(mnt + "/big"), big_);
+  CommandResult list = RunCmd({SealfsBin(), "mounts"});
+  EXPECT_NE(list.out.find(mnt), std::string::npos) << list.out;
+  // A build that takes over still can, and the session still survives a
+  // kill -9 (the keeper holds it).
+  const pid_t heir = Serve({"--replace"});
+  ASSERT_GT(heir, 0);
+  Reap(service);
+  EXPECT_EQ(ReadFile(mnt + "/etc/hostname"), ReadFile(src_ + "/etc/hostname"));
+  kill(heir, SIGKILL);
+  Reap(heir);
+  ASSERT_GT(Serve(), 0);
+  EXPECT_EQ(ReadFile(mnt + "/big"), big_);
+}
+
 // `systemctl reload` (SIGUSR2) upgrades in place: the service starts the
 // program at its path again, which takes every session over and tells
 // systemd it is the main process, while readers go on. A program that
