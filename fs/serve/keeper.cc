@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +53,9 @@ bool Handle(int sock, std::map<uint64_t, HeldSession>& held) {
       (void)Answer(sock, id.ok() ? 0 : EPROTO, "");
       return true;
     }
+    case Type::kList:  // the greeting of a service (Greet)
+      (void)Answer(sock, 0, std::to_string(held.size()) + " sessions held");
+      return true;
     case Type::kTakeBack:
       for (const auto& [id, h] : held) {
         int fds[3] = {h.fds[0].get(), h.fds[1].get(), h.fds[2].get()};
@@ -63,13 +68,74 @@ bool Handle(int sock, std::map<uint64_t, HeldSession>& held) {
   }
 }
 
+// Starts `exe serve --keeper --socket path` as a grandchild in a session
+// of its own: neither the service's exit nor a signal to its process group
+// reaches it. Returns once it is started, not once it listens.
+Status StartKeeper(const std::string& path, const std::string& exe) {
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork");
+  if (pid == 0) {
+    setsid();
+    if (fork() != 0) _exit(0);
+    // The service blocks the signals it reads from a signalfd; the keeper
+    // must stop on SIGTERM like any other process.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      dup2(null_fd, STDOUT_FILENO);
+      dup2(null_fd, STDERR_FILENO);
+    }
+    execl(exe.c_str(), "sealfs", "serve", "--keeper", "--socket", path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  waitpid(pid, nullptr, 0);
+  return Status();
+}
+
+// The peer closed the connection (or had it closed with its listener).
+bool WentAway(const Status& st) {
+  return st.err() == ECONNRESET || st.err() == EPIPE || st.err() == ENOTCONN ||
+         st.err() == ECONNREFUSED;
+}
+
+// A round trip that only a live keeper completes. A keeper in the middle
+// of dying can still have its listener bound for a moment (the kernel
+// closes a dying process's files in no promised order): a connection made
+// then is queued, never accepted, and closed with the listener, and every
+// session sent on it with it. So a link is used only once the keeper has
+// answered. Every keeper answers kList: this one with what it holds, older
+// ones with EPROTO, which is an answer all the same.
+Status Greet(int sock) {
+  Message ask;
+  ask.type = Type::kList;
+  SEALFS_ASSIGN_OR_RETURN(Received r, Call(sock, ask));
+  return DecodeReply(r.message).status();
+}
+
 }  // namespace
 
 Status RunKeeper(const std::string& path) {
   (void)signal(SIGPIPE, SIG_IGN);
+  const std::string dir = path.substr(0, path.rfind('/') + 1);
+  // At most one keeper runs per socket name: the one holding keeper.lock,
+  // which the kernel releases only when its holder has exited. It binds
+  // the name only if nobody listens there (Listen), so it never takes the
+  // name from a keeper that holds sessions, and two keepers started at
+  // once cannot both replace a stale socket file.
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus(dir);
+  UniqueFd lock(open((dir + "keeper.lock").c_str(),
+                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock.valid()) return ErrnoStatus(dir + "keeper.lock");
+  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status::FromErrno(EADDRINUSE, path + ": another keeper runs");
+  }
   SEALFS_ASSIGN_OR_RETURN(UniqueFd listener, Listen(path));
   {
-    std::string pid_path = path.substr(0, path.rfind('/') + 1) + "keeper.pid";
+    std::string pid_path = dir + "keeper.pid";
     std::string pid = std::to_string(getpid()) + "\n";
     UniqueFd f(
         open(pid_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -127,43 +193,39 @@ Status RunKeeper(const std::string& path) {
 
 Result<KeeperLink> KeeperLink::ConnectOrStart(const std::string& path,
                                               const std::string& exe) {
-  Result<UniqueFd> sock = Connect(path);
-  if (sock.ok()) {
-    SetTimeout(sock->get(), 5);
-    return KeeperLink(std::move(*sock));
-  }
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork");
-  if (pid == 0) {
-    // A grandchild in a session of its own: neither the service's exit nor
-    // a signal to its process group reaches it.
-    setsid();
-    if (fork() != 0) _exit(0);
-    // The service blocks the signals it reads from a signalfd; the keeper
-    // must stop on SIGTERM like any other process.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null_fd = open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      dup2(null_fd, STDIN_FILENO);
-      dup2(null_fd, STDOUT_FILENO);
-      dup2(null_fd, STDERR_FILENO);
-    }
-    execl(exe.c_str(), "sealfs", "serve", "--keeper", "--socket", path.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  waitpid(pid, nullptr, 0);
-  for (int i = 0; i < 200; ++i) {
-    sock = Connect(path);
+  Status last;
+  int since_start = -1;  // attempts since a keeper was started; -1: none yet
+  for (int i = 0; i < 300; ++i) {  // ~3 s
+    Result<UniqueFd> sock = Connect(path);
     if (sock.ok()) {
       SetTimeout(sock->get(), 5);
-      return KeeperLink(std::move(*sock));
+      Status greeted = Greet(sock->get());
+      if (greeted.ok()) return KeeperLink(std::move(*sock));
+      // A peer that hangs up without answering is a keeper in the middle
+      // of dying (or of its clean exit): once its listener is gone, the
+      // next round starts a keeper. Anything else (a keeper that does not
+      // answer within the time-out, a reply that is not one) is not ours
+      // to replace.
+      if (!WentAway(greeted)) {
+        return greeted.WithPrefix("keeper at " + path);
+      }
+      last = greeted;
+    } else {
+      last = sock.status();
+      if (last.err() != ENOENT && last.err() != ECONNREFUSED) return last;
+      // Nobody listens: start a keeper, and another if none listens 0.2 s
+      // later (the last one may have refused to run because the dying
+      // keeper still held the name; two started at once are harmless,
+      // the lock lets one run).
+      if (since_start < 0 || since_start >= 20) {
+        SEALFS_RETURN_IF_ERROR(StartKeeper(path, exe));
+        since_start = 0;
+      }
     }
+    if (since_start >= 0) ++since_start;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return sock.status().WithPrefix("starting the keeper");
+  return last.WithPrefix("starting the keeper");
 }
 
 bool KeeperLink::connected() const {

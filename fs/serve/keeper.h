@@ -22,7 +22,8 @@ namespace sealfs::serve {
 // Serves the keeper socket at `path` until it holds no session and no
 // service is connected (or none connected within 10 s of starting). Only
 // peers of this process's uid are heard. Writes its pid to keeper.pid
-// beside the socket.
+// beside the socket. EADDRINUSE (at once) while another keeper holds
+// keeper.lock beside the socket or anybody listens at `path`.
 Status RunKeeper(const std::string& path);
 
 struct HeldSession {
@@ -33,7 +34,10 @@ struct HeldSession {
 class KeeperLink {
  public:
   // Connects to the keeper at `path`, starting one (`exe` serve --keeper)
-  // if none answers.
+  // if nobody listens there, and returns once a live keeper has answered
+  // a greeting: sessions handed to it are never queued to a keeper that
+  // is dying. Retries for ~3 s while the listener at `path` hangs up
+  // unanswered; EAGAIN if a listener never answers (a stopped keeper).
   static Result<KeeperLink> ConnectOrStart(const std::string& path,
                                            const std::string& exe);
   KeeperLink() = default;

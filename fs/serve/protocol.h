@@ -45,7 +45,8 @@ enum class Type : uint16_t {
   kMount = 1,     // client: prepare a mount; fds: image file (unless
                   // registry), store dir
   kAttach = 2,    // client: serve it; fd: the mounted /dev/fuse connection
-  kList = 3,      // client: what is served
+  kList = 3,      // client: what is served; service to keeper: are you
+                  // alive (answered with what it holds)
   kHandOver = 4,  // a new service: give me your sessions (--replace)
   kSession = 5,   // one served session; fds: /dev/fuse, image, store
   kDrop = 6,      // service to keeper: a session has ended

@@ -41,6 +41,7 @@
 #include "fs/serve/caps.h"
 #include "fs/serve/channel.h"
 #include "fs/serve/fd_store.h"
+#include "fs/serve/handover_outcome.h"
 #include "fs/serve/inherited_files.h"
 #include "fs/serve/keeper.h"
 #include "fs/serve/namespaced_mount.h"
@@ -62,6 +63,9 @@ constexpr unsigned kMaxThreads = 16;
 // How long a hand-over or shutdown lets requests in hand finish before it
 // cancels the fetches they wait on.
 constexpr int kStopGraceMs = 2000;
+// How long a successor that failed may take to exit before this service
+// serves on (beyond that it stops, as after a hand-over).
+constexpr int kSuccessorExitMs = 10000;
 // How long a child unmounting in another namespace may take before it is
 // killed (its path may lead through a hung FUSE mount).
 constexpr int kUnmountChildS = 10;
@@ -155,7 +159,14 @@ class Service {
   // lazy mounts still waiting on a remote are cancelled (their readers get
   // EIO), so a stalled remote holds up no hand-over or shutdown.
   void StopWorkers(std::map<uint64_t, std::unique_ptr<ServedMount>>& mounts);
-  Status HandOver(int sock);
+  // Sends every session to the successor on `sock`: true once it has
+  // taken this service's place, false if it failed and this service
+  // serves on (ServeOn).
+  Result<bool> HandOver(int sock);
+  // After a hand-over that failed: serves `mounts` again (as sessions
+  // taken over, so requests the successor read are queued again) and
+  // listens again.
+  Status ServeOn(std::map<uint64_t, std::unique_ptr<ServedMount>> mounts);
   // Closes what this process inherited on the mounts it now serves (see
   // inherited_files.h).
   void CloseInheritedFiles();
@@ -172,6 +183,7 @@ class Service {
 
   ServeOptions opts_;
   UniqueFd listener_;
+  FileId socket_file_;  // listener_'s socket file, while it is in place
   UniqueFd stop_fd_;  // readable: every session stops reading /dev/fuse
   UniqueFd wake_fd_;  // wakes the main loop
   SharedImages images_;
@@ -675,7 +687,10 @@ void Service::StopWorkers(
   for (auto& [id, m] : mounts) m->Join();
 }
 
-Status Service::HandOver(int sock) {
+Result<bool> Service::HandOver(int sock) {
+  // Its process: should it fail, this one serves on only once it is gone,
+  // so that no connection ever has two servers.
+  UniqueFd successor = PeerPidfd(sock);
   std::map<uint64_t, std::unique_ptr<ServedMount>> mounts;
   {
     std::lock_guard lock(mu_);
@@ -687,15 +702,62 @@ Status Service::HandOver(int sock) {
   // Requests in flight were answered before the workers left; what came
   // after waits in the kernel for the new service.
   SetTimeout(sock, 30);
+  Status sent;
   for (auto& [id, m] : mounts) {
     int fds[3] = {m->fuse_fd(), m->image_fd(), m->store_fd()};
-    SEALFS_RETURN_IF_ERROR(Send(sock, EncodeSession(m->record()), fds));
+    sent = Send(sock, EncodeSession(m->record()), fds);
+    if (!sent.ok()) break;
   }
-  SEALFS_RETURN_IF_ERROR(Send(sock, EncodeReply({0, "handed over"})));
-  // Whether the new service has them or not, this one stops now; if it
-  // failed, the keeper still holds every session.
+  if (sent.ok()) sent = Send(sock, EncodeReply({0, "handed over"}));
+  // The successor closes the socket once it is the service (its socket
+  // file in place of this one's), or when it fails: an older build that
+  // refuses a record field it does not know, a crash.
+  // Its time-out (EAGAIN) leaves the outcome unknown; a close that left
+  // our last message unread reads ECONNRESET.
   char c;
-  (void)read(sock, &c, 1);
+  const ssize_t n = sent.ok() ? read(sock, &c, 1) : 0;
+  const bool closed = n == 0 || (n < 0 && errno != EAGAIN);
+  if (!closed || FileIdOf(opts_.socket_path) != socket_file_ ||
+      !WaitExited(successor.get(), kSuccessorExitMs)) {
+    // Taken over, or not known: stop (the keeper or systemd still holds
+    // every session).
+    if (!sent.ok()) return sent;
+    return true;
+  }
+  fuse::Log(LOG_ERR,
+            "replace: the new service took nothing over (" +
+                (sent.ok() ? std::string("it went away") : sent.ToString()) +
+                "); serving on");
+  SEALFS_RETURN_IF_ERROR(ServeOn(std::move(mounts)));
+  return false;
+}
+
+Status Service::ServeOn(
+    std::map<uint64_t, std::unique_ptr<ServedMount>> mounts) {
+  uint64_t v;
+  (void)!read(stop_fd_.get(), &v, sizeof(v));  // workers may read again
+  {
+    std::lock_guard lock(mu_);
+    closing_ = false;
+  }
+  for (auto& [id, m] : mounts) {
+    HeldSession held{m->record(), {}};
+    for (int fd : {m->fuse_fd(), m->image_fd(), m->store_fd()}) {
+      held.fds.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    }
+    const bool copied =
+        held.fds[0].valid() && held.fds[1].valid() && held.fds[2].valid();
+    m.reset();
+    // Stored: the keeper or systemd holds it still.
+    Status st = copied ? Adopt(std::move(held), true)
+                       : Status::FromErrno(EMFILE, "no descriptor left");
+    if (!st.ok()) {
+      fuse::Log(LOG_ERR,
+                "session " + std::to_string(id) + ": " + st.ToString());
+    }
+  }
+  SEALFS_ASSIGN_OR_RETURN(listener_, Listen(opts_.socket_path));
+  socket_file_ = FileIdOf(opts_.socket_path);
   return Status();
 }
 
@@ -836,6 +898,7 @@ Status Service::Run() {
   } else {
     SEALFS_ASSIGN_OR_RETURN(listener_, Listen(path));
   }
+  socket_file_ = FileIdOf(path);
   // Sessions of a service that was killed: the keeper still holds them.
   if (keeper_.connected()) {
     Result<std::vector<HeldSession>> held = keeper_.TakeBack();
@@ -920,9 +983,12 @@ Status Service::Run() {
       UniqueFd s(handover);
       uint64_t v;
       (void)!read(wake_fd_.get(), &v, sizeof(v));
-      Status st = HandOver(s.get());
-      DrainConnections();
-      return st;
+      Result<bool> handed = HandOver(s.get());
+      if (!handed.ok() || *handed) {
+        DrainConnections();
+        return handed.status();
+      }
+      continue;  // serving on; poll the new listener
     }
     if (n > 0 && (fds[0].revents & POLLIN) != 0) {
       UniqueFd c(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));

@@ -6,6 +6,7 @@
 #include "fs/serve/keeper.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,12 +14,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "fs/serve/channel.h"
 #include "tests/test_util.h"
 
 namespace sealfs::serve {
@@ -101,6 +104,43 @@ TEST_F(KeeperTest, HeedsWhatAServiceSentBeforeItWentAway) {
   next.Replace(KeeperLink());
   ASSERT_EQ(kill(keeper_, SIGCONT), 0);
   EXPECT_TRUE(KeeperExits()) << "the keeper still holds dropped sessions";
+}
+
+// Issue 20: a keeper killed with -9 closes its files in no promised order,
+// so for a moment its listener can still take connections that nobody
+// will ever accept; they are closed with the listener, and whatever was
+// sent on them is lost. Here the test is that listener, held open as long
+// as it takes: the link must not count as a keeper until one answers, and
+// must then reach a live keeper it started.
+TEST(KeeperStart, Issue20ListenerOfADyingKeeperIsNeverTakenForAKeeper) {
+  sealfs::testing::TempDir tmp;
+  const std::string path = tmp / "keeper.sock";
+  Result<UniqueFd> dying = Listen(path);
+  ASSERT_TRUE(dying.ok()) << dying.status().ToString();
+  auto linked = std::async(std::launch::async, [&] {
+    return KeeperLink::ConnectOrStart(path, SEALFS_BIN);
+  });
+  // The service has connected once its connection waits to be accepted.
+  pollfd p{dying->get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1) << "no connection to the listener";
+  // The dying keeper's files are closed: its queued connection with them.
+  dying->reset();
+  Result<KeeperLink> k = linked.get();
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  pid_t keeper = 0;
+  std::ifstream(tmp / "keeper.pid") >> keeper;
+  ASSERT_GT(keeper, 0) << "the link did not start a keeper";
+  // A session handed over now is held by that keeper.
+  UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int fds[3] = {null_fd.get(), null_fd.get(), null_fd.get()};
+  EXPECT_TRUE(k->Keep(Record(7), fds).ok());
+  Result<std::vector<HeldSession>> held = k->TakeBack();
+  EXPECT_TRUE(held.ok()) << held.status().ToString();
+  if (held.ok()) {
+    ASSERT_EQ(held->size(), 1u);
+    EXPECT_EQ((*held)[0].record.id, 7u);
+  }
+  kill(keeper, SIGKILL);
 }
 
 // The service starts the keeper with SIGTERM blocked (it reads its
