@@ -5,7 +5,9 @@
 #     + keeper), squashfuse_ll (one process per mount, uncompressed
 #     squashfs of the same tree), and standalone sealfs daemons;
 #  2. repeat mount: `sealfs mount` of an image the service holds, until the
-#     first stat of the mount root returns (median and min of REPS);
+#     first stat of the mount root returns (median and min of REPS); the
+#     same from inside one process, by the C++ client and by the Python
+#     client written from the protocol's specification;
 #  3. first mount: the same for an image the service does not hold yet,
 #     against a standalone mount.
 # Needs root and build/tools/sealfs. Run it on a quiet machine.
@@ -160,6 +162,26 @@ read -r sa_med sa_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work
 # serve_mount_timer.cc): what a runtime speaking the socket itself pays.
 mkdir -p "$work/t"
 read -r inproc_med inproc_min < <("$timer" "$opts" "$IMAGE" "$work/t" "$REPS")
+# And by tests/integration/serve_client.py, written from the protocol's
+# specification (docs/FORMAT.md): mount, stat of the root, unmount, in
+# one python process.
+cat >"$work/py_client.py" <<'PY'
+import os, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import serve_client
+opts, image, mnt, reps = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+os.makedirs(mnt, exist_ok=True)
+out = []
+for _ in range(reps):
+    t = time.perf_counter()
+    serve_client.mount(image, mnt, opts)
+    os.stat(mnt)
+    out.append((time.perf_counter() - t) * 1000)
+    serve_client.unmount(mnt)
+    time.sleep(0.05)
+print(f"{statistics.median(out):.2f} {min(out):.2f}")
+PY
+read -r py_med py_min < <(python3 "$work/py_client.py" "$PWD/tests/integration" "$opts" "$IMAGE" "$work/p" "$REPS")
 fusermount3 -u "$work/held"
 sleep 0.3
 # First mount: the service holds nothing (each run unmounts its only mount,
@@ -174,6 +196,7 @@ echo "| mount until the first stat returns | median | min |"
 echo "|---|---|---|"
 echo "| repeat mount through the service (image held) | $rep_med ms | $rep_min ms |"
 echo "| repeat mount, in one process (no \`sealfs mount\` started) | $inproc_med ms | $inproc_min ms |"
+echo "| repeat mount, in one python process by serve_client.py (the spec's client) | $py_med ms | $py_min ms |"
 echo "| first mount through the service (image not held) | $first_med ms | $first_min ms |"
 echo "| standalone mount | $sa_med ms | $sa_min ms |"
 echo "| (reference) \`sealfs --version\`: the start of this binary alone | $ver_med ms | $ver_min ms |"
