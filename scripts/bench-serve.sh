@@ -5,7 +5,9 @@
 #     + keeper), squashfuse_ll (one process per mount, uncompressed
 #     squashfs of the same tree), and standalone sealfs daemons;
 #  2. repeat mount: `sealfs mount` of an image the service holds, until the
-#     first stat of the mount root returns (median and min of REPS);
+#     first stat of the mount root returns (median and min of REPS); the
+#     same from inside one process, by the C++ client and by the Python
+#     client written from the protocol's specification;
 #  3. first mount: the same for an image the service does not hold yet,
 #     against a standalone mount.
 # Needs root and build/tools/sealfs. Run it on a quiet machine.
@@ -39,7 +41,9 @@ unmount_all() {
 cleanup() {
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
   unmount_all
-  [ -f "$work/run/keeper.pid" ] && kill -9 "$(cat "$work/run/keeper.pid")" 2>/dev/null
+  # A keeper may have exited by itself: its kill failing must not stop the
+  # clean-up (set -e applies to the last command of a && list).
+  [ -f "$work/run/keeper.pid" ] && kill -9 "$(cat "$work/run/keeper.pid")" 2>/dev/null || true
   pkill_pids=$(pgrep -f "squashfuse_ll $sq $work/" || true)
   [ -n "$pkill_pids" ] && kill $pkill_pids 2>/dev/null
   rm -rf "$work"
@@ -142,12 +146,14 @@ for i in range(reps):
         spawn(argv)
         out.append((time.perf_counter() - t) * 1000)
         continue
-    os.makedirs(mnt, exist_ok=True)
+    # A fresh mount point each time (see py_client.py below).
+    m = f"{mnt}{i}"
+    os.makedirs(m, exist_ok=True)
     t = time.perf_counter()
-    spawn([bin, "mount", "-o", opts + extra, image, mnt])
-    os.stat(mnt + "/etc")
+    spawn([bin, "mount", "-o", opts + extra, image, m])
+    os.stat(m + "/etc")
     out.append((time.perf_counter() - t) * 1000)
-    spawn(["/usr/bin/fusermount3", "-u", mnt])
+    spawn(["/usr/bin/fusermount3", "-u", m])
     time.sleep(0.05)
 print(f"{statistics.median(out):.2f} {min(out):.2f}")
 PY
@@ -155,16 +161,40 @@ start_serve
 mkdir -p "$work/held"
 "$bin" mount -o "$opts" "$IMAGE" "$work/held"  # the service holds the image
 read -r rep_med rep_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "")
-read -r sa_med sa_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" ",standalone")
+read -r sa_med sa_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/sa" "$REPS" ",standalone")
 # The same repeat mount from inside one process (tests/bench/
 # serve_mount_timer.cc): what a runtime speaking the socket itself pays.
 mkdir -p "$work/t"
 read -r inproc_med inproc_min < <("$timer" "$opts" "$IMAGE" "$work/t" "$REPS")
+# And by tests/integration/serve_client.py, written from the protocol's
+# specification (docs/FORMAT.md): mount, stat of the root, unmount, in
+# one python process.
+cat >"$work/py_client.py" <<'PY'
+import os, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import serve_client
+opts, image, mnt, reps = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+out = []
+for i in range(reps):
+    # A mount point of its own each time: the service, reaping the session
+    # just unmounted, could take a new mount at the same path, which has
+    # its mount id again, for that session's (a defect, reported).
+    m = f"{mnt}{i}"
+    os.makedirs(m, exist_ok=True)
+    t = time.perf_counter()
+    serve_client.mount(image, m, opts)
+    os.stat(m)
+    out.append((time.perf_counter() - t) * 1000)
+    serve_client.unmount(m)
+    time.sleep(0.05)
+print(f"{statistics.median(out):.2f} {min(out):.2f}")
+PY
+read -r py_med py_min < <(python3 "$work/py_client.py" "$PWD/tests/integration" "$opts" "$IMAGE" "$work/p" "$REPS")
 fusermount3 -u "$work/held"
 sleep 0.3
 # First mount: the service holds nothing (each run unmounts its only mount,
 # which frees the image), so every run reads and validates the manifest.
-read -r first_med first_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "")
+read -r first_med first_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/f" "$REPS" "")
 stop_serve
 read -r ver_med ver_min < <(python3 "$work/time.py" "$bin" "$opts" "$IMAGE" "$work/r" "$REPS" "version")
 printf 'int main(void) { return 0; }\n' >"$work/noop.c"
@@ -174,6 +204,7 @@ echo "| mount until the first stat returns | median | min |"
 echo "|---|---|---|"
 echo "| repeat mount through the service (image held) | $rep_med ms | $rep_min ms |"
 echo "| repeat mount, in one process (no \`sealfs mount\` started) | $inproc_med ms | $inproc_min ms |"
+echo "| repeat mount, in one python process by serve_client.py (the spec's client) | $py_med ms | $py_min ms |"
 echo "| first mount through the service (image not held) | $first_med ms | $first_min ms |"
 echo "| standalone mount | $sa_med ms | $sa_min ms |"
 echo "| (reference) \`sealfs --version\`: the start of this binary alone | $ver_med ms | $ver_min ms |"

@@ -3,7 +3,8 @@
 // messages over a SOCK_SEQPACKET unix socket (one message per packet, file
 // descriptors beside it). Everything a peer sends is hostile until decoded
 // here; every length is bounded and every refusal says which check failed.
-// Reentrant.
+// Reentrant. Specified for clients, byte by byte, in docs/FORMAT.md,
+// "Control protocol"; this header and that section change together.
 //
 // A message, little-endian:
 //   magic u32 = kMagic, version u16 = kVersion, type u16, body_len u32
