@@ -10,22 +10,25 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <vector>
+
+#include "fs/serve/mount_id.h"
 
 namespace sealfs::serve {
 namespace {
 
-// The id of the mount `fd` is on (as mountinfo numbers it), from the
-// kernel's cache (AT_STATX_DONT_SYNC): no request reaches a FUSE server,
-// which may be this very process, not serving yet. 0 if unknown.
-uint64_t MountIdOf(int fd) {
-  struct statx stx {};
-  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) !=
-          0 ||
-      (stx.stx_mask & STATX_MNT_ID) == 0) {
-    return 0;
+// Whether `fd` is on one of the mounts `ids` (as session records hold
+// them: either kind of id, mount_id.h).
+bool OnOneOf(int fd, std::span<const uint64_t> ids) {
+  for (bool old_id : {false, true}) {
+    std::optional<MountOf> m = StatMount(fd, "", AT_EMPTY_PATH, old_id);
+    if (m.has_value() && m->id != 0 &&
+        std::find(ids.begin(), ids.end(), m->id) != ids.end()) {
+      return true;
+    }
   }
-  return stx.stx_mnt_id;
+  return false;
 }
 
 }  // namespace
@@ -46,9 +49,7 @@ int CloseInheritedFilesOn(std::span<const uint64_t> mount_ids) {
   closedir(dir);
   int closed = 0;
   for (int fd : fds) {
-    const uint64_t id = MountIdOf(fd);
-    if (id != 0 && std::find(mount_ids.begin(), mount_ids.end(), id) !=
-                       mount_ids.end()) {
+    if (OnOneOf(fd, mount_ids)) {
       close(fd);
       ++closed;
     }

@@ -17,8 +17,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
+#include "fs/serve/mount_id.h"
 #include "sealfs/unique_fd.h"
 
 namespace sealfs::serve {
@@ -60,22 +62,16 @@ UniqueFd OpenInRoot(int root, const std::string& path, uint64_t flags) {
 }
 
 // The id and device of the mount whose root `name` under `dir` is; false
-// if it is no mount root. From the kernel's cache (AT_STATX_DONT_SYNC): a
-// dead connection gets no request. No attribute is asked for (mask 0):
-// FUSE then answers even a process it does not let in (a user's service
-// outside the user namespace a mount belongs to) with the device, and
-// the VFS adds the mount id and the mount-root attribute.
-bool MountRootAt(int dir, const char* name, uint64_t* id, uint64_t* dev) {
-  struct statx stx {};
-  if (statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | AT_EMPTY_PATH,
-            0, &stx) != 0 ||
-      (stx.stx_mask & STATX_MNT_ID) == 0 ||
-      (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0 ||
-      (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) == 0) {
-    return false;
-  }
-  *id = stx.stx_mnt_id;
-  *dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+// if it is no mount root (StatMount: from the kernel's cache, and
+// answered even where FUSE does not let this process in). `old_id` as
+// there.
+bool MountRootAt(int dir, const char* name, uint64_t* id, uint64_t* dev,
+                 bool old_id = false) {
+  std::optional<MountOf> m =
+      StatMount(dir, name, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH, old_id);
+  if (!m.has_value() || !m->mount_root) return false;
+  *id = m->id;
+  *dev = m->dev;
   return true;
 }
 
@@ -147,7 +143,10 @@ enum ChildExit : int {
   uint64_t id = 0;
   uint64_t dev = 0;
   if (!parent.valid()) _exit(kNoEntry);
-  if (!MountRootAt(parent.get(), name.c_str(), &id, &dev) ||
+  // The id as it was recorded: from outside the mount's user namespace,
+  // where FUSE gives only the old one.
+  if (!MountRootAt(parent.get(), name.c_str(), &id, &dev,
+                   !IsUniqueMountId(where.mount_id)) ||
       id != where.mount_id || dev != where.mount_dev) {
     _exit(kNotOurs);
   }

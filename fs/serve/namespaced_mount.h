@@ -15,12 +15,13 @@
 
 namespace sealfs::serve {
 
-// Which mount a session's is. Mount ids are unique across namespaces
-// while the mount lives; the device (its connection's) is held by the
-// mount's superblock until it is gone, so the pair names one mount.
+// Which mount a session's is. The mount id is one the kernel never gives
+// again where it has such ids (mount_id.h); on older kernels the id and
+// the device can both be reused by a mount made there after this one is
+// gone, and an unmount then could take that one.
 struct MountWhere {
   uint64_t mount_ns = 0;   // inode of the namespace's nsfs file
-  uint64_t mount_id = 0;   // as statx(STATX_MNT_ID) gives it
+  uint64_t mount_id = 0;   // MountOf::id
   uint64_t mount_dev = 0;  // st_dev of the mount's root
 };
 

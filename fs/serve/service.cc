@@ -44,6 +44,7 @@
 #include "fs/serve/handover_outcome.h"
 #include "fs/serve/inherited_files.h"
 #include "fs/serve/keeper.h"
+#include "fs/serve/mount_id.h"
 #include "fs/serve/namespaced_mount.h"
 #include "fs/serve/notify.h"
 #include "fs/serve/registry_image.h"
@@ -97,21 +98,14 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
-// The id of the mount whose root `path` is, as /proc/self/mountinfo
-// numbers it; 0 if `path` is no mount root. statx, not a read of
-// mountinfo, whose size grows with every mount on the host; and from the
-// kernel's cache (AT_STATX_DONT_SYNC), so that no request goes to the
-// FUSE session itself.
-uint64_t MountIdAt(const std::string& path) {
-  struct statx stx {};
-  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
-            STATX_MNT_ID, &stx) != 0 ||
-      (stx.stx_mask & STATX_MNT_ID) == 0 ||
-      (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0 ||
-      (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) == 0) {
-    return 0;
-  }
-  return stx.stx_mnt_id;
+// The id of the mount whose root `path` is (mount_id.h); 0 if `path` is
+// no mount root. statx, not a read of mountinfo, whose size grows with
+// every mount on the host, and whose ids the next mount there may get
+// again. `old_id` as for StatMount.
+uint64_t MountIdAt(const std::string& path, bool old_id = false) {
+  std::optional<MountOf> m =
+      StatMount(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, old_id);
+  return m.has_value() && m->mount_root ? m->id : 0;
 }
 
 class Service {
@@ -611,9 +605,11 @@ void Service::Unmount(const SessionRecord& rec) {
   }
   std::optional<fuse::MountEntry> e = fuse::FindTopMount(rec.spec.mountpoint);
   // Only the mount recorded when the session began: a path alone is the
-  // caller's word, and another mount may sit there now.
+  // caller's word, and another mount may sit there now (made there after
+  // the session's own was unmounted, the usual way a session ends).
   if (rec.mount_id == 0 || !e.has_value() || e->fstype != "fuse.sealfs" ||
-      static_cast<uint64_t>(e->id) != rec.mount_id) {
+      MountIdAt(rec.spec.mountpoint, !IsUniqueMountId(rec.mount_id)) !=
+          rec.mount_id) {
     return;
   }
   if (geteuid() == 0) {

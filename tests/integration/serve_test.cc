@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -222,6 +223,33 @@ TEST_F(ServeTest, ReadersSurviveReplaceAndKill9) {
 // over must not keep that descriptor: when it is killed, closing it would
 // wait, uninterruptibly, for the answer to a FLUSH that only the dying
 // service could give, and it would never finish exiting.
+// A session ends when its mount is unmounted, and the service then
+// unmounts what is left at its path only if it is the session's own
+// mount. A mount made at the path meanwhile can get the old mount id
+// (the kernel gives the lowest free one) and the same device: it must
+// be told apart by the id that is never reused (mount_id.h).
+TEST_F(ServeTest, MountMadeWhereAnEndedSessionWasIsNotUnmounted) {
+  BuildImage();
+  const pid_t serve = Serve();
+  ASSERT_GT(serve, 0);
+  const std::string mnt = tmp_ / "m";
+  for (int round = 0; round < 5; ++round) {
+    MountOk(tmp_ / "image", mnt, opts_);
+    // The service sees the session end only once it runs again, after the
+    // new mount is there.
+    ASSERT_EQ(kill(serve, SIGSTOP), 0);
+    ASSERT_EQ(umount2(mnt.c_str(), MNT_DETACH), 0);
+    MountOk(tmp_ / "image", mnt, opts_ + ",standalone");
+    ASSERT_EQ(kill(serve, SIGCONT), 0);
+    ASSERT_TRUE(WaitLog(LogOf(0), "session " + std::to_string(round + 1) +
+                                      " ended"))
+        << ReadProcFile(LogOf(0));
+    EXPECT_TRUE(IsMounted(mnt)) << "round " << round;
+    EXPECT_EQ(ReadFile(mnt + "/big"), big_);
+    ASSERT_EQ(RunCmd({"fusermount3", "-u", mnt}).exit_code, 0);
+  }
+}
+
 TEST_F(ServeTest, KilledServiceKeepsNoInheritedFileOfItsMounts) {
   BuildImage();
   ASSERT_GT(Serve(), 0);
