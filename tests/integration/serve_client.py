@@ -6,7 +6,10 @@ enough to mount without the C++ client. Standard library only; mounting
 needs root (mount(2) through ctypes). Not reentrant across threads that
 share one connection; each call opens its own.
 
-  serve_client.py mount [-o OPTIONS] IMAGE MOUNTPOINT   prints the session id
+  serve_client.py mount [--read-init] [-o OPTIONS] IMAGE MOUNTPOINT
+                                                        prints the session id
+                        (--read-init: a broken caller, which reads the
+                        kernel's INIT from /dev/fuse before kAttach)
   serve_client.py list                                  prints the JSON listing
   serve_client.py umount MOUNTPOINT
   serve_client.py refusal CASE    sends a malformed request, prints ERRNO TEXT
@@ -236,9 +239,10 @@ def unmount(mountpoint):
         raise Refused(err, f"{mountpoint}: umount: {os.strerror(err)}")
 
 
-def mount(image, mountpoint, options, path=None):
+def mount(image, mountpoint, options, path=None, read_init=False):
     """Mounts `image` on `mountpoint` through the service; returns the
-    session id (a string). Refused with the service's errno and reason."""
+    session id (a string). Refused with the service's errno and reason.
+    `read_init`: breaks the protocol as the spec says a caller MUST NOT."""
     if os.geteuid() != 0:
         raise Refused(errno.EPERM, "this client mounts as root only")
     o = parse_options(options)
@@ -270,6 +274,8 @@ def mount(image, mountpoint, options, path=None):
         if text:
             print(f"serve_client: warning: {text}", file=sys.stderr)
         fuse_fd = kernel_mount(mnt, o)
+        if read_init:
+            os.read(fuse_fd, 1 << 20)
         try:
             err, text = call(sock, ATTACH, (), [fuse_fd])
         except (OSError, Refused) as e:
@@ -313,12 +319,15 @@ def refusal(case, path=None):
 def main(argv):
     try:
         if len(argv) >= 3 and argv[0] == "mount":
+            read_init = argv[1] == "--read-init"
+            if read_init:
+                argv = argv[1:]
             options = ""
             if argv[1] == "-o":
                 options, argv = argv[2], argv[2:]
             if len(argv) != 3:
                 raise Refused(errno.EINVAL, "usage: mount [-o OPTS] IMAGE MNT")
-            print(mount(argv[1], argv[2], options))
+            print(mount(argv[1], argv[2], options, read_init=read_init))
         elif argv == ["list"]:
             print(json.dumps(list_mounts()))
         elif len(argv) == 2 and argv[0] == "umount":

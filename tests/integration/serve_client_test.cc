@@ -6,6 +6,7 @@
 // the service's refusals are those the section lists.
 #include <unistd.h>
 
+#include <future>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -142,6 +143,35 @@ TEST_F(ServeClientTest, ClientWrittenFromTheSpecMountsReadsAndIsRefused) {
   EXPECT_NE(list.out.find("\"mountpoint\": \"" + ref + "\""),
             std::string::npos)
       << list.out;
+}
+
+// A caller that reads its own INIT before attaching: the service waits
+// for it no longer than for any other message, and serves everyone else
+// meanwhile (the wait held a thread of the 64 for ever).
+TEST_F(ServeClientTest, CallerThatReadItsOwnInitIsRefusedAndOthersAreServed) {
+  BuildImage();
+  ASSERT_GT(Serve(), 0);
+  const std::string broken = tmp_ / "broken";
+  ASSERT_EQ(RunCmd({"mkdir", "-p", broken}).exit_code, 0);
+  Track(broken);
+  std::future<CommandResult> waiting = std::async(std::launch::async, [&] {
+    return Client({"mount", "--read-init", "-o", opts_, tmp_ / "image",
+                   broken});
+  });
+  // Served while that caller waits.
+  MountOk(tmp_ / "image", tmp_ / "ok", opts_);
+  EXPECT_EQ(ReadFile(tmp_ / "ok/big"), big_);
+  // A hang guard only: the refusal comes after 10 s.
+  ASSERT_EQ(waiting.wait_for(std::chrono::seconds(60)),
+            std::future_status::ready);
+  CommandResult r = waiting.get();
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("no INIT from the kernel within 10 s"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("(errno 110)"), std::string::npos) << r.err;
+  EXPECT_FALSE(IsMounted(broken));  // the client unmounts what nobody serves
+  EXPECT_EQ(ReadFile(tmp_ / "ok/big"), big_);
 }
 
 }  // namespace
