@@ -48,33 +48,36 @@ struct PendingInit {
 thread_local PendingInit* t_pending_init = nullptr;
 // Set while a replayed INIT is answered: its reply goes nowhere.
 thread_local bool t_drop_reply = false;
-// Until when a hooked read of this thread waits (AnswerInit's bound); none
-// when unset.
-thread_local std::chrono::steady_clock::time_point t_read_deadline =
-    std::chrono::steady_clock::time_point::max();
 std::atomic<int> g_stop_fd{-1};
 
 // FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9); newer than the headers.
 constexpr int32_t kFuseNotifyResend = 7;
+
+// Whether `fd` has a request to read (or the stop fd, if set, is readable)
+// within `timeout_s`.
+bool ReadableWithin(int fd, int timeout_s) {
+  const int stop_fd = g_stop_fd.load(std::memory_order_relaxed);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int n = poll(fds, stop_fd >= 0 ? 2 : 1,
+                 static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (n < 0 && errno == EINTR) continue;
+    return n != 0;  // an error is left to the read that follows
+  }
+}
 
 ssize_t ReadDevice(int fd, void* buf, size_t len, void* /*userdata*/) {
   const int stop_fd = g_stop_fd.load(std::memory_order_relaxed);
   if (stop_fd < 0) return read(fd, buf, len);
   for (;;) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int timeout_ms = -1;
-    if (t_read_deadline != std::chrono::steady_clock::time_point::max()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          t_read_deadline - std::chrono::steady_clock::now());
-      timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
-    }
-    int n = poll(fds, 2, timeout_ms);
+    int n = poll(fds, 2, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -1;
-    if (n == 0) {
-      errno = ETIMEDOUT;
-      return -1;
-    }
     if ((fds[1].revents & POLLIN) != 0) {
       errno = ENODEV;
       return -1;
@@ -184,16 +187,20 @@ Status HookDeviceIo(fuse_session* se, int fd) {
 }
 
 Result<InitOutcome> AnswerInit(fuse_session* se, int timeout_s) {
+  // The bound is waited for here, once, so that the device reads of every
+  // later request stay as they are. A stop wakes it too; the read then
+  // sees the stop.
+  if (timeout_s >= 0 && !ReadableWithin(fuse_session_fd(se), timeout_s)) {
+    return Status::FromErrno(
+        ETIMEDOUT, "no INIT from the kernel within " +
+                       std::to_string(timeout_s) +
+                       " s: did the caller read it from /dev/fuse?");
+  }
   fuse_buf buf = {};
   int n;
-  if (timeout_s >= 0) {
-    t_read_deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  }
   do {
     n = fuse_session_receive_buf(se, &buf);
   } while (n == -EINTR);
-  t_read_deadline = std::chrono::steady_clock::time_point::max();
   InitOutcome outcome;
   PendingInit pending;
   if (n > 0) {
@@ -222,12 +229,6 @@ Result<InitOutcome> AnswerInit(fuse_session* se, int timeout_s) {
   if (n == 0 && fuse_session_exited(se)) {
     return Status::FromErrno(ECANCELED,
                              "stopped before the kernel's INIT was answered");
-  }
-  if (n == -ETIMEDOUT) {
-    return Status::FromErrno(
-        ETIMEDOUT, "no INIT from the kernel within " +
-                       std::to_string(timeout_s) +
-                       " s: did the caller read it from /dev/fuse?");
   }
   if (n <= 0) {
     return Status::FromErrno(n < 0 ? -n : EIO, "reading the kernel's INIT");

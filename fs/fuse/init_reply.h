@@ -64,9 +64,9 @@ Status ResendUnanswered(int fuse_fd);
 // libfuse's handlers; the mount removed) before the INIT was read; the
 // read's errno otherwise. A session exited by a signal after the INIT was
 // read is not an error: the INIT is answered, and the loop then stops.
-// With `timeout_s` >= 0 and the device hooked with a stop fd (the service,
-// whose caller mounted the connection and could have read the INIT
-// itself), ETIMEDOUT if no INIT came within that long.
+// With `timeout_s` >= 0 (the service, whose caller mounted the connection
+// and could have read the INIT itself), ETIMEDOUT if no INIT came within
+// that long.
 Result<InitOutcome> AnswerInit(fuse_session* se, int timeout_s = -1);
 
 // For tests: what the INIT request `request` (the bytes read from
