@@ -253,7 +253,7 @@ class RootlessContainerTest : public UserMountTest {
     lower_ = home_ + "/lower";
     Track(lower_);
     CommandResult mount =
-        AsUser({SealfsBin(), "mount", "-o",
+        AsUser({user_sealfs_, "mount", "-o",
                 "store=" + ustore_ + ",insecure,uidmap=0:" + uid_ +
                     ":1,gidmap=0:" + gid_ + ":1",
                 image_, lower_});

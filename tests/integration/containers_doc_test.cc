@@ -240,7 +240,7 @@ class RootlessContainersDocTest : public UserMountTest {
         RunCmd({"tar", "-C", tmp_ / "src", "-cf", tmp_ / "layer.tar", "."});
     ASSERT_EQ(tar.exit_code, 0) << tar.err;
     ctr_ = "sealfs-doc-rl-" + std::to_string(getpid());
-    vars_ = {{"PATH", SealfsDir() + ":/usr/sbin:/usr/bin:/sbin:/bin"},
+    vars_ = {{"PATH", tmp_ / "bin" + ":/usr/sbin:/usr/bin:/sbin:/bin"},
              {"HOME", home_},
              {"XDG_RUNTIME_DIR", home_ + "/run"},
              {"LAYER", tmp_ / "layer.tar"},

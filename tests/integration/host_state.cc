@@ -279,6 +279,10 @@ void UserMountTest::SetUp() {
   home_ = tmp_ / "home";
   ASSERT_EQ(mkdir(home_.c_str(), 0755), 0);
   ASSERT_EQ(chown(home_.c_str(), user_->uid(), user_->gid()), 0);
+  const std::string bin_dir = tmp_ / "bin";
+  ASSERT_EQ(mkdir(bin_dir.c_str(), 0755), 0);
+  user_sealfs_ = bin_dir + "/sealfs";
+  ASSERT_EQ(RunCmd({"cp", SealfsBin(), user_sealfs_}).exit_code, 0);
 }
 
 void UserMountTest::TearDown() {

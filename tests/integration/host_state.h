@@ -100,6 +100,10 @@ class UserMountTest : public MountTest {
   std::unique_ptr<FuseConf> fuse_conf_;  // set by tests that need one
   std::unique_ptr<TestUser> user_;
   std::string home_;
+  // A copy of the sealfs binary that the user can run (in tmp_/bin): the build tree may
+  // lie in a directory only root may enter (a clone under /root or in a
+  // mktemp -d directory, mode 0700).
+  std::string user_sealfs_;
 };
 
 }  // namespace sealfs::testing

@@ -30,17 +30,17 @@ class RootlessTest : public UserMountTest {
               "/bin/data'; chown -R " + std::to_string(user_->uid()) + ":" +
               std::to_string(user_->gid()) + " '" + src_ + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    CommandResult k = AsUser({SealfsBin(), "keygen", key_});
+    CommandResult k = AsUser({user_sealfs_, "keygen", key_});
     ASSERT_EQ(k.exit_code, 0) << k.err;
     CommandResult m = AsUser(
-        {SealfsBin(), "mkfs", "--store", ustore_, "--key", key_, src_, image_});
+        {user_sealfs_, "mkfs", "--store", ustore_, "--key", key_, src_, image_});
     ASSERT_EQ(m.exit_code, 0) << m.err;
     CommandResult d = AsUser({"mkdir", mnt_});
     ASSERT_EQ(d.exit_code, 0) << d.err;
   }
   CommandResult MountAsUser(const std::string& extra) {
     Track(mnt_);
-    return AsUser({SealfsBin(), "mount", "-o",
+    return AsUser({user_sealfs_, "mount", "-o",
                    "store=" + ustore_ + ",pubkey=" + key_ + ".pub" + extra,
                    image_, mnt_});
   }
@@ -68,7 +68,7 @@ TEST_F(RootlessTest, UserMountsThroughFusermount3) {
   EXPECT_EQ(cat.out, "rootless\n");
   CommandResult cmp = AsUser({"cmp", src_ + "/bin/data", mnt_ + "/bin/data"});
   EXPECT_EQ(cmp.exit_code, 0) << cmp.out << cmp.err;
-  CommandResult stats = AsUser({SealfsBin(), "stats", mnt_});
+  CommandResult stats = AsUser({user_sealfs_, "stats", mnt_});
   EXPECT_EQ(stats.exit_code, 0) << stats.err;
   EXPECT_NE(stats.out.find("\"blocks_verified\""), std::string::npos)
       << stats.out;

@@ -575,15 +575,15 @@ class ServeRootlessTest : public UserMountTest {
                     "/etc/hostname' && chown -R " + uid_ + " '" + src_ + "'")
                   .exit_code,
               0);
-    ASSERT_EQ(AsUser({SealfsBin(), "keygen", key_}).exit_code, 0);
-    ASSERT_EQ(AsUser({SealfsBin(), "mkfs", "--store", store_, "--key", key_,
+    ASSERT_EQ(AsUser({user_sealfs_, "keygen", key_}).exit_code, 0);
+    ASSERT_EQ(AsUser({user_sealfs_, "mkfs", "--store", store_, "--key", key_,
                       src_, image_})
                   .exit_code,
               0);
     ASSERT_EQ(AsUser({"mkdir", "-p", mnt_, home_ + "/run"}).exit_code, 0);
     CommandResult started =
         AsUser({"sh", "-c",
-                "setsid " + SealfsBin() + " serve --socket " + socket_ +
+                "setsid " + user_sealfs_ + " serve --socket " + socket_ +
                     " </dev/null >" + home_ +
                     "/serve.log 2>&1 & echo $!; for i in $(seq 200); do [ -S " +
                     socket_ + " ] && break; sleep 0.02; done"});
@@ -609,12 +609,12 @@ TEST_F(ServeRootlessTest, UsersOwnServiceMountsThroughFusermount3) {
   Track(mnt);
   const std::string env = "SEALFS_SERVE_SOCKET=" + socket;
   CommandResult m =
-      AsUser({"env", env, SealfsBin(), "mount", "-o",
+      AsUser({"env", env, user_sealfs_, "mount", "-o",
               "store=" + store + ",pubkey=" + key + ".pub", image, mnt});
   EXPECT_EQ(m.exit_code, 0) << m.err;
   CommandResult cat = AsUser({"cat", mnt + "/etc/hostname"});
   EXPECT_EQ(cat.out, "user\n") << cat.err;
-  CommandResult list = AsUser({"env", env, SealfsBin(), "mounts", "--json"});
+  CommandResult list = AsUser({"env", env, user_sealfs_, "mounts", "--json"});
   EXPECT_NE(list.out.find("\"uid\":" + uid), std::string::npos) << list.out;
   // The service runs as the user, with no capability.
   std::string status =
@@ -649,7 +649,7 @@ TEST_F(ServeRootlessTest, AbortedMountInUsersOwnNamespaceIsUnmountedThere) {
       {"sh", "-c",
        "setsid unshare --user --map-root-user --mount --propagation private "
        "sh -c 'SEALFS_SERVE_SOCKET=" +
-           socket_ + " " + SealfsBin() + " mount -o store=" + store_ +
+           socket_ + " " + user_sealfs_ + " mount -o store=" + store_ +
            ",pubkey=" + key_ + ".pub " + image_ + " " + mnt_ +
            "; echo mount exit $?; exec sleep 600' </dev/null >" + mounted +
            " 2>&1 & echo $!"});
