@@ -6,6 +6,8 @@
 # and of the reader, and the ceiling those imply on this machine's CPUs:
 # bytes / (CPU seconds per byte / CPUs). Needs root (mount).
 #
+# OPTS adds mount options (OPTS=threads=2).
+#
 #   SEALFS=build/tools/sealfs SIZE_MIB=1024 RUNS=3 scripts/bench-hashbound-cpu.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ cpu_of() { awk '{ print $14, $15 }' "/proc/$1/stat"; }  # utime stime (ticks)
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((i = 0; i < RUNS; i++)); do
   find "$work/store/objects" "$work/store/trees" -type f -exec cat {} + >/dev/null
-  "$sealfs" mount -o "store=$work/store,insecure" "$work/img" "$work/mnt" 2>/dev/null
+  "$sealfs" mount -o "store=$work/store,insecure${OPTS:+,$OPTS}" "$work/img" "$work/mnt" 2>/dev/null
   pid=$(pgrep -n -f -- "$work/img $work/mnt")
   read -r du0 ds0 < <(cpu_of "$pid")
   t0=$EPOCHREALTIME

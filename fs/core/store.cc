@@ -45,14 +45,14 @@ TreeBlockReader FileTreeReader(std::shared_ptr<UniqueFd> fd, std::string what,
                                uint64_t tree_blocks) {
   return [fd = std::move(fd), what = std::move(what), tree_blocks](
              uint64_t index, std::span<uint8_t> out) -> Status {
-    if (index >= tree_blocks || out.size() != kBlockSize) {
+    if (!TreeBlocksInRange(index, out.size(), tree_blocks)) {
       return Status::FromErrno(
           EINVAL,
           what + ": tree block " + std::to_string(index) + " out of range");
     }
     Result<size_t> got = PreadFull(fd->get(), out, index * kBlockSize);
     if (!got.ok()) return got.status().WithPrefix(what);
-    if (*got != kBlockSize) {
+    if (*got != out.size()) {
       return Status::Corrupt(what + ": short read at tree block " +
                              std::to_string(index));
     }
@@ -64,14 +64,13 @@ TreeBlockReader MemoryTreeReader(
     std::shared_ptr<const std::vector<uint8_t>> tree, std::string what) {
   return [tree = std::move(tree), what = std::move(what)](
              uint64_t index, std::span<uint8_t> out) -> Status {
-    const uint64_t blocks = tree->size() / kBlockSize;
-    if (index >= blocks || out.size() != kBlockSize) {
+    if (!TreeBlocksInRange(index, out.size(), tree->size() / kBlockSize)) {
       return Status::FromErrno(
           EINVAL,
           what + ": tree block " + std::to_string(index) + " out of range");
     }
     std::copy_n(tree->begin() + static_cast<ptrdiff_t>(index * kBlockSize),
-                kBlockSize, out.begin());
+                out.size(), out.begin());
     return {};
   };
 }

@@ -108,11 +108,11 @@ Result<std::shared_ptr<PartialObject>> PartialObject::Open(
 
 TreeBlockReader PartialObject::TreeReader() const {
   return [tree = tree_](uint64_t index, std::span<uint8_t> out) -> Status {
-    if (index >= tree->size() / kBlockSize || out.size() != kBlockSize) {
+    if (!TreeBlocksInRange(index, out.size(), tree->size() / kBlockSize)) {
       return Status::Corrupt("tree block " + std::to_string(index) +
                              " out of range");
     }
-    std::memcpy(out.data(), tree->data() + index * kBlockSize, kBlockSize);
+    std::memcpy(out.data(), tree->data() + index * kBlockSize, out.size());
     return {};
   };
 }

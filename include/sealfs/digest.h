@@ -145,11 +145,21 @@ Digest DigestFromRoot(uint64_t data_size, const Digest& root_hash);
 Digest DigestFromLeaves(uint64_t data_size, std::span<const Digest> leaves,
                         BlockHashing how = BlockHashing::kFastest);
 
-// Reads tree block `index` (0-based, in tree file order) into `out`, which is
-// kBlockSize bytes. A short or failed read is an error (kErrCorrupt or errno).
-// BlockVerifier may call it from several threads at once (pread is fine).
+// Reads consecutive tree blocks from block `index` (0-based, in tree file
+// order) into `out`, a non-zero multiple of kBlockSize bytes. A block past
+// the tree's end is EINVAL; a short or failed read is an error (kErrCorrupt
+// or errno). BlockVerifier may call it from several threads at once (pread
+// is fine).
 using TreeBlockReader =
     std::function<Status(uint64_t index, std::span<uint8_t> out)>;
+
+// True if `out_bytes` is a non-zero multiple of kBlockSize and that many
+// blocks from `index` lie within a tree of `tree_blocks` blocks.
+inline bool TreeBlocksInRange(uint64_t index, size_t out_bytes,
+                              uint64_t tree_blocks) {
+  return out_bytes != 0 && out_bytes % kBlockSize == 0 && index < tree_blocks &&
+         out_bytes / kBlockSize <= tree_blocks - index;
+}
 
 // Checks blocks of a file's data against its trusted digest, reading the
 // untrusted tree through `read_tree`. Each tree block is hashed and checked
@@ -196,6 +206,11 @@ class BlockVerifier {
   // Checks a data block's hash against the tree (reading and verifying the
   // tree blocks on its path that are not cached yet).
   Status CheckHash(uint64_t index, const Digest& data_hash);
+  // Reads tree block `tree_index`, child `child` of a verified block of the
+  // level above (level `level` + 1) holding its hash at `expected`, checks
+  // it and caches it, with some of its siblings when reading in order.
+  Status FetchTreeBlocks(int level, uint64_t tree_index, uint64_t child,
+                         const uint8_t* expected);
 
   Digest digest_;
   TreeGeometry geometry_;

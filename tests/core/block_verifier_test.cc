@@ -22,13 +22,16 @@ namespace {
 using ::sealfs::testing::RandomBytes;
 
 // A file, its trusted digest, and an untrusted tree the test can corrupt.
-// The reader copies from `tree` and counts its calls.
+// The reader copies from `tree` and counts the blocks it reads and its
+// calls.
 struct Subject {
   std::vector<uint8_t> data;
   Digest digest;
   TreeGeometry geometry;
   std::shared_ptr<std::vector<uint8_t>> tree;
-  std::shared_ptr<std::atomic<int>> reads;
+  std::shared_ptr<std::atomic<int>> reads;  // blocks
+  std::shared_ptr<std::atomic<int>> calls =
+      std::make_shared<std::atomic<int>>(0);
 
   explicit Subject(size_t size, uint64_t seed = 1)
       : data(RandomBytes(size, seed)),
@@ -41,14 +44,17 @@ struct Subject {
   }
 
   TreeBlockReader Reader() const {
-    return [tree = tree, reads = reads](uint64_t index,
-                                        std::span<uint8_t> out) -> Status {
-      ++*reads;
-      if (out.size() != kBlockSize) return Status::FromErrno(EINVAL, "size");
-      if (!InBounds(tree->size(), index * kBlockSize, kBlockSize)) {
+    return [tree = tree, reads = reads, calls = calls](
+               uint64_t index, std::span<uint8_t> out) -> Status {
+      ++*calls;
+      *reads += static_cast<int>(out.size() / kBlockSize);  // blocks, not calls
+      if (out.empty() || out.size() % kBlockSize != 0) {
+        return Status::FromErrno(EINVAL, "size");
+      }
+      if (!InBounds(tree->size(), index * kBlockSize, out.size())) {
         return Status::Corrupt("tree block past end");
       }
-      std::memcpy(out.data(), tree->data() + index * kBlockSize, kBlockSize);
+      std::memcpy(out.data(), tree->data() + index * kBlockSize, out.size());
       return {};
     };
   }
@@ -124,11 +130,48 @@ TEST(BlockVerifier, ReadsOneTreeBlockPerLevelThenNone) {
   EXPECT_EQ(s.reads->load(), 3);
   ASSERT_TRUE(v->VerifyBlock(127, s.Block(127)).ok());  // same leaf block
   EXPECT_EQ(s.reads->load(), 3);
-  ASSERT_TRUE(v->VerifyBlock(128, s.Block(128)).ok());  // next leaf block
+  ASSERT_TRUE(v->VerifyBlock(300, s.Block(300)).ok());  // a leaf further on
   EXPECT_EQ(s.reads->load(), 4);
   const uint64_t last = s.blocks() - 1;  // other level-1 block
   ASSERT_TRUE(v->VerifyBlock(last, s.Block(last)).ok());
   EXPECT_EQ(s.reads->load(), 6);
+}
+
+TEST(BlockVerifier, SequentialReaderGetsTreeBlocksInRunsOfSiblings) {
+  Subject s(128 * 128 * kB + 1);  // leaves 0-127 under one level-1 block
+  auto v = s.Verifier();
+  ASSERT_TRUE(v->VerifyBlock(0, s.Block(0)).ok());
+  EXPECT_EQ(s.calls->load(), 3);  // top, level 1, leaf 0
+  // Leaf 1's left sibling is cached: leaves 1-16 come in one read.
+  ASSERT_TRUE(v->VerifyBlock(128, s.Block(128)).ok());
+  EXPECT_EQ(s.calls->load(), 4);
+  EXPECT_EQ(s.reads->load(), 3 + 16);
+  for (uint64_t i = 129; i < 17 * 128; ++i) {
+    ASSERT_TRUE(v->VerifyBlock(i, s.Block(i)).ok()) << i;
+  }
+  EXPECT_EQ(s.calls->load(), 4);
+  // A run ends at the last child of its parent: leaves 113-127, then the
+  // other level-1 block's only leaf alone.
+  for (uint64_t i = 17 * 128; i < s.blocks(); ++i) {
+    ASSERT_TRUE(v->VerifyBlock(i, s.Block(i)).ok()) << i;
+  }
+  EXPECT_EQ(static_cast<uint64_t>(s.reads->load()), s.geometry.tree_blocks);
+}
+
+TEST(BlockVerifier, BadBlockInATreeRunFailsOnlyTheReadsItCovers) {
+  Subject s(128 * 128 * kB + 1);
+  const uint64_t bad = s.geometry.level_start[0] + 5;  // a leaf
+  (*s.tree)[bad * kB + 9] ^= 0x10;
+  auto v = s.Verifier();
+  const auto [first_bad, end_bad] = s.Covered(bad);
+  for (uint64_t i = 0; i < s.blocks(); ++i) {
+    Status st = v->VerifyBlock(i, s.Block(i));
+    if (i >= first_bad && i < end_bad) {
+      ASSERT_EQ(st.err(), kErrDigest) << i;
+    } else {
+      ASSERT_TRUE(st.ok()) << i << ": " << st.ToString();
+    }
+  }
 }
 
 TEST(BlockVerifier, SingleBlockFilesNeverReadTheTree) {
@@ -180,8 +223,8 @@ TEST(BlockVerifier, VerifiesRunsOfBlocksAndNamesTheBadOne) {
   EXPECT_TRUE(v->VerifyBlocks(0, all).ok());
   std::vector<uint8_t> bad = s.data;
   bad[150 * kB + 9] ^= 0x40;
-  Status st = v->VerifyBlocks(100, std::span<const uint8_t>(bad).subspan(
-                                       100 * kB, 64 * kB));
+  Status st = v->VerifyBlocks(
+      100, std::span<const uint8_t>(bad).subspan(100 * kB, 64 * kB));
   EXPECT_EQ(st.err(), kErrDigest);
   EXPECT_NE(st.ToString().find("block 150:"), std::string::npos)
       << st.ToString();
@@ -208,8 +251,8 @@ TEST(BlockVerifier, WholeObjectCheckCachesTheTreeWithoutReadingIt) {
 
 TEST(BlockVerifier, WholeObjectCheckRejectsAnyFlippedByte) {
   Subject s(5 * kB + 17);
-  for (size_t at : {size_t{0}, size_t{kB}, size_t{3 * kB + 99},
-                    s.data.size() - 1}) {
+  for (size_t at :
+       {size_t{0}, size_t{kB}, size_t{3 * kB + 99}, s.data.size() - 1}) {
     SCOPED_TRACE(at);
     std::vector<uint8_t> bad = s.data;
     bad[at] ^= 0x01;
@@ -229,9 +272,9 @@ TEST(BlockVerifier, WholeObjectCheckRejectsAnyFlippedByte) {
 TEST(BlockVerifier, WholeObjectCheckRefusesPartsAndLargeObjects) {
   Subject s(3 * kB);
   auto v = s.Verifier();
-  EXPECT_EQ(v->VerifyObject(std::span<const uint8_t>(s.data).first(2 * kB))
-                .err(),
-            EINVAL);
+  EXPECT_EQ(
+      v->VerifyObject(std::span<const uint8_t>(s.data).first(2 * kB)).err(),
+      EINVAL);
   Subject big(128 * kB + 1);
   auto vb = big.Verifier();
   EXPECT_EQ(vb->VerifyObject(big.data).err(), EINVAL);

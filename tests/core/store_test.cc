@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -314,6 +315,32 @@ TEST(Store, CorruptObjectWithMissingTreeIsDigestError) {
   // The bad tree was not stored.
   EXPECT_FALSE(
       std::filesystem::exists(dir / "s/" + Store::TreePath(tree.digest)));
+}
+
+TEST(Store, TreeReaderReadsRunsOfBlocksWithinTheTree) {
+  TempDir dir;
+  auto store = MustOpen(dir / "s", Store::Mode::kCreate);
+  // 300 data blocks: a top block and three leaves.
+  std::vector<uint8_t> data = RandomBytes(300 * kBlockSize, 12);
+  MerkleTree tree = Put(dir / "s", data);
+  ASSERT_EQ(tree.tree.size(), 4 * kBlockSize);
+  Result<UniqueFd> fd = store->OpenObject(tree.digest);
+  ASSERT_TRUE(fd.ok());
+  Result<TreeBlockReader> reader =
+      store->OpenTree(tree.digest, tree.data_size, fd->get());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<uint8_t> out(3 * kBlockSize);
+  ASSERT_TRUE((*reader)(1, out).ok());
+  EXPECT_TRUE(
+      std::equal(out.begin(), out.end(), tree.tree.begin() + kBlockSize));
+  // Past the end, empty, or not whole blocks: refused.
+  const std::span<uint8_t> one = std::span<uint8_t>(out).first(kBlockSize);
+  EXPECT_EQ((*reader)(2, out).err(), EINVAL);
+  EXPECT_EQ((*reader)(4, one).err(), EINVAL);
+  EXPECT_EQ((*reader)(~uint64_t{0}, one).err(), EINVAL);
+  EXPECT_EQ((*reader)(0, std::span<uint8_t>()).err(), EINVAL);
+  EXPECT_EQ((*reader)(0, std::span<uint8_t>(out).first(kBlockSize + 1)).err(),
+            EINVAL);
 }
 
 TEST(Store, TreeOfWrongSizeIsCorrupt) {

@@ -16,9 +16,10 @@ namespace {
 
 using sealfs::kBlockSize;
 
-// 131 blocks plus a tail: two tree levels (level 0 has two blocks) and a
-// short last data block, so every path through the verifier is reachable.
-constexpr uint64_t kDataSize = 131 * kBlockSize + 100;
+// 20 full leaves' worth of blocks plus a tail: two tree levels (level 0 has
+// 21 blocks, enough for runs of siblings read together) and a short last
+// data block, so every path through the verifier is reachable.
+constexpr uint64_t kDataSize = 20 * 128 * kBlockSize + 100;
 
 struct Fixture {
   std::vector<uint8_t> data;
@@ -72,10 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   sealfs::BlockVerifier verifier(
       f.tree.digest, kDataSize,
       [&tree](uint64_t index, std::span<uint8_t> out) -> sealfs::Status {
-        if (index * kBlockSize + kBlockSize > tree.size()) {
+        if (!sealfs::TreeBlocksInRange(index, out.size(),
+                                       tree.size() / kBlockSize)) {
           return sealfs::Status::Corrupt("tree short");
         }
-        std::memcpy(out.data(), tree.data() + index * kBlockSize, kBlockSize);
+        std::memcpy(out.data(), tree.data() + index * kBlockSize, out.size());
         return {};
       });
   Input in(bytes, size);
