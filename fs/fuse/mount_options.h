@@ -49,8 +49,9 @@ struct MountOptions {
   std::vector<std::string> kernel_options;
 };
 
-// Worker threads when threads= is not given: 4; with remote=, 16, so that
-// many readers waiting for the network do not queue behind each other.
+// Worker threads when threads= is not given: one per CPU, at least 2 and at
+// most 4; with remote=, 16, so that many readers waiting for the network do
+// not queue behind each other.
 unsigned DefaultThreads(const MountOptions& options);
 
 // Parses one comma-separated option string (one -o argument) into `out`,
