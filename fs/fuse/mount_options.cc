@@ -217,7 +217,7 @@ unsigned DefaultThreads(const MountOptions& options) {
   if (options.threads != 0) return options.threads;
   if (!options.remote.empty()) return 16;
   // More workers than CPUs only take turns on them: on 2 CPUs a hash-bound
-  // read ran 4-12% slower with 4 than with 2, and a cold tar of the bench
+  // read ran 3-12% slower with 4 than with 2, and a cold tar of the bench
   // corpus was no faster (DESIGN.md).
   return std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
 }
