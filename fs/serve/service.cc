@@ -57,8 +57,10 @@ namespace sealfs::serve {
 namespace {
 
 constexpr int kMaxConnections = 64;
-constexpr int kRequestTimeoutS = 10;
 // A caller mounting through fusermount3 may take a while before attaching.
+constexpr int kRequestTimeoutS = 10;
+// Mounts of one service share the host's CPUs: 2 workers each unless
+// threads= (or remote=) says otherwise.
 constexpr unsigned kDefaultThreads = 2;
 constexpr unsigned kMaxThreads = 16;
 // How long a hand-over or shutdown lets requests in hand finish before it
