@@ -113,14 +113,16 @@ std::string Store::TreePath(const Digest& digest) {
          LeafName(digest);
 }
 
-Result<UniqueFd> Store::OpenObject(const Digest& digest) const {
+Result<UniqueFd> Store::OpenObject(const Digest& digest,
+                                   struct stat* st) const {
   const std::string what = "object " + ObjectPath(digest);
   Result<UniqueFd> fd =
       OpenBeneath(dir_fd_.get(), ObjectPath(digest), kReadFlags);
   if (!fd.ok()) return StoreOpenError(fd.status().err(), what);
-  struct stat st;
-  if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(what + ": fstat");
-  SEALFS_RETURN_IF_ERROR(CheckRegular(st, what));
+  struct stat own;
+  if (st == nullptr) st = &own;
+  if (::fstat(fd->get(), st) != 0) return ErrnoStatus(what + ": fstat");
+  SEALFS_RETURN_IF_ERROR(CheckRegular(*st, what));
   return fd;
 }
 

@@ -40,13 +40,6 @@ constexpr size_t kMaxAdoptedObjects = 256;
 // file's verified tree is not kept after it was read once.
 constexpr int64_t kAdoptedIdleSec = 2;
 
-// Seconds on a clock that is cheap to read on every request.
-int64_t CoarseSeconds() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return ts.tv_sec;
-}
-
 // Asks the kernel to start reading the object beyond a large read, so its
 // disk I/O overlaps the hashing of this one. The pages are only cached; they
 // are read (and verified) by a later request like any others. Only for a
@@ -305,9 +298,11 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
   obj->digest = digest;
   obj->ino = ino;
   obj->size = inode.size;
-  SEALFS_RETURN_IF_ERROR(OpenObjectFile(*obj, ino));
   struct stat st {};
-  if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
+  if (!prefetch_.Take(digest, &obj->fd, &st)) {
+    SEALFS_RETURN_IF_ERROR(OpenObjectFile(*obj, ino));
+    if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
+  }
   std::call_once(readahead_once_, [&] {
     prefetch_reads_.store(DeviceReadaheadKb(st.st_dev) < kPrefetchAhead / 1024,
                           std::memory_order_relaxed);

@@ -5,6 +5,8 @@
 // unwatch while the process exits.
 #include "fs/fuse/idle_reaper.h"
 
+#include <time.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -75,5 +77,11 @@ void WatchIdle(const void* key, DropIdle drop) {
 }
 
 void UnwatchIdle(const void* key) { Reaper().Unwatch(key); }
+
+int64_t CoarseSeconds() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return ts.tv_sec;
+}
 
 }  // namespace sealfs::fuse

@@ -9,6 +9,7 @@
 #ifndef SEALFS_FS_FUSE_IDLE_REAPER_H_
 #define SEALFS_FS_FUSE_IDLE_REAPER_H_
 
+#include <cstdint>
 #include <functional>
 
 namespace sealfs::fuse {
@@ -24,6 +25,9 @@ void WatchIdle(const void* key, DropIdle drop);
 // Stops watching `key`. Once it returns, `drop` is not running and is never
 // called again, so the owner may be destroyed.
 void UnwatchIdle(const void* key);
+
+// Seconds on a clock cheap enough to read on every request, for idle times.
+int64_t CoarseSeconds();
 
 }  // namespace sealfs::fuse
 

@@ -9,6 +9,8 @@
 #include <exception>
 #include <utility>
 
+#include "fs/fuse/idle_reaper.h"
+
 namespace sealfs::fuse {
 namespace {
 
@@ -18,6 +20,11 @@ constexpr int kThreads = 2;
 constexpr size_t kMaxQueue = 4096;
 // Larger files are read in large requests that readahead already overlaps.
 constexpr uint64_t kMaxObjectBytes = 1024 * 1024;
+// Opened objects kept for the reads that follow: a walk reads a listed
+// directory's files soon after, in order; under `sealfs serve` every
+// mount's are in one process, so few, and only for a moment.
+constexpr size_t kMaxOpened = 64;
+constexpr int64_t kOpenedSec = 2;
 
 }  // namespace
 
@@ -31,6 +38,8 @@ Prefetcher::~Prefetcher() {
   }
   cv_.notify_all();
   for (std::thread& t : threads_) t.join();
+  // Only now: a thread still warming could have asked to be watched.
+  UnwatchIdle(this);
 }
 
 void Prefetcher::Enqueue(const Digest& digest, uint64_t size) {
@@ -68,11 +77,61 @@ void Prefetcher::Run() {
   }
 }
 
-void Prefetcher::Warm(const Item& item) const {
-  Result<UniqueFd> fd = store_->OpenObject(item.digest);
+void Prefetcher::Warm(const Item& item) {
+  struct stat st;
+  Result<UniqueFd> fd = store_->OpenObject(item.digest, &st);
   if (!fd.ok()) return;  // Open reports it, when the file is really opened
   (void)::posix_fadvise(fd->get(), 0, static_cast<off_t>(item.size),
                         POSIX_FADV_WILLNEED);
+  UniqueFd pushed_out;  // closed after the lock
+  bool watch = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    auto [it, added] = opened_.try_emplace(item.digest);
+    if (!added) return;  // the same content under two names
+    it->second = Opened{std::move(*fd), st, CoarseSeconds()};
+    order_.push_back(item.digest);
+    if (order_.size() > kMaxOpened) {
+      auto oldest = opened_.find(order_.front());
+      order_.pop_front();
+      if (oldest != opened_.end()) {
+        pushed_out = std::move(oldest->second.fd);
+        opened_.erase(oldest);
+      }
+    }
+    watch = !reaper_watches_;
+    reaper_watches_ = true;
+  }
+  // Outside mu_, which the reaper's call takes under the reaper's lock.
+  if (watch) WatchIdle(this, [this] { return CloseStale(); });
+}
+
+bool Prefetcher::Take(const Digest& digest, UniqueFd* fd, struct stat* st) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = opened_.find(digest);
+  if (it == opened_.end()) return false;
+  *fd = std::move(it->second.fd);
+  *st = it->second.st;
+  opened_.erase(it);  // its entry in order_ is skipped when it comes up
+  return true;
+}
+
+bool Prefetcher::CloseStale() {
+  const int64_t now = CoarseSeconds();
+  std::vector<UniqueFd> stale;  // closed after the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!order_.empty()) {
+    auto it = opened_.find(order_.front());
+    if (it != opened_.end()) {
+      if (now - it->second.at < kOpenedSec) break;
+      stale.push_back(std::move(it->second.fd));
+      opened_.erase(it);
+    }
+    order_.pop_front();
+  }
+  reaper_watches_ = !opened_.empty();
+  return reaper_watches_;
 }
 
 }  // namespace sealfs::fuse

@@ -8,6 +8,8 @@
 #ifndef SEALFS_INCLUDE_SEALFS_STORE_H_
 #define SEALFS_INCLUDE_SEALFS_STORE_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,7 +44,9 @@ class Store {
   // Opens an object read-only. ENOENT if missing; kErrCorrupt if the name is
   // not a regular file (symlink, directory, FIFO, ...). Never blocks on a
   // FIFO (O_NONBLOCK). The content is NOT verified: use a BlockVerifier.
-  Result<UniqueFd> OpenObject(const Digest& digest) const;
+  // `st`, when given, receives the object's fstat.
+  Result<UniqueFd> OpenObject(const Digest& digest,
+                              struct stat* st = nullptr) const;
 
   bool HasObject(const Digest& digest) const;
 
