@@ -247,7 +247,8 @@ Status Filesystem::FetchFailed(const Digest& digest, uint64_t ino,
   return Status::FromErrno(EIO, "fetch object " + digest.ToString());
 }
 
-Status Filesystem::FetchMissing(OpenObject& obj, uint64_t ino) {
+Status Filesystem::FetchMissing(OpenObject& obj, uint64_t ino,
+                                struct stat* stat_out) {
   // Verified and stored atomically by the fetcher, then opened like any
   // other object. Bounded by remote_timeout; a failure is not remembered,
   // so the next open tries again.
@@ -260,25 +261,29 @@ Status Filesystem::FetchMissing(OpenObject& obj, uint64_t ino) {
     if (*partial != nullptr) {
       SEALFS_ASSIGN_OR_RETURN(obj.fd, (*partial)->Dup());
       obj.partial = std::move(*partial);
+      if (fstat(obj.fd.get(), stat_out) != 0) {
+        return ErrnoStatus("fstat object");
+      }
       return {};
     }
   } else if (Status st = fetcher_->Fetch(item, remote::Priority::kUrgent);
              !st.ok()) {
     return FetchFailed(obj.digest, ino, st);
   }
-  SEALFS_ASSIGN_OR_RETURN(obj.fd, store_->OpenObject(obj.digest));
+  SEALFS_ASSIGN_OR_RETURN(obj.fd, store_->OpenObject(obj.digest, stat_out));
   return {};
 }
 
-Status Filesystem::OpenObjectFile(OpenObject& obj, uint64_t ino) {
-  Result<UniqueFd> fd = store_->OpenObject(obj.digest);
+Status Filesystem::OpenObjectFile(OpenObject& obj, uint64_t ino,
+                                  struct stat* stat_out) {
+  Result<UniqueFd> fd = store_->OpenObject(obj.digest, stat_out);
   if (fd.ok()) {
     obj.fd = std::move(*fd);
     return {};
   }
   Status st = fd.status();
   if (st.err() == ENOENT && fetcher_ != nullptr) {
-    st = FetchMissing(obj, ino);
+    st = FetchMissing(obj, ino, stat_out);
     if (st.ok() || st.err() == EIO) return st;
   }
   if (st.err() == ENOENT) {
@@ -300,8 +305,7 @@ Result<std::unique_ptr<OpenObject>> Filesystem::OpenStoreObject(
   obj->size = inode.size;
   struct stat st {};
   if (!prefetch_.Take(digest, &obj->fd, &st)) {
-    SEALFS_RETURN_IF_ERROR(OpenObjectFile(*obj, ino));
-    if (fstat(obj->fd.get(), &st) != 0) return ErrnoStatus("fstat object");
+    SEALFS_RETURN_IF_ERROR(OpenObjectFile(*obj, ino, &st));
   }
   std::call_once(readahead_once_, [&] {
     prefetch_reads_.store(DeviceReadaheadKb(st.st_dev) < kPrefetchAhead / 1024,

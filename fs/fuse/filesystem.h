@@ -158,11 +158,12 @@ class Filesystem {
   struct stat StatFor(const Inode& inode) const;
   // Queues a listed regular file's object for prefetching.
   void MaybePrefetch(uint64_t ino, const Inode& inode);
-  // Sets obj.fd to the object's file, fetching it first when it is missing
-  // and a fetcher is set (a large one only begins to arrive: obj.partial).
-  // EIO (reported) when it is missing and cannot be fetched, or unusable.
-  Status OpenObjectFile(OpenObject& obj, uint64_t ino);
-  Status FetchMissing(OpenObject& obj, uint64_t ino);
+  // Sets obj.fd to the object's file, and *stat_out to its fstat, fetching
+  // it first when it is missing and a fetcher is set (a large one only
+  // begins to arrive: obj.partial). EIO (reported) when it is missing and
+  // cannot be fetched, or unusable.
+  Status OpenObjectFile(OpenObject& obj, uint64_t ino, struct stat* stat_out);
+  Status FetchMissing(OpenObject& obj, uint64_t ino, struct stat* stat_out);
   // Counts and logs a failed fetch; returns the EIO for the reader.
   Status FetchFailed(const Digest& digest, uint64_t ino, const Status& why);
   // Appends the path of `ino` to the record= file on its first open.
