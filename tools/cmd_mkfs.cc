@@ -3,7 +3,6 @@
 // directory tree, or from tar layers (--from-tar), and adds every file's
 // content to the object store.
 #include <getopt.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "fs/mkfs/oci_import.h"
 #include "fs/mkfs/tar_import.h"
 #include "fs/store/tags.h"
+#include "fs/util/io.h"
 #include "sealfs/format.h"
 #include "tools/cli.h"
 #include "tools/command.h"
@@ -310,13 +310,8 @@ int CmdMkfs(int argc, char** argv) {
   }
   options.progress = isatty(STDERR_FILENO) == 1;
   // The walk holds one fd per directory level and the store writer batches
-  // temp files by the fd limit: use the whole hard limit.
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
-      limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &limit);  // best effort
-  }
+  // temp files by the fd limit.
+  UseWholeFdLimit();
 
   auto start = std::chrono::steady_clock::now();
   Result<mkfs::MkfsReport> report = Status();

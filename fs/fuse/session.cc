@@ -416,6 +416,10 @@ Status RunMount(const MountRequest& req) {
   // little and seldom, so two arenas serve them (measured: 0.2 MB less RSS
   // after a cold read of the bench corpus).
   (void)mallopt(M_ARENA_MAX, 2);
+  // Each file read at once holds its object open (256 kept for handles
+  // the kernel opened without asking, 64 more from prefetching): at the
+  // usual soft limit of 1024, a few mounts in one process run out.
+  UseWholeFdLimit();
   if (req.foreground) {
     SEALFS_ASSIGN_OR_RETURN(Watchdog watchdog, StartWatchdog(req));
     if (!watchdog.own()) {

@@ -52,6 +52,7 @@
 #include "fs/serve/served_mount.h"
 #include "fs/serve/shared_images.h"
 #include "fs/serve/successor.h"
+#include "fs/util/io.h"
 
 namespace sealfs::serve {
 namespace {
@@ -1008,6 +1009,8 @@ Status Service::Run() {
 }  // namespace
 
 Status RunService(const ServeOptions& options) {
+  // Every mount's open objects are this process's descriptors.
+  UseWholeFdLimit();
   Service service(options);
   return service.Run();
 }

@@ -2,6 +2,7 @@
 #include "fs/util/io.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +125,15 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
     return status.context() == path ? status : status.WithPrefix(path);
   }
   return SyncDirectory(DirName(path));
+}
+
+void UseWholeFdLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 }  // namespace sealfs

@@ -44,6 +44,11 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
 // fsync of the directory at `path` (makes a rename or link in it durable).
 Status SyncDirectory(const std::string& path);
 
+// Raises this process's soft limit on open files to its hard limit (best
+// effort). For processes whose descriptors grow with their work: the
+// usual soft limit of 1024 runs out at a few mounts read at once.
+void UseWholeFdLimit();
+
 }  // namespace sealfs
 
 #endif  // SEALFS_FS_UTIL_IO_H_

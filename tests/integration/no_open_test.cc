@@ -2,14 +2,18 @@
 // Files opened without an OPEN round trip (FUSE_CAP_NO_OPEN_SUPPORT): reads
 // find their object by inode, also through a handle that outlives a lazy
 // unmount; a flipped byte still fails exactly the reads of its block, also
-// after a directory listing prefetched the object; and many threads reading
-// more files than the daemon keeps open get every byte right.
+// after a directory listing prefetched the object; many threads reading
+// more files than the daemon keeps open get every byte right; and a daemon
+// started under a low soft limit on open files raises it.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -162,6 +166,52 @@ TEST_F(NoOpenTest, PrefetchedCorruptBlockStillFails) {
   EXPECT_EQ(got, std::vector<uint8_t>(a.begin(), a.begin() + kBlock));
   EXPECT_EQ(ReadFile(mnt_ + "/dir/b.bin"), ReadFile(src_ + "/dir/b.bin"));
   EXPECT_GE(Stat("verify_failures"), 1);
+}
+
+// The soft "Max open files" of process `pid`, as /proc/PID/limits shows it.
+std::string SoftFdLimitOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(14));
+    std::string soft;
+    fields >> soft;
+    return soft;
+  }
+  return "";
+}
+
+TEST_F(NoOpenTest, DaemonStartedUnderALowSoftFdLimitReadsEveryFile) {
+  // The daemon keeps up to 256 objects open for handles it never saw
+  // opened, plus what prefetching opened: under a soft limit of 128 (the
+  // hard one higher) it raises its own, as a service's many mounts need.
+  const std::string many = tmp_ / "many";
+  std::vector<std::vector<uint8_t>> contents;
+  for (int i = 0; i < 300; ++i) {
+    contents.push_back(RandomBytes(100 + static_cast<size_t>(i),
+                                   3000 + static_cast<uint32_t>(i)));
+    WriteFile(many + "/f" + std::to_string(i), contents.back());
+  }
+  Mkfs(many, tmp_ / "many.img", tmp_ / "key");
+  struct rlimit saved {};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max <= 400) GTEST_SKIP() << "hard RLIMIT_NOFILE too low";
+  struct rlimit low = saved;
+  low.rlim_cur = 128;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  CommandResult mounted = Mount(tmp_ / "many.img", mnt_, opts_);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
+  std::vector<pid_t> daemons = DaemonPids(mnt_);
+  ASSERT_EQ(daemons.size(), 1u);
+  EXPECT_EQ(SoftFdLimitOf(daemons[0]), std::to_string(saved.rlim_max));
+  // Read faster than idle objects are dropped: without the raised limit,
+  // reads past the 120th or so fail with EIO.
+  for (size_t i = 0; i < contents.size(); ++i) {
+    ASSERT_EQ(ReadFile(mnt_ + "/f" + std::to_string(i)), contents[i]) << i;
+  }
+  EXPECT_EQ(Stat("bad_objects"), 0);
 }
 
 TEST_F(NoOpenTest, ThreadsReadMoreFilesThanStayOpen) {
