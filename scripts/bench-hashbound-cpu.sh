@@ -8,8 +8,8 @@
 #
 # OPTS adds mount options (OPTS=threads=2). Before each read, as much memory
 # as the read will cache is written and freed (scripts/fault-in-memory.py:
-# on a VM that reports free pages to its host, the read would otherwise
-# pay a host fault per page about a third of the time); FAULT_IN=0 skips it.
+# on a VM that reports free pages to its host, 2 to 3 reads of 10 would
+# otherwise pay a host fault per page); FAULT_IN=0 skips it.
 #
 #   SEALFS=build/tools/sealfs SIZE_MIB=1024 RUNS=3 scripts/bench-hashbound-cpu.sh
 set -euo pipefail

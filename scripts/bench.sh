@@ -197,7 +197,7 @@ openssl_mbps() {
 # The big file read through a fresh mount while its object and tree are
 # cached: no disk I/O, every block hashed again. The read fills BIG_MIB of
 # new FUSE page cache, which a VM that reports free pages to its host makes
-# cost a host fault per page, about a third of the time on one 2-CPU VM (see
+# cost a host fault per page in 2 to 3 reads of 10 on one 2-CPU VM (see
 # scripts/fault-in-memory.py): that much memory is written first, unless
 # FAULT_IN=0.
 hashbound_mbps() {

@@ -416,9 +416,9 @@ Status RunMount(const MountRequest& req) {
   // little and seldom, so two arenas serve them (measured: 0.2 MB less RSS
   // after a cold read of the bench corpus).
   (void)mallopt(M_ARENA_MAX, 2);
-  // Each file read at once holds its object open (256 kept for handles
-  // the kernel opened without asking, 64 more from prefetching): at the
-  // usual soft limit of 1024, a few mounts in one process run out.
+  // A walk keeps some 330 objects open (256 for handles the kernel opened
+  // without asking, 64 from prefetching), more than the soft limit some
+  // launchers leave (DESIGN.md).
   UseWholeFdLimit();
   if (req.foreground) {
     SEALFS_ASSIGN_OR_RETURN(Watchdog watchdog, StartWatchdog(req));
