@@ -17,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "fs/fuse/fusectl.h"
 #include "fs/fuse/mountinfo.h"
 
 namespace sealfs::fuse {
@@ -126,6 +127,12 @@ bool ReadExactly(int fd, void* out, size_t n) {
     if (now.has_value() && now->id == mount_id &&
         now->fstype == "fuse.sealfs") {
       umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+      // The daemon is gone, so every request it left is answered now
+      // (ENOTCONN), as its closing the device would have done. A thread of
+      // the daemon can outlive the rest and hold the device open: one
+      // pushing pages into the cache waits for a page whose READ is never
+      // answered (page_pusher.h). Only then does this matter.
+      (void)AbortFuseConnection(now->device);
     }
   }
   _exit(0);
