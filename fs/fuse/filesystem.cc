@@ -206,13 +206,13 @@ Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
       if (plus) {
         SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(entry.ino));
         st = StatFor(inode);
-        MaybePrefetch(entry.ino, inode);
+        MaybePrefetch(entry.ino, inode, true);
       } else {
         st.st_ino = entry.ino;
         st.st_mode = static_cast<mode_t>(entry.type) << 12;
         if (S_ISREG(st.st_mode)) {
           Result<Inode> inode = manifest_->GetInode(entry.ino);
-          if (inode.ok()) MaybePrefetch(entry.ino, *inode);
+          if (inode.ok()) MaybePrefetch(entry.ino, *inode, false);
         }
       }
     }
@@ -222,10 +222,21 @@ Result<std::string> Filesystem::ReadDir(fuse_req_t req, uint64_t ino,
   return buf;
 }
 
-void Filesystem::MaybePrefetch(uint64_t ino, const Inode& inode) {
+void Filesystem::MaybePrefetch(uint64_t ino, const Inode& inode, bool plus) {
   if (!S_ISREG(inode.mode) || inode.is_inline()) return;
   Result<Digest> digest = manifest_->FileDigest(ino);
-  if (digest.ok()) prefetch_.Enqueue(*digest, inode.size);
+  if (!digest.ok()) return;
+  // Both: the prefetch threads' disk reads run ahead of the pusher's.
+  prefetch_.Enqueue(*digest, inode.size);
+  if (plus && pusher_ != nullptr && PagePusher::Wants(inode.size)) {
+    pusher_->Enqueue(ino, *digest, inode.size);
+  }
+}
+
+void Filesystem::EnablePush(int device_fd) {
+  UniqueFd dup(fcntl(device_fd, F_DUPFD_CLOEXEC, 3));
+  // Without it reads work as before, one round trip per file.
+  if (dup.valid()) pusher_ = std::make_unique<PagePusher>(store_, std::move(dup));
 }
 
 void Filesystem::ReportObject(const Digest& digest, uint64_t ino,
@@ -495,6 +506,7 @@ Result<std::span<const uint8_t>> Filesystem::Read(uint64_t ino, uint64_t fh,
   if (held == nullptr) {
     SEALFS_ASSIGN_OR_RETURN(Inode inode, manifest_->GetInode(ino));
     if (!S_ISREG(inode.mode)) return Status::FromErrno(EBADF, "read");
+    if (pusher_ != nullptr) pusher_->NoteRead(ino, inode.size);
     if (inode.is_inline()) return ReadInline(ino, size, offset);
     // A handle opened before this process took the session over, or by a
     // kernel that opens without asking.
@@ -633,6 +645,9 @@ void Filesystem::FillStats(StatsRecord* rec) {
                                 std::memory_order_relaxed);
     stats_.remote_bytes.store(fetcher_->bytes_fetched(),
                               std::memory_order_relaxed);
+  }
+  if (pusher_ != nullptr) {
+    stats_.pushed_objects.store(pusher_->pushed(), std::memory_order_relaxed);
   }
   if (background_ != nullptr) {
     stats_.prefetch_left.store(background_->left(), std::memory_order_relaxed);

@@ -29,6 +29,7 @@
 #include "fs/fuse/inode_paths.h"
 #include "fs/fuse/open_file.h"
 #include "fs/fuse/owner_map.h"
+#include "fs/fuse/page_pusher.h"
 #include "fs/fuse/prefetch.h"
 #include "fs/fuse/read_buffer.h"
 #include "fs/fuse/stats.h"
@@ -119,6 +120,10 @@ class Filesystem {
   // Appends each regular file's path to `fd` when it is first opened
   // (record=). Call before serving.
   void set_recorder(UniqueFd fd);
+  // Lets a listing put its small files into the kernel's page cache,
+  // verified, through `device_fd` (duplicated), a descriptor of the mount's
+  // FUSE connection (page_pusher.h). Call after INIT, before serving.
+  void EnablePush(int device_fd);
   // Starts what runs beside the requests (the background fetch). Call once
   // the mount is ready.
   void StartBackgroundWork();
@@ -156,8 +161,9 @@ class Filesystem {
                                                       const Inode& inode);
   fuse_entry_param EntryFor(const struct stat& st) const;
   struct stat StatFor(const Inode& inode) const;
-  // Queues a listed regular file's object for prefetching.
-  void MaybePrefetch(uint64_t ino, const Inode& inode);
+  // Queues a listed regular file's object for prefetching, and for pushing
+  // if READDIRPLUS listed it (the kernel then knows its inode).
+  void MaybePrefetch(uint64_t ino, const Inode& inode, bool plus);
   // Sets obj.fd to the object's file, and *stat_out to its fstat, fetching
   // it first when it is missing and a fetcher is set (a large one only
   // begins to arrive: obj.partial). EIO (reported) when it is missing and
@@ -225,6 +231,7 @@ class Filesystem {
   std::deque<uint64_t> adopted_order_;
   bool reaper_watches_ = false;  // guarded by handles_mu_
   Prefetcher prefetch_;
+  std::unique_ptr<PagePusher> pusher_;  // set before serving, or none
   std::shared_ptr<remote::ObjectFetcher> fetcher_;  // null: no remote=
   // Declared after fetcher_, so it stops first.
   std::unique_ptr<remote::BackgroundFetch> background_;

@@ -245,6 +245,9 @@ Status Serve(Filesystem& fs, const MountRequest& req, Watchdog& watchdog,
                     ")");
   fs.StartBackgroundWork();
 
+  // Only where our watchdog can end a connection this process leaves behind
+  // (page_pusher.h): fusermount3's cannot.
+  if (own_watchdog) fs.EnablePush(fuse_session_fd(se.get()));
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   if (cfg == nullptr) return Status::FromErrno(ENOMEM, "loop config");
   fuse_loop_cfg_set_max_threads(cfg, DefaultThreads(req.options));

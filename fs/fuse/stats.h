@@ -31,7 +31,8 @@ namespace sealfs::fuse {
   X(errors)          /* requests answered with any error */               \
   X(remote_objects)  /* fetches from remote= started (gauge) */           \
   X(remote_bytes)    /* bytes of objects fetched and stored (gauge) */    \
-  X(prefetch_left)   /* objects the background fetch has yet to bring */
+  X(prefetch_left)   /* objects the background fetch has yet to bring */  \
+  X(pushed_objects)  /* small files verified into the page cache early */
 
 inline constexpr uint32_t kStatsMagic = 0x54534C53;  // "SLST" little-endian
 inline constexpr uint32_t kStatsVersion = 1;
