@@ -54,7 +54,7 @@ Digest WholeDigest(std::span<const uint8_t> data) {
   return DigestFromLeaves(data.size(), {leaves, blocks});
 }
 
-// Closes every descriptor of this thread's (private) table but `keep`.
+// Closes every descriptor of this thread's (private) table but `a` and `b`.
 void CloseAllBut(int a, int b) {
   if (a > b) std::swap(a, b);
   if (a > 0) ::close_range(0, static_cast<unsigned>(a) - 1, 0);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// PagePusher: puts the small files of a directory being listed into the
-// kernel's page cache of the mount before they are read, so a walk (tar,
-// cp -a) reads them without a FUSE round trip each. One lazy thread reads
+// PagePusher: while a walk (tar, cp -a) reads small files, puts the small
+// files of each directory it lists into the kernel's page cache of the
+// mount before they are read, so they cost no FUSE round trip each. One lazy thread reads
 // each object whole, checks it against its digest (the fs-verity digest of
 // the whole file, so every byte is verified), and writes exactly the bytes
 // it checked to the FUSE device as a FUSE_NOTIFY_STORE. An object that

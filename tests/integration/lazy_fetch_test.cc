@@ -237,15 +237,6 @@ TEST_F(LazyFetchTest, BadRemoteOptionsAreRefused) {
   EXPECT_FALSE(IsMounted(mnt));
 }
 
-// The counter `key` in `sealfs stats MNT`'s JSON; -1 if absent.
-long long StatsCounter(const std::string& mnt, const std::string& key) {
-  CommandResult r = RunCmd({SealfsBin(), "stats", mnt});
-  const std::string pat = "\"" + key + "\":";
-  const size_t at = r.out.find(pat);
-  if (r.exit_code != 0 || at == std::string::npos) return -1;
-  return std::stoll(r.out.substr(at + pat.size()));
-}
-
 // Polls `done` every 20 ms for up to ~20 s; returns its last answer.
 template <typename F>
 bool Eventually(F done) {

@@ -185,6 +185,14 @@ std::vector<pid_t> DaemonPids(const std::string& mountpoint) {
   return pids;
 }
 
+long long StatsCounter(const std::string& mnt, const std::string& key) {
+  CommandResult r = Run({SealfsBin(), "stats", mnt});
+  const std::string pat = "\"" + key + "\":";
+  const size_t at = r.out.find(pat);
+  if (r.exit_code != 0 || at == std::string::npos) return -1;
+  return std::stoll(r.out.substr(at + pat.size()));
+}
+
 bool WaitGone(pid_t pid) {
   for (int i = 0; i < 200; ++i) {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;

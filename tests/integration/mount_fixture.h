@@ -44,6 +44,9 @@ bool WaitMounted(const std::string& path, bool want);
 std::vector<pid_t> DaemonPids(const std::string& mountpoint);
 // Polls until `pid` no longer exists or ~10 s pass; true if it is gone.
 bool WaitGone(pid_t pid);
+// The counter `key` in `sealfs stats MNT`'s JSON; -1 if absent or if the
+// command fails.
+long long StatsCounter(const std::string& mnt, const std::string& key);
 // Unmounts `mnt` with fusermount3 -u -z whether or not it looks mounted
 // (then umount2 while anything is still there), ends (SIGTERM, then
 // SIGKILL) every process with `mnt` as an argument, found both before and

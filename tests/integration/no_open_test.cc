@@ -45,13 +45,7 @@ class NoOpenTest : public MountTest {
   }
 
   // The value of "name":N in `sealfs stats` of the mount.
-  long Stat(const std::string& name) {
-    CommandResult r = RunCmd({SealfsBin(), "stats", mnt_});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    size_t at = r.out.find("\"" + name + "\":");
-    if (at == std::string::npos) return -1;
-    return std::stol(r.out.substr(at + name.size() + 3));
-  }
+  long long Stat(const std::string& name) { return StatsCounter(mnt_, name); }
 
   std::string src_, image_, opts_, mnt_;
 };

@@ -55,13 +55,7 @@ class PagePushTest : public MountTest {
   }
 
   // The value of "name":N in `sealfs stats` of the mount.
-  long Stat(const std::string& name) {
-    CommandResult r = RunCmd({SealfsBin(), "stats", mnt_});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    size_t at = r.out.find("\"" + name + "\":");
-    if (at == std::string::npos) return -1;
-    return std::stol(r.out.substr(at + name.size() + 3));
-  }
+  long long Stat(const std::string& name) { return StatsCounter(mnt_, name); }
 
   // Reads a small file, then lists dir/ (pushes follow only listings
   // within a second of a small file's read).
@@ -71,8 +65,8 @@ class PagePushTest : public MountTest {
   }
 
   // Polls until `pushed_objects` reaches `want` (~10 s at most).
-  long WaitPushed(long want) {
-    long got = Stat("pushed_objects");
+  long long WaitPushed(long long want) {
+    long long got = Stat("pushed_objects");
     for (int i = 0; i < 200 && got < want; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       got = Stat("pushed_objects");
@@ -88,7 +82,7 @@ TEST_F(PagePushTest, ListedSmallFilesAreReadWithoutARoundTrip) {
   MountOk(image_, mnt_, opts_);
   ASSERT_NO_FATAL_FAILURE(ReadThenList());
   ASSERT_EQ(WaitPushed(7), 7);
-  const long reads = Stat("reads");
+  const long long reads = Stat("reads");
   for (size_t i = 0; i + 1 < files_.size(); ++i) {
     EXPECT_EQ(ReadFile(mnt_ + "/" + files_[i]), ReadFile(src_ + "/" + files_[i]))
         << files_[i];
