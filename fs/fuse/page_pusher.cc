@@ -100,8 +100,7 @@ struct PagePusher::State {
         Clock::duration(last_small_read.load(std::memory_order_relaxed))};
     return Clock::now() - last < kWalkWindow;
   }
-  // Waits for the next item to push (dropping those listed while no walk
-  // reads); false once stopped.
+  // Waits for the next item to push; false once stopped.
   bool Next(Item* item);
   // Verifies and pushes one object.
   Outcome Push(const Item& item, std::span<uint8_t> data);
@@ -144,8 +143,8 @@ bool PagePusher::Wants(uint64_t size) {
 }
 
 void PagePusher::Enqueue(uint64_t ino, const Digest& digest, uint64_t size) {
-  if (!Wants(size)) return;
   State& s = *state_;
+  if (!Wants(size) || !s.Walking()) return;
   std::unique_lock<std::mutex> lock(s.mu);
   if (s.stop || s.queue.size() >= kMaxQueue) return;
   if (s.phase == State::Phase::kIdle) {
@@ -228,8 +227,7 @@ bool PagePusher::State::Next(Item* item) {
     }
     *item = from->front();
     from->pop_front();
-    if (unread.erase(item->ino) == 0) continue;  // read meanwhile
-    if (Walking()) return true;
+    if (unread.erase(item->ino) == 1) return true;  // else read meanwhile
   }
 }
 

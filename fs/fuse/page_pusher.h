@@ -40,13 +40,14 @@ class PagePusher {
 
   // Queues inode `ino` (its object `digest` of `size` bytes, Wants(size)),
   // just listed by READDIRPLUS, so the kernel knows the inode. Dropped when
-  // the queue is full. The thread starts on first use.
+  // no walk reads (see NoteRead) or the queue is full. The thread starts on
+  // first use.
   void Enqueue(uint64_t ino, const Digest& digest, uint64_t size);
 
   // The first read of `ino` (`size` bytes) reached the daemon: pushing it
   // now would be wasted. Small files being read are also what shows that
-  // listings are being walked: only while one was, within the last second,
-  // are listed files pushed. A listing nobody reads (`ls -l`, `find`)
+  // listings are being walked: only listings within a second of such a
+  // read are pushed. A listing nobody reads (`ls -l`, `find`)
   // costs no reading and hashing of its files' objects.
   void NoteRead(uint64_t ino, uint64_t size);
 
