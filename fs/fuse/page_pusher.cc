@@ -89,7 +89,6 @@ struct PagePusher::State {
   std::deque<Item> retries;         // by not_before; guarded by mu
   // Queued inodes no read has reached the daemon for. Guarded by mu.
   std::unordered_set<uint64_t> unread;
-  std::atomic<bool> running{false};
   // When a small file was last read, in Clock ticks since its epoch.
   std::atomic<int64_t> last_small_read{0};
   std::atomic<uint64_t> pushed{0};
@@ -111,7 +110,6 @@ struct PagePusher::State {
       phase = p;
       if (p == Phase::kDone) stop = true;
     }
-    running.store(p == Phase::kRunning, std::memory_order_relaxed);
     changed.notify_all();
   }
 };
@@ -170,7 +168,6 @@ void PagePusher::NoteRead(uint64_t ino, uint64_t size) {
         State::Clock::now().time_since_epoch().count(),
         std::memory_order_relaxed);
   }
-  if (!state_->running.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->unread.erase(ino);
 }
