@@ -13,10 +13,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -67,6 +70,58 @@ class KeeperTest : public ::testing::Test {
   pid_t keeper_ = -1;
 };
 
+// The pids of the live `sealfs serve --keeper` processes serving `path`
+// (a zombie's command line reads empty).
+std::vector<pid_t> KeepersAt(const std::string& path) {
+  const std::string args =
+      std::string("--keeper") + '\0' + "--socket" + '\0' + path + '\0';
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const pid_t pid = std::atoi(it->path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream f(it->path() / "cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
+    if (cmdline.find(args) != std::string::npos) pids.push_back(pid);
+  }
+  return pids;
+}
+
+// Waits (a hang guard, not a timing) until `keeper` is the only keeper at
+// `path`. The link starts one more keeper when none answers within 0.2 s,
+// as on a slow (sanitized) build; that one finds keeper.lock taken and
+// exits at once. Left running, it would take over once `keeper` is killed
+// and make the test's directory again after the test removed it.
+bool OnlyKeeperAt(const std::string& path, pid_t keeper) {
+  for (int i = 0; i < 1000; ++i) {
+    if (KeepersAt(path) == std::vector<pid_t>{keeper}) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// On leaving a test, also a failed one: kills every keeper still serving
+// `path` and waits until none is left, before the test's directory goes.
+class KeepersKilled {
+ public:
+  explicit KeepersKilled(std::string path) : path_(std::move(path)) {}
+  ~KeepersKilled() {
+    for (int i = 0; i < 1000; ++i) {
+      const std::vector<pid_t> left = KeepersAt(path_);
+      if (left.empty()) return;
+      for (pid_t pid : left) kill(pid, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  KeepersKilled(const KeepersKilled&) = delete;
+  KeepersKilled& operator=(const KeepersKilled&) = delete;
+
+ private:
+  const std::string path_;
+};
+
 SessionRecord Record(uint64_t id) {
   SessionRecord rec;
   rec.id = id;
@@ -115,6 +170,7 @@ TEST_F(KeeperTest, HeedsWhatAServiceSentBeforeItWentAway) {
 TEST(KeeperStart, Issue20ListenerOfADyingKeeperIsNeverTakenForAKeeper) {
   sealfs::testing::TempDir tmp;
   const std::string path = tmp / "keeper.sock";
+  const KeepersKilled keepers_killed(path);
   Result<UniqueFd> dying = Listen(path);
   ASSERT_TRUE(dying.ok()) << dying.status().ToString();
   auto linked = std::async(std::launch::async, [&] {
@@ -140,6 +196,7 @@ TEST(KeeperStart, Issue20ListenerOfADyingKeeperIsNeverTakenForAKeeper) {
     ASSERT_EQ(held->size(), 1u);
     EXPECT_EQ((*held)[0].record.id, 7u);
   }
+  EXPECT_TRUE(OnlyKeeperAt(path, keeper)) << "a second keeper did not exit";
   kill(keeper, SIGKILL);
 }
 
@@ -147,12 +204,13 @@ TEST(KeeperStart, Issue20ListenerOfADyingKeeperIsNeverTakenForAKeeper) {
 // signals from a signalfd); the keeper must not inherit that.
 TEST(KeeperStart, StartedKeeperStopsOnSigtermThoughItsStarterBlocksIt) {
   sealfs::testing::TempDir tmp;
+  const std::string path = tmp / "keeper.sock";
+  const KeepersKilled keepers_killed(path);
   sigset_t term, old;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   ASSERT_EQ(sigprocmask(SIG_BLOCK, &term, &old), 0);
-  Result<KeeperLink> k =
-      KeeperLink::ConnectOrStart(tmp / "keeper.sock", SEALFS_BIN);
+  Result<KeeperLink> k = KeeperLink::ConnectOrStart(path, SEALFS_BIN);
   sigprocmask(SIG_SETMASK, &old, nullptr);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
   pid_t keeper = 0;  // written just after it listens
@@ -161,6 +219,7 @@ TEST(KeeperStart, StartedKeeperStopsOnSigtermThoughItsStarterBlocksIt) {
     if (keeper <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_GT(keeper, 0);
+  EXPECT_TRUE(OnlyKeeperAt(path, keeper)) << "a second keeper did not exit";
   ASSERT_EQ(kill(keeper, SIGTERM), 0);
   // Gone, or a zombie (it is not this process's child).
   const auto gone_or_zombie = [keeper] {
