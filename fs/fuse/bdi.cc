@@ -2,7 +2,6 @@
 // Reading and writing a bdi's read_ahead_kb.
 #include "fs/fuse/bdi.h"
 
-#include <fcntl.h>
 #include <sys/sysmacros.h>
 
 #include <cstdint>
@@ -10,18 +9,12 @@
 #include <vector>
 
 #include "fs/util/io.h"
-#include "sealfs/unique_fd.h"
 
 namespace sealfs::fuse {
 
 Status SetMountReadahead(const std::string& device, unsigned kb) {
-  const std::string sys = "/sys/class/bdi/" + device + "/read_ahead_kb";
-  UniqueFd fd(::open(sys.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(sys);
-  const std::string value = std::to_string(kb) + "\n";
-  return WriteFull(fd.get(),
-                   {reinterpret_cast<const uint8_t*>(value.data()),
-                    value.size()});
+  return WriteExistingFile("/sys/class/bdi/" + device + "/read_ahead_kb",
+                           std::to_string(kb) + "\n");
 }
 
 unsigned DeviceReadaheadKb(dev_t dev) {

@@ -1,26 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fs/fuse/fusectl.h"
 
-#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "fs/util/io.h"
+
 namespace sealfs::fuse {
 namespace {
 
 constexpr char kConnections[] = "/sys/fs/fuse/connections";
 
-// Writes "1" to the connection's abort file; the errno of the failure.
-int WriteAbort(const std::string& minor) {
-  const std::string path = std::string(kConnections) + "/" + minor + "/abort";
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = write(fd, "1", 1) == 1 ? 0 : errno;
-  close(fd);
-  return err;
+Status WriteAbort(const std::string& minor) {
+  return WriteExistingFile(std::string(kConnections) + "/" + minor + "/abort",
+                           "1");
 }
 
 }  // namespace
@@ -32,10 +28,8 @@ Status AbortFuseConnection(const std::string& device) {
     return Status::FromErrno(EINVAL, "device " + device);
   }
   const std::string minor = device.substr(colon + 1);
-  int err = WriteAbort(minor);
-  if (err != ENOENT) {
-    return err == 0 ? Status() : Status::FromErrno(err, "fusectl abort");
-  }
+  Status aborted = WriteAbort(minor);
+  if (aborted.err() != ENOENT) return aborted;
   // Not there: fusectl may just not be mounted. Mount it where only this
   // process sees it.
   if (access((std::string(kConnections) + "/.").c_str(), F_OK) != 0) {
@@ -46,8 +40,7 @@ Status AbortFuseConnection(const std::string& device) {
       mount("fusectl", kConnections, "fusectl", 0, nullptr) != 0) {
     return Status::FromErrno(errno, "mounting fusectl");
   }
-  err = WriteAbort(minor);
-  return err == 0 ? Status() : Status::FromErrno(err, "fusectl abort");
+  return WriteAbort(minor);
 }
 
 }  // namespace sealfs::fuse

@@ -42,6 +42,14 @@ Status WriteFull(int fd, std::span<const uint8_t> data) {
   return {};
 }
 
+Status WriteExistingFile(const std::string& path, std::string_view text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(path);
+  return WriteFull(fd.get(),
+                   {reinterpret_cast<const uint8_t*>(text.data()), text.size()})
+      .WithPrefix(path);
+}
+
 Status PwriteFull(int fd, std::span<const uint8_t> data, uint64_t offset) {
   size_t done = 0;
   while (done < data.size()) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sealfs/status.h"
@@ -33,6 +34,11 @@ Result<UniqueFd> OpenRegularFile(const std::string& path, struct stat* st);
 // reading, for a file larger than `max_bytes`.
 Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path,
                                            uint64_t max_bytes = UINT64_MAX);
+
+// Writes `text` to the file that already exists at `path` (a sysfs or
+// other control file: never created), in one write where the kernel takes
+// it whole. Errors name the path.
+Status WriteExistingFile(const std::string& path, std::string_view text);
 
 // Replaces (or creates) `path` with `data` atomically: a temp file in the
 // same directory, fsync, rename over `path`, fsync of the directory. The temp

@@ -58,6 +58,24 @@ TEST(WriteFileAtomic, MissingDirectoryIsENOENTNamingThePath) {
   EXPECT_NE(s.ToString().find("no/such/f"), std::string::npos);
 }
 
+TEST(WriteExistingFile, WritesAtTheStartOfAnExistingFile) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", AsBytes("0000"), 0644).ok());
+  ASSERT_TRUE(WriteExistingFile(dir / "f", "12").ok());
+  EXPECT_EQ(testing::ReadFile(dir / "f"),
+            std::vector<uint8_t>({'1', '2', '0', '0'}));
+}
+
+// As sysfs would say of a connection gone: ENOENT, naming the path, and
+// nothing created.
+TEST(WriteExistingFile, MissingFileIsENOENTNamingItAndNotCreated) {
+  TempDir dir;
+  Status s = WriteExistingFile(dir / "abort", "1");
+  EXPECT_EQ(s.err(), ENOENT);
+  EXPECT_NE(s.ToString().find(dir / "abort"), std::string::npos);
+  EXPECT_NE(::access((dir / "abort").c_str(), F_OK), 0);
+}
+
 TEST(PreadFull, StopsAtEofAndReportsCount) {
   TempDir dir;
   testing::WriteFile(dir / "f", testing::RandomBytes(10000, 1));
